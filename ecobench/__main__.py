@@ -1,0 +1,5 @@
+import sys
+
+from ecobench.cli import main
+
+sys.exit(main())

@@ -1,0 +1,123 @@
+"""Tokenizers: char (the paper's), byte, BPE trained locally with `tokenizers`, or a pretrained model's own."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from ecobench.data.cache import cache_dir, write_atomic
+from ecobench.suite import DataConfig, ModelConfig
+
+
+class Tokenizer(Protocol):
+    kind: str
+    vocab_size: int
+
+    def encode(self, text: str) -> np.ndarray: ...
+    def decode(self, ids: list[int]) -> str: ...
+    def identity(self) -> str: ...
+
+
+@dataclass
+class CharTokenizer:
+    chars: list[str]
+    kind: str = "char"
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.chars)
+
+    @classmethod
+    def fit(cls, text: str) -> CharTokenizer:
+        return cls(sorted(set(text)))
+
+    def encode(self, text: str) -> np.ndarray:
+        stoi = {c: i for i, c in enumerate(self.chars)}
+        return np.fromiter((stoi[c] for c in text), dtype=np.int32, count=len(text))
+
+    def decode(self, ids: list[int]) -> str:
+        return "".join(self.chars[i] for i in ids)
+
+    def identity(self) -> str:
+        return "char"
+
+
+class ByteTokenizer:
+    kind = "byte"
+    vocab_size = 256
+
+    def encode(self, text: str) -> np.ndarray:
+        return np.frombuffer(text.encode("utf-8"), dtype=np.uint8).astype(np.int32)
+
+    def decode(self, ids: list[int]) -> str:
+        return bytes(ids).decode("utf-8", errors="replace")
+
+    def identity(self) -> str:
+        return "byte"
+
+
+class HFTokenizer:
+    """A `tokenizers.Tokenizer` (trained BPE) or a transformers tokenizer (pretrained)."""
+
+    def __init__(self, kind: str, tok, ident: str):
+        self.kind, self._tok, self._ident = kind, tok, ident
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self._tok) if hasattr(self._tok, "__len__") else self._tok.get_vocab_size()
+
+    def encode(self, text: str) -> np.ndarray:
+        if self.kind == "bpe":
+            return np.asarray(self._tok.encode(text).ids, dtype=np.int32)
+        return np.asarray(self._tok(text, add_special_tokens=False)["input_ids"], dtype=np.int32)
+
+    def decode(self, ids: list[int]) -> str:
+        return self._tok.decode(ids)
+
+    def identity(self) -> str:
+        return self._ident
+
+
+def _train_bpe(text: str, vocab_size: int, dest: Path):
+    from tokenizers import Tokenizer as HFTok
+    from tokenizers import decoders, models, pre_tokenizers, trainers
+
+    tok = HFTok(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
+    )
+    tok.train_from_iterator(text.splitlines(keepends=True), trainer=trainer)
+    write_atomic(dest, tok.to_str().encode("utf-8"))
+    return tok
+
+
+def build_tokenizer(data: DataConfig, model: ModelConfig, text: str, corpus_sha: str) -> Tokenizer:
+    if data.tokenizer == "char":
+        return CharTokenizer.fit(text)
+    if data.tokenizer == "byte":
+        return ByteTokenizer()
+    if data.tokenizer == "bpe":
+        from tokenizers import Tokenizer as HFTok
+
+        dest = cache_dir() / "tokenizers" / f"bpe-{data.vocab_size}-{corpus_sha[:16]}.json"
+        tok = HFTok.from_file(str(dest)) if dest.is_file() else _train_bpe(text, data.vocab_size, dest)
+        return HFTokenizer("bpe", tok, f"bpe-{data.vocab_size}-{corpus_sha[:16]}")
+    # pretrained: the model directory's own tokenizer
+    from transformers import AutoTokenizer
+
+    kw = {"gguf_file": model.gguf_file} if model.gguf_file else {}
+    tok = AutoTokenizer.from_pretrained(model.pretrained, **kw)
+    return HFTokenizer("pretrained", tok, f"pretrained-{Path(model.pretrained or '').name}")
+
+
+def tokenizer_state(tok: Tokenizer) -> str:
+    """JSON kept beside the dense checkpoint, so a reader can decode what the model saw."""
+    if isinstance(tok, CharTokenizer):
+        return json.dumps({"kind": "char", "chars": tok.chars})
+    return json.dumps({"kind": tok.kind, "identity": tok.identity()})

@@ -1,0 +1,82 @@
+"""The suite's `footprint:` section: which meters to use, how long to measure idle, and the site.
+
+Every field has a default, so `footprint: {}` works. Country and region are checked against
+codecarbon's bundled data here, so a typo is a load-time error rather than a silent world average.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Literal
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from ecobench.config_base import Config
+
+PresetName = Literal["world-average", "us-average", "hyperscaler"]
+
+
+class SiteConfig(Config):
+    """Where the energy is accounted for. Preset values are defaults; any field given here wins.
+
+    Location-bound preset values (carbon intensity, EWIF) are dropped when `country` names another
+    country than the preset's, and then come from codecarbon's data for that country instead.
+    """
+
+    preset: PresetName = "world-average"  # named set of defaults (see footprint/data/site_factors.json)
+    name: str | None = None  # label recorded in every row; default: the preset, or the country/region
+    country: str | None = None  # ISO 3166-1 alpha-3 (e.g. USA, FRA); carbon intensity and EWIF from its grid
+    region: str | None = None  # sub-national grid where codecarbon has data (US states, Canadian provinces, ...)
+    carbon_intensity_g_per_kwh: float | None = Field(None, ge=0)  # gCO2e per kWh; overrides country data
+    pue: float | None = Field(None, ge=1.0, le=5.0)  # power usage effectiveness (facility / IT energy)
+    wue_l_per_kwh: float | None = Field(None, ge=0)  # on-site water (cooling), litres per kWh of IT energy
+    ewif_l_per_kwh: float | None = Field(None, ge=0)  # off-site water, litres per kWh generated
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from ecobench.footprint.site import known_countries
+
+        code = value.upper()
+        countries = known_countries()
+        if code not in countries:
+            close = difflib.get_close_matches(code, sorted(countries), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise ValueError(f"unknown country {value!r} (ISO 3166-1 alpha-3 expected){hint}")
+        return code
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        from ecobench.footprint.site import known_regions, preset_values
+
+        if "country" not in info.data:  # the country itself failed; that error says enough
+            return value
+        country = info.data["country"] or preset_values(info.data.get("preset", "world-average")).get("country")
+        if country is None:
+            raise ValueError("region needs a country (ISO alpha-3), e.g. country: USA")
+        regions = known_regions(country)
+        if not regions:
+            raise ValueError(f"codecarbon has no regional data for {country}; remove region")
+        if value.lower() not in regions:
+            close = difflib.get_close_matches(value.lower(), sorted(regions), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise ValueError(f"unknown region {value!r} for {country}{hint}")
+        return value
+
+
+class FootprintConfig(Config):
+    """Measurement of every phase, and the site factors that turn its energy into carbon and water."""
+
+    idle_seconds: float = Field(5.0, ge=0)  # idle baseline length before the first phase; 0 skips it
+    require: Literal["any", "measured"] = "any"  # measured: stop (exit 2) if no component is measured
+    gpu: Literal["auto", "counter", "power", "none"] = "auto"  # NVML energy counter, power sampling, or off
+    cpu: Literal["auto", "rapl", "codecarbon-load", "codecarbon-tdp", "none"] = "auto"  # auto: RAPL, else load
+    ram: Literal["codecarbon", "none"] = "codecarbon"  # codecarbon's RAM power model, or off
+    sample_interval_s: float = Field(0.1, gt=0, le=10)  # GPU power sampling period (background thread)
+    min_counter_window_s: float = Field(0.5, ge=0)  # shorter GPU windows use power samples (counter is ~100 ms)
+    site: SiteConfig = SiteConfig()  # grid, PUE and water factors

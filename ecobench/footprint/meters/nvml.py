@@ -1,0 +1,205 @@
+"""GPU energy from NVML (package `nvidia-ml-py`, imported as `pynvml`).
+
+Two channels per visible device: the total-energy counter (mJ since driver load, Volta and newer,
+updated about every 100 ms) read at window edges, and power samples (mW) integrated by the
+sampler thread. Windows shorter than `min_counter_window_s`, and devices without the counter,
+use the power samples. Every call goes through the `pynvml` module attribute, so tests replace
+the vendor functions, not ours.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pynvml
+
+from ecobench.footprint.meters.base import NVML_COUNTER, NVML_POWER, Channel, Clock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GpuDevice:
+    """One visible GPU: `index` is its NVML index, `visible_index` what CUDA calls it in this process."""
+
+    index: int
+    visible_index: int
+    name: str
+    uuid: str
+    handle: Any
+    counter_supported: bool
+    power_supported: bool
+    problem: str | None = None
+
+
+@dataclass
+class NvmlProbe:
+    devices: list[GpuDevice] = field(default_factory=list)
+    problem: str | None = None  # why there is no GPU meter, when there is none
+    driver: str | None = None
+    initialized: bool = False  # nvmlInit succeeded: call shutdown() when done
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def visible_indices(env: str | None, uuids: list[str]) -> list[int]:
+    """NVML indices of the devices CUDA_VISIBLE_DEVICES exposes, in CUDA's order.
+
+    Follows CUDA's rules: integers or (prefixes of) UUIDs, separated by commas; parsing stops at the
+    first entry that names no device; unset means all. MIG instances cannot be metered by NVML's
+    energy counter and are skipped with a warning.
+    """
+    if env is None:
+        return list(range(len(uuids)))
+    chosen: list[int] = []
+    for raw in env.split(","):
+        entry = raw.strip()
+        if not entry:
+            break
+        if entry.startswith("MIG-"):
+            log.warning("CUDA_VISIBLE_DEVICES entry %s is a MIG instance; NVML cannot meter it alone", entry)
+            continue
+        if entry.lstrip("-").isdigit():
+            index = int(entry)
+            if not 0 <= index < len(uuids):
+                break
+        else:
+            matches = [i for i, u in enumerate(uuids) if u.startswith(entry) or u.startswith("GPU-" + entry)]
+            if len(matches) != 1:
+                break
+            index = matches[0]
+        if index in chosen:
+            break
+        chosen.append(index)
+    return chosen
+
+
+def probe() -> NvmlProbe:
+    """Initialise NVML and list the visible devices and what each supports. Never raises."""
+    result = NvmlProbe()
+    try:
+        pynvml.nvmlInit()
+    except pynvml.NVMLError as err:
+        result.problem = f"NVML unavailable ({type(err).__name__}: {err})"
+        return result
+    except OSError as err:  # a broken driver install can surface as a loader error
+        result.problem = f"NVML unavailable ({err})"
+        return result
+    result.initialized = True
+    try:
+        result.driver = _text(pynvml.nvmlSystemGetDriverVersion())
+    except pynvml.NVMLError:
+        result.driver = None
+    try:
+        count = pynvml.nvmlDeviceGetCount()
+        handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
+        uuids = [_text(pynvml.nvmlDeviceGetUUID(h)) for h in handles]
+    except pynvml.NVMLError as err:
+        result.problem = f"NVML could not list devices ({err})"
+        return result
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    for visible, index in enumerate(visible_indices(env, uuids)):
+        handle = handles[index]
+        device = GpuDevice(
+            index=index,
+            visible_index=visible,
+            name=_safe(lambda h=handle: _text(pynvml.nvmlDeviceGetName(h)), "unknown"),
+            uuid=uuids[index],
+            handle=handle,
+            counter_supported=_supports(pynvml.nvmlDeviceGetTotalEnergyConsumption, handle),
+            power_supported=_supports(pynvml.nvmlDeviceGetPowerUsage, handle),
+        )
+        if not (device.counter_supported or device.power_supported):
+            device.problem = "neither the energy counter nor power readings are supported"
+        result.devices.append(device)
+    if not result.devices:
+        result.problem = (
+            f"no GPU visible (CUDA_VISIBLE_DEVICES={env!r})" if env is not None else "NVML found no GPU"
+        )
+    return result
+
+
+def shutdown(result: NvmlProbe) -> None:
+    if result.initialized:
+        try:
+            pynvml.nvmlShutdown()
+        except pynvml.NVMLError as err:
+            log.debug("nvmlShutdown: %s", err)
+        result.initialized = False
+
+
+def _supports(function: Any, handle: Any) -> bool:
+    try:
+        function(handle)
+        return True
+    except pynvml.NVMLError as err:
+        log.debug("%s unsupported: %s", getattr(function, "__name__", function), err)
+        return False
+
+
+def _safe(function: Any, default: str) -> str:
+    try:
+        return function()
+    except pynvml.NVMLError:
+        return default
+
+
+class NvmlCounterChannel(Channel):
+    """The device's cumulative energy counter (mJ); read at window edges only."""
+
+    component = "gpu"
+    source = NVML_COUNTER
+    poll_period_s = None
+
+    def __init__(self, device: GpuDevice, clock: Clock = time.perf_counter):
+        super().__init__(clock)
+        self.gpu = device
+        self.device = f"gpu{device.visible_index}"
+        self._last_mj = 0
+
+    def _first_reading(self) -> None:
+        self._last_mj = int(pynvml.nvmlDeviceGetTotalEnergyConsumption(self.gpu.handle))
+
+    def _energy_since_last_j(self) -> float:
+        now = int(pynvml.nvmlDeviceGetTotalEnergyConsumption(self.gpu.handle))
+        delta, self._last_mj = now - self._last_mj, now
+        return max(delta, 0) / 1e3
+
+    def describe(self) -> dict[str, object]:
+        return {**super().describe(), "name": self.gpu.name, "uuid": self.gpu.uuid, "nvml_index": self.gpu.index}
+
+
+class NvmlPowerChannel(Channel):
+    """Power samples (mW) integrated with the trapezoid rule between consecutive readings."""
+
+    component = "gpu"
+    source = NVML_POWER
+
+    def __init__(self, device: GpuDevice, period_s: float, clock: Clock = time.perf_counter):
+        super().__init__(clock)
+        self.gpu = device
+        self.device = f"gpu{device.visible_index}"
+        self.poll_period_s = period_s
+        self._last_w = 0.0
+        self._last_t = 0.0
+
+    def _read_w(self) -> float:
+        return pynvml.nvmlDeviceGetPowerUsage(self.gpu.handle) / 1e3
+
+    def _first_reading(self) -> None:
+        self._last_w, self._last_t = self._read_w(), self.clock()
+
+    def _energy_since_last_j(self) -> float:
+        watts, now = self._read_w(), self.clock()
+        energy = 0.5 * (watts + self._last_w) * (now - self._last_t)
+        self._last_w, self._last_t = watts, now
+        return energy
+
+    def describe(self) -> dict[str, object]:
+        return {**super().describe(), "name": self.gpu.name, "uuid": self.gpu.uuid, "period_s": self.poll_period_s}

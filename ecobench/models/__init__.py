@@ -1,0 +1,1 @@
+"""Model builders: from a transformers config, or a local pretrained checkpoint."""

@@ -1,0 +1,64 @@
+"""Build the model a suite names: a decoder-only transformer from a transformers config, or a local checkpoint."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach a model hub at run time
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from ecobench.suite import ModelConfig  # noqa: E402
+
+
+def build_model(cfg: ModelConfig, vocab_size: int, context: int, seed: int) -> nn.Module:
+    """A fresh model; weights initialised from `seed` so every cell of a seed starts from the same dense model."""
+    torch.manual_seed(seed)
+    if cfg.pretrained:
+        from transformers import AutoModelForCausalLM
+
+        kw = {"gguf_file": cfg.gguf_file} if cfg.gguf_file else {}
+        return AutoModelForCausalLM.from_pretrained(cfg.pretrained, dtype=torch.float32, **kw)
+    inter = cfg.intermediate or 4 * cfg.n_embd
+    if cfg.family == "gpt2":
+        from transformers import GPT2Config, GPT2LMHeadModel
+
+        config = GPT2Config(
+            vocab_size=vocab_size,
+            n_positions=context,
+            n_embd=cfg.n_embd,
+            n_layer=cfg.n_layer,
+            n_head=cfg.n_head,
+            n_inner=inter,
+            resid_pdrop=cfg.dropout,
+            embd_pdrop=cfg.dropout,
+            attn_pdrop=cfg.dropout,
+            bos_token_id=0,
+            eos_token_id=0,
+        )
+        model = GPT2LMHeadModel(config)
+    else:
+        from transformers import LlamaConfig, LlamaForCausalLM
+
+        config = LlamaConfig(
+            vocab_size=vocab_size,
+            hidden_size=cfg.n_embd,
+            intermediate_size=inter,
+            num_hidden_layers=cfg.n_layer,
+            num_attention_heads=cfg.n_head,
+            num_key_value_heads=cfg.n_head,
+            max_position_embeddings=context,
+            attention_dropout=cfg.dropout,
+            tie_word_embeddings=True,
+            bos_token_id=0,
+            eos_token_id=0,
+            pad_token_id=0,
+        )
+        model = LlamaForCausalLM(config)
+    return model
+
+
+def count_params(model: nn.Module) -> int:
+    """Unique parameters (tied tensors counted once)."""
+    return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())

@@ -1,0 +1,203 @@
+"""The results folder: manifest, one append-only JSON line per finished cell, dense checkpoints, and a lock.
+
+Crash safety: every file but cells.jsonl is written whole then renamed; a cell's line is one O_APPEND write, and
+a torn last line (a crash mid-write) is cut off when the folder is next opened, so the cell simply runs again.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ecobench.data.cache import write_atomic
+from ecobench.errors import LockedError, ResultsError
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+CELLS = "cells.jsonl"
+LOCK = "lock.json"
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    write_atomic(path, (json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n").encode("utf-8"))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class Lock:
+    """One writer per results folder: a lock file naming pid and host, taken with O_EXCL."""
+
+    path: Path
+
+    def acquire(self) -> None:
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = self._holder()
+                if holder is None:
+                    continue  # vanished or unreadable between our calls: try again
+                if holder.get("host") == me["host"] and not _pid_alive(int(holder.get("pid", -1))):
+                    log.warning("taking over a stale lock of dead process %s", holder.get("pid"))
+                    # rename-then-remove so that two processes racing for the stale lock cannot both win
+                    stale = self.path.with_name(f"{LOCK}.stale.{os.getpid()}")
+                    try:
+                        os.rename(self.path, stale)
+                        os.unlink(stale)
+                    except FileNotFoundError:
+                        pass
+                    continue
+                raise LockedError(
+                    f"{self.path.parent}: another ecobench run holds this results folder "
+                    f"(pid {holder.get('pid')} on {holder.get('host')}, since {holder.get('since')}); "
+                    f"wait for it, or remove {self.path} if that process is gone"
+                ) from None
+            with os.fdopen(fd, "w") as f:
+                json.dump(me, f)
+            return
+        raise LockedError(f"{self.path}: could not take the lock")
+
+    def _holder(self) -> dict | None:
+        try:
+            return json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            return {"pid": "?", "host": "?", "since": "?"}
+
+    def release(self) -> None:
+        holder = self._holder()
+        if holder and holder.get("pid") == os.getpid():
+            self.path.unlink(missing_ok=True)
+
+
+class RunStore:
+    def __init__(self, root: Path):
+        self.root = root
+        self.lock = Lock(root / LOCK)
+
+    @property
+    def cells_path(self) -> Path:
+        return self.root / CELLS
+
+    def dense_dir(self, seed: int) -> Path:
+        return self.root / "dense" / f"seed-{seed}"
+
+    # -- creation and resume -------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, root: Path, manifest: dict, fingerprint: str) -> RunStore:
+        """Create the folder, or resume it when it holds the same suite. Takes the lock; checks it is writable."""
+        root = Path(root)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ResultsError(f"{root}: cannot create the results folder: {err.strerror}") from err
+        if not os.access(root, os.W_OK):
+            raise ResultsError(f"{root}: the results folder is not writable")
+        store = cls(root)
+        store._check_space()
+        store.lock.acquire()
+        try:
+            mpath = root / MANIFEST
+            if mpath.exists():
+                old = json.loads(mpath.read_text())
+                if old.get("suite_fingerprint") != fingerprint:
+                    raise ResultsError(
+                        f"{root}: this folder holds results of a different suite "
+                        f"(fingerprint {old.get('suite_fingerprint')} != {fingerprint}); use another --out"
+                    )
+                old.setdefault("sessions", []).append(manifest["sessions"][-1])
+                write_json_atomic(mpath, old)
+            else:
+                write_json_atomic(mpath, manifest)
+            store.repair()
+        except BaseException:
+            store.lock.release()
+            raise
+        return store
+
+    def _check_space(self, need_bytes: int = 50_000_000) -> None:
+        st = os.statvfs(self.root)
+        free = st.f_bavail * st.f_frsize
+        if free < need_bytes:
+            raise ResultsError(f"{self.root}: only {free / 1e6:.1f} MB free; ecobench needs at least {need_bytes / 1e6:.0f} MB")
+
+    def close(self) -> None:
+        self.lock.release()
+
+    # -- cells --------------------------------------------------------------------------------------------
+
+    def repair(self) -> int:
+        """Cut a torn last line left by a crash mid-write; return the bytes removed."""
+        p = self.cells_path
+        if not p.exists():
+            return 0
+        data = p.read_bytes()
+        if not data or data.endswith(b"\n"):
+            return 0
+        keep = data.rfind(b"\n") + 1
+        with open(p, "r+b") as f:
+            f.truncate(keep)
+            f.flush()
+            os.fsync(f.fileno())
+        log.warning("%s: removed a torn last line (%d bytes) left by an interrupted write", p, len(data) - keep)
+        return len(data) - keep
+
+    def finished(self) -> dict[str, dict]:
+        return {rec["key"]: rec for rec in read_cells(self.cells_path)}
+
+    def append(self, record: dict) -> None:
+        line = (json.dumps(record, default=_json_default, allow_nan=True) + "\n").encode("utf-8")
+        fd = os.open(self.cells_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            n = os.write(fd, line)
+            if n != len(line):
+                raise OSError(errno.EIO, f"short write to {self.cells_path}")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "item"):
+        return o.item()
+    return str(o)
+
+
+def read_cells(path: Path) -> list[dict]:
+    """Parse cells.jsonl, ignoring a torn last line. Never unpickles: it is JSON."""
+    if not path.exists():
+        return []
+    out = []
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i == len(lines) - 1:
+                continue  # torn last line: that cell did not finish
+            raise ResultsError(f"{path}:{i + 1}: corrupt results line") from None
+    return out

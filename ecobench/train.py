@@ -1,0 +1,180 @@
+"""The training loop (dense training and masked recovery), evaluation, and timed inference.
+
+Reads top to bottom like nanoGPT's: batch -> forward -> loss -> backward -> clip -> step -> hooks.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from ecobench.data.dataset import TokenData
+from ecobench.errors import CellFailed
+from ecobench.suite import TrainConfig
+
+Hook = Callable[[int, nn.Module], None]  # called after every optimizer step with (step, model)
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    tokens: int  # tokens seen
+    final_loss: float  # mean training loss over the last 10% of steps (nats/token)
+    wall_s: float
+
+
+def lm_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    logits = model(input_ids=x).logits  # (B, T, V)
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1))
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up to cfg.lr, then cosine decay to min_lr at the last step."""
+    min_lr = cfg.min_lr if cfg.min_lr is not None else cfg.lr / 10
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    span = max(1, cfg.steps - cfg.warmup_steps)
+    progress = min(1.0, (step - cfg.warmup_steps) / span)
+    return min_lr + 0.5 * (1 + math.cos(math.pi * progress)) * (cfg.lr - min_lr)
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig, lr: float) -> torch.optim.Optimizer:
+    """AdamW; weight decay on matrices only (not biases, norms), as nanoGPT does."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.dim() >= 2]
+    no_decay = [p for p in params if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=lr, betas=(cfg.beta1, cfg.beta2))
+
+
+def train(
+    model: nn.Module,
+    data: TokenData,
+    cfg: TrainConfig,
+    *,
+    steps: int,
+    seed: int,
+    phase: str = "train",
+    constant_lr: float | None = None,
+    masks: dict[str, tuple[nn.Parameter, torch.Tensor]] | None = None,
+    hooks: tuple[Hook, ...] = (),
+    progress: bool = True,
+) -> TrainResult:
+    """Train for `steps` steps. With `masks`, pruned weights get no gradient and are re-zeroed after every step,
+    so they stay exactly 0. A non-finite loss raises CellFailed naming the phase and step."""
+    gen = torch.Generator().manual_seed(seed)
+    opt = make_optimizer(model, cfg, constant_lr or cfg.lr)
+    held = [(p, m.to(p.dtype)) for p, m in (masks or {}).values()]
+    model.train()
+    losses: list[float] = []
+    t0 = time.perf_counter()
+    bar = tqdm(total=steps, desc=phase, unit="step", leave=False, disable=not progress, dynamic_ncols=True)
+    for step in range(steps):
+        lr = constant_lr if constant_lr is not None else lr_at(step, cfg)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        x, y = data.batch(cfg.batch_size, gen)  # (B, T), (B, T)
+        loss = lm_loss(model, x, y)
+        value = loss.item()
+        if not math.isfinite(value):
+            bar.close()
+            raise CellFailed(phase, step + 1, f"training loss is {value}")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        for p, m in held:
+            if p.grad is not None:
+                p.grad.mul_(m)
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        if held:
+            with torch.no_grad():
+                for p, m in held:
+                    p.mul_(m)
+        for hook in hooks:
+            hook(step + 1, model)
+        losses.append(value)
+        bar.update(1)
+        if step % 10 == 0 or step == steps - 1:
+            bar.set_postfix(loss=f"{value:.3f}", lr=f"{lr:.1e}")
+    bar.close()
+    if steps == 0:
+        for hook in hooks:
+            hook(0, model)
+    tail = losses[-max(1, len(losses) // 10) :] if losses else [float("nan")]
+    return TrainResult(steps, steps * cfg.batch_size * data.context, sum(tail) / len(tail), time.perf_counter() - t0)
+
+
+@dataclass
+class EvalResult:
+    loss: float  # mean validation cross-entropy, nats per token
+    tokens: int
+    wall_s: float
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, data: TokenData, batch_size: int, max_batches: int | None, phase: str = "eval") -> EvalResult:
+    """Validation loss over fixed windows. `max_batches` counts batches of `batch_size` sequences (None: all)."""
+    model.eval()
+    total, count = 0.0, 0
+    t0 = time.perf_counter()
+    for x, y in data.val_batches(batch_size, max_batches):
+        logits = model(input_ids=x).logits
+        total += F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), reduction="sum").item()
+        count += y.numel()
+    loss = total / max(1, count)
+    if not math.isfinite(loss):
+        raise CellFailed(phase, None, f"validation loss is {loss}")
+    return EvalResult(loss, count, time.perf_counter() - t0)
+
+
+@dataclass
+class InferenceResult:
+    tokens: int  # tokens generated inside the timed window
+    wall_s: float
+    batch_size: int
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.wall_s if self.wall_s > 0 else float("nan")
+
+    @property
+    def latency_ms_per_token(self) -> float:
+        """Time per decoding step for one sequence: what a user waits for each new token."""
+        steps = self.tokens / self.batch_size
+        return 1000 * self.wall_s / steps if steps else float("nan")
+
+
+@torch.inference_mode()
+def generate_tokens(model: nn.Module, data: TokenData, n_tokens: int, batch_size: int, prompt_len: int = 16) -> int:
+    """Greedy decoding with the KV cache from validation prompts, restarting when the context is full.
+    Returns the number of tokens generated (n_tokens rounded up to whole batch steps)."""
+    model.eval()
+    # transformers 5 renamed past_key_values to cache; accept both
+    kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    prompt_len = min(prompt_len, data.context // 2)
+    per_seq = data.context - prompt_len
+    made, start = 0, 0
+    while made < n_tokens:
+        idx = [(start + b * data.context) % max(1, len(data.val) - data.context) for b in range(batch_size)]
+        start += 1
+        x = torch.stack([data.val[i : i + prompt_len] for i in idx])  # (B, P)
+        out = model(input_ids=x, use_cache=True)
+        nxt = out.logits[:, -1:].argmax(-1)  # (B, 1)
+        for _ in range(min(per_seq, math.ceil((n_tokens - made) / batch_size))):
+            out = model(input_ids=nxt, use_cache=True, **{kw: _cache_of(out)})
+            nxt = out.logits[:, -1:].argmax(-1)
+            made += batch_size
+    return made
+
+
+def _cache_of(out):
+    return out.cache if getattr(out, "cache", None) is not None else out.past_key_values

@@ -1,0 +1,59 @@
+"""Site factors: presets, overrides, codecarbon's carbon intensity, EWIF from the generation mix."""
+
+from __future__ import annotations
+
+import pytest
+
+from ecobench.footprint import SiteConfig, resolve_site
+from ecobench.footprint.site import country_ewif_l_per_kwh, mix_ewif_l_per_kwh, site_factors
+
+
+def test_us_average_preset_is_li_et_al():
+    site = resolve_site(SiteConfig(preset="us-average"))
+    assert (site.pue, site.wue_l_per_kwh, site.ewif_l_per_kwh) == (1.17, 0.55, 3.14)
+    assert site.country == "USA" and site.carbon_intensity_source == "codecarbon:USA"
+    assert site.carbon_intensity_g_per_kwh == pytest.approx(369.473)  # codecarbon's bundled 2023 value
+
+
+def test_world_average_is_the_default():
+    site = resolve_site(SiteConfig())
+    assert site.name == "world-average" and site.pue == 1.56
+    assert site.carbon_intensity_g_per_kwh == 475.0
+    assert site.ewif_source == "derived:codecarbon-mix:all-countries"
+    assert 0.5 < site.ewif_l_per_kwh < 2.5
+
+
+def test_given_values_win_over_the_preset():
+    site = resolve_site(
+        SiteConfig(preset="hyperscaler", pue=1.3, carbon_intensity_g_per_kwh=100.0, ewif_l_per_kwh=2.0)
+    )
+    assert (site.pue, site.carbon_intensity_g_per_kwh, site.ewif_l_per_kwh) == (1.3, 100.0, 2.0)
+    assert site.wue_l_per_kwh == 0.18 and site.wue_source == "preset:hyperscaler"
+    assert site.carbon_intensity_source == site.ewif_source == site.pue_source == "given"
+
+
+def test_another_country_drops_the_presets_location_values():
+    site = resolve_site(SiteConfig(preset="us-average", country="FRA"))
+    assert site.pue == 1.17  # facility value kept
+    assert site.carbon_intensity_g_per_kwh == pytest.approx(56.039)  # France's grid, not the US one
+    assert site.ewif_source == "derived:codecarbon-mix:FRA"
+    assert site.name == "FRA"
+
+
+def test_region_uses_codecarbon_regional_data():
+    site = resolve_site(SiteConfig(preset="us-average", region="California"))
+    assert site.carbon_intensity_source == "codecarbon:USA/california"
+    assert site.carbon_intensity_g_per_kwh < 369.473  # California's grid is cleaner than the US mean
+
+
+def test_ewif_is_the_generation_weighted_fuel_mean():
+    fuel = site_factors()["ewif_l_per_kwh_by_fuel"]
+    mix = {"coal_TWh": 1.0, "gas_TWh": 1.0, "wind_TWh": 2.0, "nuclear_TWh": 0.0, "country_name": "X"}
+    assert mix_ewif_l_per_kwh(mix) == pytest.approx((fuel["coal"] + fuel["gas"]) / 4)
+    assert fuel["coal"] == pytest.approx(450 * 3.785412 / 1000)  # 450 gal/MWh, Macknick et al. 2012
+
+
+def test_us_mix_ewif_is_lower_than_the_papers_figure():
+    # The per-fuel table counts no hydro evaporation; the 3.14 L/kWh preset is the paper's own figure.
+    value, source = country_ewif_l_per_kwh("USA")
+    assert 1.0 < value < 1.5 and source == "derived:codecarbon-mix:USA"
