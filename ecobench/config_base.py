@@ -8,4 +8,4 @@ from pydantic import BaseModel, ConfigDict
 class Config(BaseModel):
     """Suite sections derive from this so that a typo is an error, never a silently ignored key."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)  # no inf/nan numbers

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from ecobench import __version__
 from ecobench.data.dataset import TokenData, load_data
 from ecobench.data.tokenizer import tokenizer_state
-from ecobench.errors import CellFailed, DataError, SuiteError, UserError
+from ecobench.errors import CellFailed, DataError, SensorError, SuiteError, UserError
 from ecobench.footprint import Monitor
 from ecobench.models.build import build_model, count_params
 from ecobench.prune.masks import apply_masks, sparsity
@@ -323,6 +323,7 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
             "recover_steps": 0 if cell.is_dense else suite.prune.recover_steps,
             "eval_tokens": ev.tokens,
             "dense_train_loss": dense["train_loss"],
+            "layer_sparsity": {k: float((p == 0).float().mean()) for k, p in targets.items()},
         }
         rec["status"], rec["reason"] = "ok", None
     except CellFailed as err:
@@ -368,9 +369,18 @@ def run_suite(sf: SuiteFile, out: Path | None, argv: list[str], progress: bool =
             print(f"resuming {out} (same suite, unfinished); pass --new for a fresh run", file=sys.stderr)
         else:
             out = default_out(suite)
+    RunStore.preflight(out)  # unwritable, full or locked: say so now, before the meters' set-up
     monitor = Monitor(suite.footprint)
-    monitor.start()  # may refuse (footprint.require) before anything is trained
-    store = RunStore.open(out, build_manifest(sf, argv, data) | {"footprint": monitor.manifest()}, suite.fingerprint())
+    try:
+        monitor.start()  # may refuse (footprint.require) before anything is trained
+    except SensorError as err:
+        field = str(err).split(" ", 1)[0] if str(err).startswith("footprint.") else "footprint"
+        raise SensorError(f"{sf.where(field)}: {err}") from err
+    try:
+        store = RunStore.open(out, build_manifest(sf, argv, data) | {"footprint": monitor.manifest()}, suite.fingerprint())
+    except BaseException:
+        monitor.close()
+        raise
     try:
         print(monitor.summary_line(), file=sys.stderr)
         cells = expand(suite)

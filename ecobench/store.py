@@ -32,6 +32,8 @@ def write_json_atomic(path: Path, obj: Any) -> None:
 
 
 def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False  # os.kill(0 or -1, ...) would address a whole process group
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -41,40 +43,79 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+STALE_UNREADABLE_S = 10.0  # an unreadable lock file older than this is debris of a crash, not a writer at work
+
+
 @dataclass
 class Lock:
-    """One writer per results folder: a lock file naming pid and host, taken with O_EXCL."""
+    """One writer per results folder: a lock file naming pid and host, written whole then linked into place."""
 
     path: Path
 
     def acquire(self) -> None:
         me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        for _ in range(3):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                holder = self._holder()
-                if holder is None:
-                    continue  # vanished or unreadable between our calls: try again
-                if holder.get("host") == me["host"] and not _pid_alive(int(holder.get("pid", -1))):
-                    log.warning("taking over a stale lock of dead process %s", holder.get("pid"))
-                    # rename-then-remove so that two processes racing for the stale lock cannot both win
-                    stale = self.path.with_name(f"{LOCK}.stale.{os.getpid()}")
-                    try:
-                        os.rename(self.path, stale)
-                        os.unlink(stale)
-                    except FileNotFoundError:
-                        pass
-                    continue
-                raise LockedError(
-                    f"{self.path.parent}: another ecobench run holds this results folder "
-                    f"(pid {holder.get('pid')} on {holder.get('host')}, since {holder.get('since')}); "
-                    f"wait for it, or remove {self.path} if that process is gone"
-                ) from None
-            with os.fdopen(fd, "w") as f:
-                json.dump(me, f)
-            return
+        for _ in range(5):
+            if self._create(me):
+                return
+            holder = self._holder()
+            if holder is None:
+                continue  # vanished between our calls: try again
+            if self._stale(holder, me["host"]):
+                log.warning("taking over a stale lock of dead process %s", holder.get("pid"))
+                # rename-then-remove so that two processes racing for the stale lock cannot both win
+                stale = self.path.with_name(f"{LOCK}.stale.{os.getpid()}")
+                try:
+                    os.rename(self.path, stale)
+                    os.unlink(stale)
+                except FileNotFoundError:
+                    pass
+                continue
+            raise LockedError(self._held_message(holder)) from None
         raise LockedError(f"{self.path}: could not take the lock")
+
+    def check(self) -> None:
+        """Refuse now, before slow set-up, if a live process holds the lock (acquire() still decides for real)."""
+        holder = self._holder()
+        if holder is not None and not self._stale(holder, socket.gethostname()):
+            raise LockedError(self._held_message(holder))
+
+    def _create(self, me: dict) -> bool:
+        """Write the lock beside its place, then hard-link it in: no one ever sees it empty or half written."""
+        tmp = self.path.with_name(f".{LOCK}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(me))
+        try:
+            os.link(tmp, self.path)
+            return True
+        except FileExistsError:
+            return False
+        except OSError as err:
+            if err.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+                raise
+        finally:
+            tmp.unlink(missing_ok=True)
+        try:  # a filesystem without hard links: O_EXCL, then write (a crash between leaves an unreadable lock)
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "w") as f:
+            json.dump(me, f)
+        return True
+
+    def _stale(self, holder: dict, host: str) -> bool:
+        pid = holder.get("pid")
+        if not isinstance(pid, int):
+            try:
+                return time.time() - self.path.stat().st_mtime > STALE_UNREADABLE_S
+            except FileNotFoundError:
+                return True
+        return holder.get("host") == host and not _pid_alive(pid)
+
+    def _held_message(self, holder: dict) -> str:
+        return (
+            f"{self.path.parent}: another ecobench run holds this results folder "
+            f"(pid {holder.get('pid')} on {holder.get('host')}, since {holder.get('since')}); "
+            f"wait for it, or remove {self.path} if that process is gone"
+        )
 
     def _holder(self) -> dict | None:
         try:
@@ -137,10 +178,22 @@ class RunStore:
         return store
 
     def _check_space(self, need_bytes: int = 50_000_000) -> None:
-        st = os.statvfs(self.root)
-        free = st.f_bavail * st.f_frsize
-        if free < need_bytes:
-            raise ResultsError(f"{self.root}: only {free / 1e6:.1f} MB free; ecobench needs at least {need_bytes / 1e6:.0f} MB")
+        _check_space(self.root, need_bytes)
+
+    @staticmethod
+    def preflight(root: Path) -> None:
+        """Before any slow set-up, and creating nothing: refuse a results folder that cannot be created or
+        written, whose disk is full, or that another live run holds. open() checks again for real."""
+        root = Path(root)
+        base = root
+        while not base.exists() and base != base.parent:
+            base = base.parent
+        if not base.is_dir():
+            raise ResultsError(f"{root}: cannot create the results folder: {base} is not a folder")
+        if not os.access(base, os.W_OK):
+            raise ResultsError(f"{root}: the results folder is not writable ({base} is read-only to this user)")
+        _check_space(root if root.exists() else base)
+        Lock(root / LOCK).check()
 
     def close(self) -> None:
         self.lock.release()
@@ -176,6 +229,13 @@ class RunStore:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def _check_space(path: Path, need_bytes: int = 50_000_000) -> None:
+    st = os.statvfs(path)
+    free = st.f_bavail * st.f_frsize
+    if free < need_bytes:
+        raise ResultsError(f"{path}: only {free / 1e6:.1f} MB free; ecobench needs at least {need_bytes / 1e6:.0f} MB")
 
 
 def _json_default(o: Any) -> Any:

@@ -9,6 +9,7 @@ import difflib
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -21,6 +22,7 @@ from ecobench.errors import SuiteError
 from ecobench.footprint.config import FootprintConfig
 
 MAX_SUITE_BYTES = 1_000_000  # a suite is a page of YAML; anything bigger is a mistake (or an attack)
+MAX_SUITE_VALUES = 100_000  # keys and values after YAML aliases are expanded
 TINYSHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
 TINYSHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
 
@@ -158,6 +160,13 @@ class PruneConfig(Config):
             raise ValueError(f"ratios has duplicates: {sorted(r for r in set(v) if v.count(r) > 1)}")
         return v
 
+    @field_validator("scope")
+    @classmethod
+    def _some_scope(cls, v: str | list[str]) -> str | list[str]:
+        if not v:
+            raise ValueError("scope must be 'layer', 'global' or a non-empty list of them")
+        return v
+
     @field_validator("methods")
     @classmethod
     def _unique_methods(cls, v: list) -> list:
@@ -219,8 +228,36 @@ class _Loader(yaml.SafeLoader):
     """SafeLoader that records the line of every key path and refuses duplicate keys."""
 
 
+# YAML 1.1 reads `3e-4` (no dot) as a string; suites mean a number, as YAML 1.2 and JSON do
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789")
+)
+
+
 def _construct(loader: _Loader, node: yaml.Node, path: tuple, lines: dict, problems: list[str]) -> Any:
+    # aliases may share nodes: refuse a node inside itself, and cap the expanded size ("billion laughs")
+    loader.ecobench_nodes = getattr(loader, "ecobench_nodes", 0) + 1
+    if loader.ecobench_nodes > MAX_SUITE_VALUES:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"the suite expands to more than {MAX_SUITE_VALUES:,} values (YAML aliases?)", node.start_mark
+        )
+    active = loader.__dict__.setdefault("ecobench_active", set())
+    if id(node) in active:
+        raise yaml.constructor.ConstructorError(None, None, "a YAML alias refers to itself", node.start_mark)
+    active.add(id(node))
+    try:
+        return _construct_node(loader, node, path, lines, problems)
+    finally:
+        active.discard(id(node))
+
+
+def _construct_node(loader: _Loader, node: yaml.Node, path: tuple, lines: dict, problems: list[str]) -> Any:
     lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in (
+        "tag:yaml.org,2002:map",
+        "tag:yaml.org,2002:seq",
+    ):
+        return loader.construct_object(node, deep=True)  # SafeLoader refuses python/* and unknown tags
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
         out: dict = {}
@@ -247,8 +284,10 @@ def _dotted(path: tuple) -> str:
     return s
 
 
-def parse_yaml(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
-    """YAML -> (data, {key path: line}). Raises SuiteError for syntax errors, unsafe tags and duplicate keys."""
+def parse_yaml(text: str, source: str, problems_out: list[str] | None = None) -> tuple[Any, dict[tuple, int]]:
+    """YAML -> (data, {key path: line}). Raises SuiteError for syntax errors, unsafe tags and duplicate keys;
+    with `problems_out`, duplicate and non-string keys go there instead (the first value is kept) so that they
+    are reported together with the schema's problems."""
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -266,11 +305,16 @@ def parse_yaml(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
         raise SuiteError(f"{where}: {what}", [f"{where}: {what}"]) from err
     except yaml.YAMLError as err:
         raise SuiteError(f"{source}: {err}", [f"{source}: {err}"]) from err
+    except RecursionError as err:
+        msg = f"{source}: the YAML is nested too deeply"
+        raise SuiteError(msg, [msg]) from err
     finally:
         loader.dispose()
     if problems:
         msgs = [f"{source}:{p}" for p in problems]
-        raise SuiteError(msgs[0], msgs)
+        if problems_out is None:
+            raise SuiteError(msgs[0], msgs)
+        problems_out += msgs
     return data, lines
 
 
@@ -298,18 +342,18 @@ def apply_overrides(data: dict, overrides: list[str], source: str) -> list[str]:
     for item in overrides:
         key, eq, raw = item.partition("=")
         if not eq or not key:
-            problems.append(f"--set {item}: expected dotted.key=value")
+            problems.append(f"{source}: --set {item}: expected dotted.key=value")
             continue
         parts = key.split(".")
         ok, candidates = _schema_has_path(parts)
         if not ok:
             hint = _did_you_mean(parts[-1], candidates)
-            problems.append(f"--set {key}: unknown key{hint}")
+            problems.append(f"{source}: --set {key}: unknown key{hint}")
             continue
         try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
+            value = yaml.load(raw, Loader=_Loader) if raw.strip() else ""  # noqa: S506 (a SafeLoader)
         except yaml.YAMLError as err:
-            problems.append(f"--set {key}: cannot parse value {raw!r}: {err}")
+            problems.append(f"{source}: --set {key}: cannot parse value {raw!r}: {err}")
             continue
         cur: Any = data
         for i, p in enumerate(parts[:-1]):
@@ -317,7 +361,7 @@ def apply_overrides(data: dict, overrides: list[str], source: str) -> list[str]:
             if isinstance(cur, list):
                 idx = int(p)
                 if idx >= len(cur):
-                    problems.append(f"--set {key}: index {idx} out of range")
+                    problems.append(f"{source}: --set {key}: index {idx} out of range")
                     break
                 cur = cur[idx]
             else:
@@ -329,7 +373,7 @@ def apply_overrides(data: dict, overrides: list[str], source: str) -> list[str]:
             if isinstance(cur, list):
                 idx = int(last)
                 if idx >= len(cur):
-                    problems.append(f"--set {key}: index {idx} out of range")
+                    problems.append(f"{source}: --set {key}: index {idx} out of range")
                     continue
                 cur[idx] = value
             else:
@@ -367,43 +411,110 @@ def _did_you_mean(word: str, candidates: list[str]) -> str:
 # ----------------------------------------------------------------------------- validation
 
 
+OVERRIDDEN = "--set"  # in `lines`: this value came from a --set override, not from the file
+
+
+def _where(source: str, line: int | str | None) -> str:
+    if line == OVERRIDDEN:
+        return f"{source} (--set)"
+    return f"{source}:{line}" if line else source
+
+
+_TYPE_WORDS = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false",
+               "list": "a list", "dict": "a mapping"}
+
+
+def _is_union_branch(x: Any) -> bool:
+    """pydantic names the branch of a plain union in the loc (`literal['layer','global']`, `int`, `list[...]`)."""
+    return isinstance(x, str) and (not x.isidentifier() or x in _TYPE_WORDS)
+
+
+def _merge_union(errors: list[dict]) -> dict:
+    """One error for a value that matched no branch of a union: `expected 'layer' or 'global' or a list, got ...`."""
+    wants, cands = [], []
+    for e in errors:
+        if e["type"] == "literal_error":
+            expected = e.get("ctx", {}).get("expected", "")
+            wants.append(expected)
+            cands += [c.strip().strip("'") for c in expected.replace(" or ", ",").split(",") if c.strip()]
+        elif e["type"].endswith("_type"):
+            base = e["type"].removesuffix("_type").replace("string", "str")
+            wants.append(_TYPE_WORDS.get(base, base))
+        else:
+            wants.append(e["msg"].removeprefix("Value error, "))
+    got = errors[0].get("input")
+    hint = _did_you_mean(got, cands) if isinstance(got, str) else ""
+    return {"type": "union_merged", "msg": f"expected {' or '.join(dict.fromkeys(wants))}, got {got!r}{hint}"}
+
+
 def _format_errors(err: ValidationError, lines: dict[tuple, int], source: str, data: Any) -> list[str]:
-    out = []
+    # pydantic puts the discriminator value in the loc of union members (methods.0.trajectory.window)
+    items: list[tuple[tuple, tuple, Any]] = []  # (loc, raw loc, error or [errors of one union])
+    unions: dict[tuple, list] = {}
     for e in err.errors(include_url=False):
         raw = e["loc"]
-        # pydantic puts the discriminator value in the loc of union members (methods.0.trajectory.window)
         loc = tuple(x for i, x in enumerate(raw) if not (i > 0 and isinstance(raw[i - 1], int) and x in METHOD_NAMES))
-        line = None
-        for k in range(len(loc), -1, -1):
-            if loc[:k] in lines:
-                line = lines[loc[:k]]
-                break
-        where = f"{source}:{line}" if line else source
-        field = _dotted(loc) or "(top)"
-        msg = e["msg"]
-        if e["type"] == "extra_forbidden":
-            parent_model = _model_at(raw[:-1])
-            cands = list(parent_model.model_fields) if parent_model else []
-            msg = f"unknown key{_did_you_mean(loc[-1], cands)}"
-        elif e["type"] == "union_tag_invalid":
-            tag = e.get("ctx", {}).get("tag")
-            msg = f"unknown method {tag!r}{_did_you_mean(tag, list(METHOD_NAMES))}; known: {', '.join(METHOD_NAMES)}"
-            field = _dotted(loc + ("name",))
-        elif e["type"] == "union_tag_not_found":
-            msg = f"each method needs a `name` (one of {', '.join(METHOD_NAMES)})"
-        elif e["type"] == "literal_error":
-            got = e.get("input")
-            expected = e.get("ctx", {}).get("expected", "")
-            cands = [c.strip().strip("'") for c in expected.replace(" or ", ",").split(",") if c.strip()]
-            msg = f"{got!r} is not one of {expected}{_did_you_mean(got, cands)}"
-        elif e["type"] == "missing":
-            msg = "required field is missing"
-        elif e["type"] == "value_error":
-            msg = msg.removeprefix("Value error, ")
-        elif "input" in e and e["type"].endswith("_type"):
-            msg = f"{msg}, got {e['input']!r}"
-        out.append(f"{where}: {field}: {msg}")
+        cut = next((i for i, x in enumerate(loc) if i > 0 and _is_union_branch(x)), None)
+        if cut is None:
+            items.append((loc, raw, e))
+            continue
+        field, rest = loc[:cut], loc[cut + 1 :]
+        if field not in unions:
+            unions[field] = []
+            items.append((field, raw, unions[field]))
+        unions[field].append((field + rest, raw, e))
+    out = []
+    for loc, raw, e in items:
+        if isinstance(e, list):
+            # a branch that matched the value's shape reports the real problem inside it; else merge the branches
+            deeper = [x for x in e if len(x[0]) > len(loc)]
+            todo = deeper or [(loc, raw, _merge_union([x[2] for x in e]))]
+        else:
+            todo = [(loc, raw, e)]
+        out += [_format_one(*x, lines, source) for x in todo]
     return list(dict.fromkeys(out))
+
+
+def _format_one(loc: tuple, raw: tuple, e: dict, lines: dict[tuple, int], source: str) -> str:
+    line = None
+    for k in range(len(loc), -1, -1):
+        if loc[:k] in lines:
+            line = lines[loc[:k]]
+            break
+    where = _where(source, line)
+    field = _dotted(loc) or "(top)"
+    msg = e["msg"]
+    if e["type"] == "extra_forbidden":
+        parent_model = _model_at(raw[:-1])
+        cands = list(parent_model.model_fields) if parent_model else []
+        msg = f"unknown key{_did_you_mean(loc[-1], cands)}"
+    elif e["type"] == "union_tag_invalid":
+        tag = e.get("ctx", {}).get("tag")
+        msg = f"unknown method {tag!r}{_did_you_mean(tag, list(METHOD_NAMES))}; known: {', '.join(METHOD_NAMES)}"
+        field = _dotted(loc + ("name",))
+    elif e["type"] == "union_tag_not_found":
+        msg = f"each method needs a `name` (one of {', '.join(METHOD_NAMES)})"
+    elif e["type"] == "literal_error":
+        got = e.get("input")
+        expected = e.get("ctx", {}).get("expected", "")
+        cands = [c.strip().strip("'") for c in expected.replace(" or ", ",").split(",") if c.strip()]
+        msg = f"{got!r} is not one of {expected}{_did_you_mean(got, cands)}"
+    elif e["type"] == "missing":
+        msg = "required field is missing"
+    elif e["type"] == "value_error":
+        msg = msg.removeprefix("Value error, ")
+    elif e["type"] == "too_short" and e.get("ctx", {}).get("actual_length") == 0:
+        msg = "must not be empty"
+    elif e["type"] in ("model_type", "dict_type"):
+        msg = f"expected a mapping (indented `key: value` lines), got {e.get('input')!r}"
+    elif e["type"] == "string_pattern_mismatch" and loc == ("name",):
+        msg = f"a suite name cannot contain '/', '\\' or NUL (it names the results folder), got {e.get('input')!r}"
+    elif "input" in e and (e["type"].endswith("_type") or e["type"] in _BOUNDS):
+        msg = f"{msg}, got {e['input']!r}"
+    return f"{where}: {field}: {msg}"
+
+
+_BOUNDS = ("greater_than", "greater_than_equal", "less_than", "less_than_equal", "finite_number")
 
 
 def _model_at(loc: tuple) -> Any:
@@ -439,7 +550,7 @@ class SuiteFile:
         parts = tuple(field.split("."))
         for k in range(len(parts), 0, -1):
             if parts[:k] in self.lines:
-                return f"{self.source}:{self.lines[parts[:k]]}"
+                return _where(self.source, self.lines[parts[:k]])
         return self.source
 
 
@@ -461,11 +572,17 @@ def load_suite(path: str | Path, overrides: list[str] | None = None) -> SuiteFil
 
 
 def suite_from_text(text: str, source: str = "<suite>", overrides: list[str] | None = None) -> SuiteFile:
-    data, lines = parse_yaml(text, source)
+    yaml_problems: list[str] = []
+    data, lines = parse_yaml(text, source, yaml_problems)
     if not isinstance(data, dict):
         kind = type(data).__name__
         raise SuiteError(f"{source}:1: the suite must be a mapping of sections (name, seeds, ...), got a {kind}")
-    problems = apply_overrides(data, overrides or [], source)
+    problems = yaml_problems + apply_overrides(data, overrides or [], source)
+    for item in overrides or []:
+        path = tuple(int(p) if p.isdigit() else p for p in item.partition("=")[0].split("."))
+        for k in [k for k in lines if k[: len(path)] == path]:
+            del lines[k]
+        lines[path] = OVERRIDDEN
     try:
         suite = Suite.model_validate(data)
     except ValidationError as err:

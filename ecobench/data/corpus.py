@@ -95,7 +95,7 @@ def load_corpus(cfg: DataConfig) -> Corpus:
             raw = p.read_bytes()
             got = sha256_bytes(raw)
             if got != expected:
-                raise DataError("data.sha256", f"checksum mismatch for {p}: expected {expected}, got {got}")
+                raise DataError("data.path", f"checksum mismatch for {p}: expected {expected}, got {got}")
             desc = f"tinyshakespeare from {p}"
         else:
             url = cfg.url or TINYSHAKESPEARE_URL

@@ -74,7 +74,7 @@ class FootprintConfig(Config):
 
     idle_seconds: float = Field(5.0, ge=0)  # idle baseline length before the first phase; 0 skips it
     require: Literal["any", "measured"] = "any"  # measured: stop (exit 2) if no component is measured
-    gpu: Literal["auto", "counter", "power", "none"] = "auto"  # NVML energy counter, power sampling, or off
+    gpu: Literal["auto", "counter", "power", "none"] = "auto"  # auto: counter, power samples for short windows
     cpu: Literal["auto", "rapl", "codecarbon-load", "codecarbon-tdp", "none"] = "auto"  # auto: RAPL, else load
     ram: Literal["codecarbon", "none"] = "codecarbon"  # codecarbon's RAM power model, or off
     sample_interval_s: float = Field(0.1, gt=0, le=10)  # GPU power sampling period (background thread)

@@ -121,10 +121,15 @@ class Monitor:
         """Probe meters, enforce `require`, start sampling, measure the idle baseline."""
         if self._started:
             return
-        self._probe_gpu()
-        self._probe_cpu()
-        self._probe_ram()
+        try:
+            self._probe_gpu()
+            self._probe_cpu()
+            self._probe_ram()
+        except SensorError:
+            self.close()
+            raise
         if self.config.require == "measured" and not self.measured_components():
+            self.close()
             raise SensorError(
                 "footprint.require is 'measured' but nothing on this machine is measured: "
                 + "; ".join(f"{c.upper()}: {self._meters.notes.get(c, 'off')}" for c in ("gpu", "cpu"))
@@ -159,7 +164,7 @@ class Monitor:
                     f"footprint.gpu is 'counter' but GPU {device.visible_index} ({device.name}) has no "
                     "NVML energy counter (Volta or newer needed); use gpu: auto or power"
                 )
-            if device.power_supported and cfg.gpu in ("auto", "counter", "power"):
+            if device.power_supported and cfg.gpu in ("auto", "power"):
                 power = nvml.NvmlPowerChannel(device, cfg.sample_interval_s, self.clock)
                 self._meters.gpu_power[power.device] = power
             elif cfg.gpu == "power":
@@ -187,7 +192,7 @@ class Monitor:
         tdp_note = (
             f"{info.model} matched '{info.matched}' in its TDP table"
             if info.matched
-            else f"{info.model} not in its TDP table, so its default {info.tdp_w:g} W for {info.threads} threads"
+            else f"{info.model} not in its TDP table, so its default {info.tdp_w or 0:g} W for {info.threads} threads"
         )
         self._meters.notes["cpu"] = f"{tdp_note}, max {channel.max_power_w:g} W; {rapl_note}"
 
@@ -203,7 +208,9 @@ class Monitor:
         with self.window("idle-baseline") as w:
             time.sleep(seconds)
         m = w.result
-        assert m is not None
+        if m is None or m.wall_s <= 0:
+            log.warning("idle baseline window measured no time; above-idle energy will be unknown")
+            return
         self._idle = {c: m.component_energy_j(c) / m.wall_s for c in COMPONENTS}
         self._idle_devices = {d: e / m.wall_s for d, e in m.gpu_device_energy_j.items()}
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from ecobench.footprint.meters.base import Channel
 
@@ -41,6 +42,15 @@ class Sampler:
                 )
                 if due:
                     channel.update()
+
+    def thread_cpu_s(self) -> float:
+        """CPU seconds the sampler thread has used so far (Linux/Unix; 0.0 where unsupported)."""
+        if self._thread is None or self._thread.ident is None:
+            return 0.0
+        try:
+            return time.clock_gettime(time.pthread_getcpuclockid(self._thread.ident))
+        except (AttributeError, OSError):
+            return 0.0
 
     def stop(self) -> None:
         self._stop.set()

@@ -147,3 +147,36 @@ def test_gpu_idle_baseline_and_above_idle(fake_nvml):
     m.close()
     above = w.result.above_idle_j("gpu")
     assert above == pytest.approx(100.0 * w.result.wall_s, rel=0.05)
+
+
+def test_explicit_methods_use_only_that_method(fake_nvml, clock):
+    fake_nvml([FakeGpu("GPU-aaaa", power_w=100.0)], clock)
+    for method, source in (("counter", "measured:nvml-counter"), ("power", "measured:nvml-power")):
+        m = monitor(clock, gpu=method)
+        with m.window("short") as w:
+            clock.advance(0.2)
+        m.close()
+        assert w.result.gpu_source == source and w.result.gpu_energy_j == pytest.approx(20.0)
+
+
+def test_sampler_thread_integrates_power_between_edges(fake_nvml):
+    import time
+
+    gpu = FakeGpu("GPU-aaaa", power_w=100.0, counter=False)
+    fake_nvml([gpu])
+    m = Monitor(FootprintConfig(idle_seconds=0, cpu="none", ram="none", sample_interval_s=0.02))
+    m.start()
+    channel = m._meters.gpu_power["gpu0"]
+    with m.window("w") as w:
+        t_before = channel.last_update_s
+        time.sleep(0.2)
+        assert channel.last_update_s > t_before  # updated by the thread, not by us
+    m.close()
+    assert w.result.gpu_energy_j == pytest.approx(100.0 * w.result.wall_s, rel=1e-3)
+
+
+def test_failed_start_releases_nvml(fake_nvml, clock):
+    fake = fake_nvml([FakeGpu("GPU-aaaa", counter=False)], clock)
+    with pytest.raises(SensorError):
+        monitor(clock, gpu="counter")
+    assert fake.shutdowns == 1

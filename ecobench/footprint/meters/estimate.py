@@ -94,14 +94,13 @@ class CodecarbonCpuChannel(Channel):
         self._last_t = 0.0
 
     def _first_reading(self) -> None:
-        with quiet_codecarbon():
-            self._cpu.start()  # resets its load baseline: the first sample covers from now
+        self._cpu.start()  # resets its load baseline: the first sample covers from now
         self._last_t = self.clock()
 
     def _energy_since_last_j(self) -> float:
-        # total_power() is the mean power since its previous call, which is our previous reading
-        with quiet_codecarbon():
-            watts = self._cpu.total_power().W
+        # total_power() is the mean power since its previous call, which is our previous reading.
+        # It logs at DEBUG only; no quieting here (Logger.setLevel clears every logger's cache).
+        watts = self._cpu.total_power().W
         now = self.clock()
         energy, self._last_t = watts * (now - self._last_t), now
         return energy

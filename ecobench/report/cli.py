@@ -1,0 +1,107 @@
+"""The `compare`, `plot` and `report` subcommands, wired into `ecobench` by `add_report_commands`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ecobench.errors import UserError
+
+PHASE_CHOICES = ("train", "score", "prune", "recover", "eval", "inference", "total")
+
+
+def _runs_args(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("runs", nargs="+", metavar="RUN", help="results folder(s) written by `ecobench run`")
+    sp.add_argument("--force", action="store_true",
+                    help="compare runs even when their suites differ in more than name, seeds or ratios")
+
+
+def _write(text: str, output: str | None) -> None:
+    if not output:
+        sys.stdout.write(text)
+        return
+    try:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise UserError(f"{output}: cannot write: {err.strerror}") from err
+    print(f"wrote {output}", file=sys.stderr)
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from ecobench.report.formats import METRICS, parse_list, render
+    from ecobench.report.runs import load_runs
+    from ecobench.report.tables import compare_frame
+
+    metrics = parse_list(args.metric, METRICS, "metric")
+    phases = parse_list(args.phase, PHASE_CHOICES, "phase")
+    runs = load_runs(args.runs, force=args.force)
+    agg = compare_frame(runs.rows, runs.names)
+    if agg.empty:
+        raise UserError(f"{', '.join(args.runs)}: no finished cells to compare")
+    _write(render(agg, args.format, metrics, phases), args.output)
+    return 0
+
+
+def _ratio(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise UserError(f"--ratio {text!r}: expected a number such as 0.5") from None
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from ecobench.report.formats import parse_list
+    from ecobench.report.plots import FIG_FORMATS, render_all
+    from ecobench.report.runs import load_runs
+
+    formats = tuple(parse_list(args.format, FIG_FORMATS, "figure format") or FIG_FORMATS)
+    runs = load_runs(args.runs, force=args.force)
+    written, skipped = render_all(runs.rows, Path(args.out), args.width, formats, _ratio(args.ratio), args.method)
+    for p in written:
+        print(p)
+    for stem, why in skipped.items():
+        print(f"{stem}: skipped: {why}", file=sys.stderr)
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from ecobench.report.html import write_report
+    from ecobench.report.runs import load_runs
+
+    runs = load_runs(args.runs, force=args.force)
+    out = write_report(runs, Path(args.out), args.width, ["ecobench", *sys.argv[1:]])
+    print(out)
+    return 0
+
+
+def add_report_commands(sub: argparse._SubParsersAction) -> None:
+    """Add compare, plot and report to the `ecobench` parser."""
+    sp = sub.add_parser("compare", help="one table over seeds: loss, deltas vs dense, sparsity, footprint per phase")
+    _runs_args(sp)
+    sp.add_argument("--format", choices=("table", "markdown", "csv", "latex"), default="table")
+    sp.add_argument("--metric", action="append", metavar="NAME",
+                    help="quality metric(s) to show: loss, bpc, ppl (comma list or repeat; default loss)")
+    sp.add_argument("--phase", action="append", metavar="NAME",
+                    help=f"footprint columns to show: {', '.join(PHASE_CHOICES)} (default: every phase present "
+                         "and total)")
+    sp.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
+    sp.set_defaults(func=_cmd_compare)
+
+    sp = sub.add_parser("plot", help="the paper figures as PDF, SVG and 300-dpi PNG")
+    _runs_args(sp)
+    sp.add_argument("--out", required=True, metavar="DIR", help="folder for the figure files")
+    sp.add_argument("--width", choices=("one", "two"), default="two", help="one column (3.5 in) or two (7 in)")
+    sp.add_argument("--format", action="append", metavar="EXT", help="pdf, svg, png (default: all three)")
+    sp.add_argument("--ratio", help="target ratio for figures 3 and 4 (default: the middle ratio present)")
+    sp.add_argument("--method", help="method label for figure 4 (default: trajectory, else the first)")
+    sp.set_defaults(func=_cmd_plot)
+
+    sp = sub.add_parser("report", help="one self-contained HTML page: summary, table, figures, manifest")
+    _runs_args(sp)
+    sp.add_argument("--out", required=True, metavar="FILE", help="the HTML file to write")
+    sp.add_argument("--width", choices=("one", "two"), default="two", help="figure width (default two columns)")
+    sp.set_defaults(func=_cmd_report)

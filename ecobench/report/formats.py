@@ -1,0 +1,282 @@
+"""Rendering the comparison as a text table, Markdown, CSV or LaTeX (booktabs).
+
+CSV keeps base units and full precision (kWh, gCO2e, L), so it round-trips through pandas. The human formats scale
+each footprint quantity to one readable unit for the whole table (kWh, Wh, mWh, µWh ...) written in the header,
+and mark the best value per column within each target ratio (bold; `*` in the plain table).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ecobench.errors import UserError
+from ecobench.report.tables import CELL_PHASES, METRICS, PHASES
+
+FORMATS = ("table", "markdown", "csv", "latex")
+METRIC_UNITS = {"loss": "nats/token", "bpc": "bits/char", "ppl": ""}
+PREFIXES = {"energy_kwh": [("kWh", 1.0), ("Wh", 1e3), ("mWh", 1e6), ("µWh", 1e9)],
+            "co2e_g": [("kgCO2e", 1e-3), ("gCO2e", 1.0), ("mgCO2e", 1e3), ("µgCO2e", 1e6)],
+            "water_l": [("L", 1.0), ("mL", 1e3), ("µL", 1e6)]}
+QTY_NAMES = {"energy_kwh": "energy", "co2e_g": "carbon", "water_l": "water"}
+
+
+@dataclass
+class Column:
+    """One displayed column: its header (units included), how to get its text, and which way is best."""
+
+    header: str
+    value: Callable[[pd.Series], float]  # numeric value for ranking; NaN when absent
+    text: Callable[[pd.Series], str]
+    best: str | None = None  # 'min' | 'max' | None
+    numeric: bool = True
+    group: str = "id"  # 'id' | 'quality' | 'footprint' | 'flag': lets the HTML split one wide table in two
+
+
+def parse_list(values: list[str] | None, allowed: tuple[str, ...], what: str) -> list[str] | None:
+    """`--metric loss,bpc --metric ppl` -> ['loss', 'bpc', 'ppl']; unknown names are a user error."""
+    if not values:
+        return None
+    out = [v.strip() for item in values for v in item.split(",") if v.strip()]
+    bad = [v for v in out if v not in allowed]
+    if bad:
+        raise UserError(f"unknown {what} {', '.join(map(repr, bad))}; choose from {', '.join(allowed)}")
+    return list(dict.fromkeys(out))
+
+
+def _fmt(x: float, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    if x == 0:
+        return "0"
+    if abs(x) >= 10 ** digits:
+        return f"{x:,.0f}"
+    return f"{x:.{digits}g}"
+
+
+def unit_scale(agg: pd.DataFrame, qty: str, cols: list[str]) -> tuple[str, float]:
+    """The largest unit in which the biggest value of these columns is at least 1 (kWh -> Wh -> mWh ...)."""
+    vals = pd.concat([pd.to_numeric(agg[c], errors="coerce") for c in cols if c in agg.columns]).abs()
+    top = vals.max() if not vals.empty else math.nan
+    options = PREFIXES[qty]
+    for unit, factor in options:
+        if not math.isnan(top) and top * factor >= 1:
+            return unit, factor
+    return options[-1] if not math.isnan(top) else options[0]
+
+
+def present_phases(agg: pd.DataFrame) -> list[str]:
+    return [ph for ph in PHASES if f"{ph}_energy_kwh" in agg.columns and agg[f"{ph}_energy_kwh"].notna().any()]
+
+
+def build_columns(agg: pd.DataFrame, metrics: list[str] | None = None, phases: list[str] | None = None) -> list[Column]:
+    """The displayed columns: identity, quality (mean ± std, delta vs dense), sparsity, footprint, inference, flag."""
+    metrics = metrics or ["loss"]
+    phases = phases or [*present_phases(agg), "total"]
+    cols: list[Column] = []
+
+    def ident(header: str, key: str) -> None:
+        cols.append(Column(header, lambda r: math.nan, lambda r, k=key: str(r[k]), numeric=False))
+
+    if agg["run"].nunique() > 1:
+        ident("run", "run")
+    if agg["model"].nunique() > 1:
+        ident("model", "model")
+    ident("method", "method")
+    ident("scope", "scope")
+    ident("ratio", "target")
+    cols.append(Column("seeds", lambda r: r["n_seeds"], lambda r: str(r["n_seeds"])))
+    for m in metrics:
+        unit = f" ({METRIC_UNITS[m]})" if METRIC_UNITS[m] else ""
+
+        def mean_std(r: pd.Series, m: str = m) -> str:
+            s = r[f"{m}_std"]
+            d = 2 if m == "ppl" else 4
+            return f"{r[f'{m}_mean']:.{d}f}" + ("" if pd.isna(s) else f" ± {s:.{d}f}")
+
+        d = 2 if m == "ppl" else 4
+        cols.append(Column(f"{m}{unit}", lambda r, m=m: r[f"{m}_mean"], mean_std, "min", group="quality"))
+        cols.append(Column(f"Δ{m}", lambda r, m=m: r[f"{m}_delta_mean"],
+                           lambda r, m=m, d=d: _signed(r[f"{m}_delta_mean"], d), "min", group="quality"))
+        cols.append(Column(f"Δ{m} (%)", lambda r, m=m: r[f"{m}_delta_pct_mean"],
+                           lambda r, m=m: _signed(r[f"{m}_delta_pct_mean"], 2), "min", group="quality"))
+    cols.append(Column("sparsity (%)", lambda r: 100 * r["sparsity_mean"], lambda r: f"{100 * r['sparsity_mean']:.1f}",
+                       group="quality"))
+    cols.append(Column("params non-zero", lambda r: r["params_nonzero_mean"],
+                       lambda r: f"{r['params_nonzero_mean']:,.0f}", group="quality"))
+    e_unit, e_f = unit_scale(agg, "energy_kwh", [f"{p}_energy_kwh" for p in PHASES] + ["cell_energy_kwh"])
+    for ph in phases:
+        if ph == "total":
+            continue
+        key = f"{ph}_energy_kwh"
+        if key not in agg.columns:
+            continue
+        head = f"{ph} ({e_unit}, shared)" if ph == "train" else f"{ph} ({e_unit})"
+        cols.append(Column(head, lambda r, k=key: r[k] * e_f, lambda r, k=key: _fmt(r[k] * e_f), group="footprint"))
+    if "total" in phases:
+        for qty in ("energy_kwh", "co2e_g", "water_l"):
+            key = f"cell_{qty}"
+            unit, f = (e_unit, e_f) if qty == "energy_kwh" else unit_scale(agg, qty, [key, f"train_{qty}"])
+            cols.append(Column(f"cell {QTY_NAMES[qty]} ({unit})", lambda r, k=key, f=f: r[k] * f,
+                               lambda r, k=key, f=f: _fmt(r[k] * f), "min", group="footprint"))
+    if "inference" in phases and agg["inference_kwh_per_1k_tokens"].notna().any():
+        i_unit, i_f = unit_scale(agg, "energy_kwh", ["inference_kwh_per_1k_tokens"])
+        cols.append(Column(f"inference ({i_unit}/1k tok)", lambda r: r["inference_kwh_per_1k_tokens"] * i_f,
+                           lambda r: _fmt(r["inference_kwh_per_1k_tokens"] * i_f), "min", group="footprint"))
+        cols.append(Column("inference (tok/s)", lambda r: r["inference_tokens_per_s"],
+                           lambda r: _fmt(r["inference_tokens_per_s"]), "max", group="footprint"))
+    cols.append(Column("energy source", lambda r: math.nan,
+                       lambda r: "estimated" if r["estimated"] else "measured", numeric=False, group="flag"))
+    if agg["n_failed"].sum():
+        cols.append(Column("failed", lambda r: r["n_failed"], lambda r: str(r["n_failed"]), group="flag"))
+    return cols
+
+
+def _signed(x: float, decimals: int = 4) -> str:
+    if x is None or pd.isna(x):
+        return "–"
+    return f"{x:+.{decimals}f}" if x != 0 else "0"
+
+
+def best_mask(agg: pd.DataFrame, cols: list[Column]) -> list[list[bool]]:
+    """best[i][j]: row i holds the best value of column j among the pruned rows of its (run, model, target)."""
+    mask = [[False] * len(cols) for _ in range(len(agg))]
+    pruned = agg[agg["method"] != "dense"]
+    for _, g in pruned.groupby(["run", "model", "target"], sort=False):
+        if len(g) < 2:
+            continue
+        for j, c in enumerate(cols):
+            if not c.best:
+                continue
+            vals = pd.Series([c.value(r) for _, r in g.iterrows()], index=g.index, dtype=float)
+            if vals.notna().sum() < 2 or vals.nunique() < 2:
+                continue
+            target = vals.min() if c.best == "min" else vals.max()
+            for i in vals.index[vals == target]:
+                mask[agg.index.get_loc(i)][j] = True
+    return mask
+
+
+def notes(agg: pd.DataFrame) -> list[str]:
+    """The lines a reader needs to read the table honestly."""
+    out = [
+        "one row per (method, scope, ratio), mean over seeds (± sample std when there are several); "
+        "Δ is against the dense model of the same seed",
+        "cell = the cell's own phases (" + " + ".join(CELL_PHASES) + "); training the dense model is shared by "
+        "every cell of a seed, so it is reported apart ('train (shared)'; CSV train_*, and pipeline_* = train + cell) "
+        "and never added into cell totals",
+        "best value per column within each ratio is marked (quality, cell totals, inference)",
+    ]
+    est = agg[agg["estimated"]]
+    if not est.empty:
+        srcs = sorted({s for v in est["energy_sources"] for s in v.split("; ")})
+        out.append(f"energy source 'estimated': some energy in the row is estimated, not measured ({'; '.join(srcs)})")
+    if agg["dense_missing"].sum():
+        out.append("some cells have no finished dense reference of their seed: their Δ and train columns are empty")
+    return out
+
+
+# ----------------------------------------------------------------------------- renderers
+
+
+def to_csv(agg: pd.DataFrame, metrics: list[str] | None = None, phases: list[str] | None = None) -> str:
+    """Machine-readable: base units in column names, full precision, std and n alongside each mean."""
+    metrics = metrics or ["loss"]
+    phases = phases or [*present_phases(agg), "total"]
+    keep = ["run", "suite", "model", "method", "method_name", "scope", "ratio", "multiplier", "target", "n_seeds",
+            "seeds"]
+    for m in metrics:
+        keep += [f"{m}_mean", f"{m}_std", f"{m}_delta_mean", f"{m}_delta_std", f"{m}_delta_pct_mean",
+                 f"{m}_delta_pct_std"]
+    keep += ["sparsity_mean", "sparsity_std", "params_nonzero_mean", "params_total"]
+    for ph in phases:
+        pref = "cell" if ph == "total" else ph
+        keep += [f"{pref}_{q}" for q in ("energy_kwh", "co2e_g", "water_l")]
+    if "total" in phases:
+        keep += [f"pipeline_{q}" for q in ("energy_kwh", "co2e_g", "water_l")]
+    if "inference" in phases:
+        keep += ["inference_kwh_per_1k_tokens", "inference_tokens_per_s"]
+    keep += ["estimated", "energy_sources", "n_failed"]
+    return agg[[c for c in keep if c in agg.columns]].to_csv(index=False, lineterminator="\n")
+
+
+def _cells(agg: pd.DataFrame, cols: list[Column]) -> list[list[str]]:
+    return [[c.text(r) for c in cols] for _, r in agg.iterrows()]
+
+
+def to_table(agg: pd.DataFrame, cols: list[Column]) -> str:
+    """Plain aligned text for a terminal; the best value is marked with '*'."""
+    body = _cells(agg, cols)
+    best = best_mask(agg, cols)
+    body = [[t + ("*" if best[i][j] else "") for j, t in enumerate(row)] for i, row in enumerate(body)]
+    heads = [c.header for c in cols]
+    widths = [max(len(h), *(len(r[j]) for r in body)) for j, h in enumerate(heads)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(t.rjust(w) if c.numeric else t.ljust(w) for t, w, c in zip(cells, widths, cols, strict=True)).rstrip()
+
+    out = [line(heads), "  ".join("-" * w for w in widths)] + [line(r) for r in body]
+    return "\n".join(out) + "\n\n" + "\n".join(f"* {n}" for n in notes(agg)) + "\n"
+
+
+def _md_escape(s: str) -> str:
+    return s.replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*").replace("_", "\\_").replace("<", "&lt;")
+
+
+def to_markdown(agg: pd.DataFrame, cols: list[Column]) -> str:
+    """GitHub-flavoured Markdown; the best value is bold; notes follow the table."""
+    best = best_mask(agg, cols)
+    heads = [_md_escape(c.header) for c in cols]
+    rows = []
+    for i, row in enumerate(_cells(agg, cols)):
+        rows.append([f"**{_md_escape(t)}**" if best[i][j] else _md_escape(t) for j, t in enumerate(row)])
+    align = ["---:" if c.numeric else ":---" for c in cols]
+    out = ["| " + " | ".join(heads) + " |", "| " + " | ".join(align) + " |"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(out) + "\n\n" + "\n".join(f"- {_md_escape(n)}" for n in notes(agg)) + "\n"
+
+
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+                  "<": r"\textless{}", ">": r"\textgreater{}"}
+_LATEX_TEXT = {"±": r"$\pm$", "Δ": r"$\Delta$", "µ": r"\textmu{}", "–": "--", "CO2e": r"CO\textsubscript{2}e"}
+
+
+def latex_escape(s: str) -> str:
+    """Escape LaTeX specials in text from suites and results, then typeset the few symbols the table uses."""
+    s = "".join(_LATEX_SPECIAL.get(ch, ch) for ch in s)
+    for k, v in _LATEX_TEXT.items():
+        s = s.replace(k, v)
+    return s
+
+
+def to_latex(agg: pd.DataFrame, cols: list[Column]) -> str:
+    """A booktabs tabular, one row per group, a rule between ratios, best per column in bold; needs \\usepackage{booktabs}."""
+    best = best_mask(agg, cols)
+    spec = "".join("r" if c.numeric else "l" for c in cols)
+    lines = ["% ecobench compare; needs \\usepackage{booktabs}", *(f"% {n}" for n in notes(agg)),
+             f"\\begin{{tabular}}{{{spec}}}", "\\toprule",
+             " & ".join(latex_escape(c.header) for c in cols) + r" \\", "\\midrule"]
+    prev = None
+    for i, ((_, r), row) in enumerate(zip(agg.iterrows(), _cells(agg, cols), strict=True)):
+        group = (r["run"], r["model"], r["target"])
+        if prev is not None and group != prev:
+            lines.append("\\midrule")
+        prev = group
+        cells = [f"\\textbf{{{latex_escape(t)}}}" if best[i][j] else latex_escape(t) for j, t in enumerate(row)]
+        lines.append(" & ".join(cells) + r" \\")
+    lines += ["\\bottomrule", "\\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+def render(agg: pd.DataFrame, fmt: str, metrics: list[str] | None = None, phases: list[str] | None = None) -> str:
+    if fmt == "csv":
+        return to_csv(agg, metrics, phases)
+    cols = build_columns(agg, metrics, phases)
+    return {"table": to_table, "markdown": to_markdown, "latex": to_latex}[fmt](agg, cols)
+
+
+__all__ = ["FORMATS", "METRICS", "PHASES", "parse_list", "render", "build_columns", "notes", "latex_escape"]

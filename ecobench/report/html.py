@@ -1,0 +1,236 @@
+"""`ecobench report`: one self-contained HTML page (figures inline as PNG, no scripts, no network).
+
+Every string that comes from a suite, a manifest or a results row goes through `esc()`; a Content-Security-Policy
+that allows no scripts and no fetches is a second guard should anything slip through.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+import shlex
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from ecobench import __version__
+from ecobench.report import plots, style
+from ecobench.report.formats import _fmt, best_mask, build_columns, notes
+from ecobench.report.runs import Runs
+from ecobench.report.tables import compare_frame
+
+BANDS = [(0.0, 0.3, "low (ratio ≤ 0.3)"), (0.3, 0.6, "medium (0.3 < ratio ≤ 0.6)"), (0.6, 1.0, "high (ratio > 0.6)")]
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:2em auto;max-width:1200px;
+ padding:0 1em;color:#222}
+h1{font-size:1.6em;margin-bottom:.2em} h2{margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.2em}
+table{border-collapse:collapse;font-size:12px;margin:.5em 0} th,td{padding:3px 7px;border-bottom:1px solid #e4e4e4}
+th{background:#f4f4f4;text-align:left;vertical-align:bottom} td.n{text-align:right;font-variant-numeric:tabular-nums}
+.wide{overflow-x:auto} .note{color:#555;font-size:12px} .est{color:#a15c00;font-weight:600}
+.meas{color:#146c2e;font-weight:600} figure{margin:1em 0} figure img{width:100%;max-width:1000px;border:1px solid #eee}
+figcaption{font-size:12px;color:#444} pre{background:#f6f6f6;padding:.6em;overflow-x:auto;font-size:12px}
+code{background:#f6f6f6;padding:0 3px} dl.kv{display:grid;grid-template-columns:max-content auto;gap:2px 12px}
+dl.kv dt{font-weight:600} dl.kv dd{margin:0}
+"""
+CAPTIONS = {
+    "fig1_loss_vs_ratio": "Validation loss against target pruning ratio (a) and sparsity reached (b); mean over seeds "
+                          "with a ±1 std band; the dotted line is the dense model.",
+    "fig2_loss_vs_footprint": "Validation loss against each cell's own energy, carbon and water (shared dense "
+                              "training excluded), with the Pareto frontier.",
+    "fig3_footprint_by_phase": "Footprint of each cell stacked by phase at one target ratio; the shared dense "
+                               "training cost is stated above each panel.",
+    "fig4_layer_sparsity": "Fraction of weights pruned per layer for one method and ratio.",
+}
+
+
+def esc(x: object) -> str:
+    """Escape any text from suites or results for HTML text and attribute values."""
+    return html.escape("" if x is None else str(x), quote=True)
+
+
+def _kv(items: Iterable[tuple[str, object]]) -> str:
+    def show(v: object) -> str:
+        return "–" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
+
+    return "<dl class=kv>" + "".join(f"<dt>{esc(k)}</dt><dd>{esc(show(v))}</dd>" for k, v in items) + "</dl>"
+
+
+def _tables(agg: pd.DataFrame) -> str:
+    """The compare table split in two (quality, footprint) so each fits a page; the notes once, after both."""
+    cols = build_columns(agg)
+    parts = []
+    for title, group in (("Quality", "quality"), ("Footprint", "footprint")):
+        sub = [c for c in cols if c.group in ("id", group, "flag")]
+        parts.append(f"<h3>{title}</h3>" + _table(agg, sub))
+    note = "".join(f"<li>{esc(n)}</li>" for n in notes(agg))
+    return "".join(parts) + f"<ul class=note>{note}</ul>"
+
+
+def _table(agg: pd.DataFrame, cols: list) -> str:
+    best = best_mask(agg, cols)
+    head = "".join(f"<th>{esc(c.header)}</th>" for c in cols)
+    body = []
+    for i, (_, r) in enumerate(agg.iterrows()):
+        tds = []
+        for j, c in enumerate(cols):
+            t = esc(c.text(r))
+            t = f"<b>{t}</b>" if best[i][j] else t
+            cls = " class=n" if c.numeric else ""
+            if c.header == "energy source":
+                t = f"<span class={'est' if r['estimated'] else 'meas'}>{t}</span>"
+            tds.append(f"<td{cls}>{t}</td>")
+        body.append("<tr>" + "".join(tds) + "</tr>")
+    return f"<div class=wide><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+
+
+def best_per_band(agg: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """(band, best method, why) per ratio band: the lowest mean loss change against dense over the band's ratios."""
+    pruned = agg[(agg["method"] != "dense") & agg["ratio"].notna()]
+    out = []
+    for lo, hi, name in BANDS:
+        band = pruned[(pruned["ratio"] > lo) & (pruned["ratio"] <= hi)] if lo > 0 else pruned[pruned["ratio"] <= hi]
+        if band.empty:
+            out.append((name, "–", "no cells in this band"))
+            continue
+        score = band.groupby(["method", "scope"])[["loss_delta_mean", "cell_energy_kwh"]].mean()
+        score = score.sort_values(["loss_delta_mean", "cell_energy_kwh"], na_position="last")
+        (m, s), row = next(score.iterrows())
+        ratios = ", ".join(f"{r:g}" for r in sorted(band["ratio"].unique()))
+        why = (f"mean Δloss {row['loss_delta_mean']:+.4f} nats/token over ratios {ratios}; "
+               f"cell energy {_fmt(row['cell_energy_kwh'] * 1000)} Wh")
+        out.append((name, f"{m} ({s})", why))
+    return out
+
+
+def _measured_vs_estimated(runs: Runs, agg: pd.DataFrame) -> str:
+    parts = []
+    for name, m in runs.manifests.items():
+        fp = m.get("footprint") or {}
+        srcs, notes_ = fp.get("sources") or {}, fp.get("notes") or {}
+        items = []
+        for comp in ("gpu", "cpu", "ram"):
+            src = srcs.get(comp, "absent from the manifest")
+            kind = "measured" if str(src).startswith("measured") else "estimated" if str(src).startswith("estimated") else "not measured"
+            cls = {"measured": "meas", "estimated": "est"}.get(kind, "")
+            note = notes_.get(comp)
+            items.append(f"<li>{esc(comp.upper())}: <span class='{cls}'>{esc(kind)}</span> "
+                         f"(<code>{esc(src)}</code>){' — ' + esc(note) if note else ''}</li>")
+        parts.append(f"<p>Run <code>{esc(name)}</code>:</p><ul>{''.join(items)}</ul>")
+    n_est = int(agg["estimated"].sum())
+    parts.append(f"<p>{n_est} of {len(agg)} table rows include estimated energy; carbon and water are computed from "
+                 f"energy and the site factors below, so they inherit its provenance.</p>")
+    return "".join(parts)
+
+
+def _manifest(name: str, m: dict) -> str:
+    hw = m.get("hardware") or {}
+    fp = m.get("footprint") or {}
+    site = fp.get("site") or {}
+    idle = fp.get("idle_baseline")
+    data = m.get("data") or {}
+    out = [f"<h3>Run <code>{esc(name)}</code></h3>"]
+    out.append(_kv([("suite", m.get("suite_name")), ("suite file", m.get("suite_file")),
+                    ("suite fingerprint", m.get("suite_fingerprint")), ("git commit", m.get("git_commit")),
+                    ("data", data.get("description")), ("corpus sha256", data.get("corpus_sha256")),
+                    ("CPU", f"{hw.get('cpu')} ({hw.get('cpu_count')} logical CPUs)"),
+                    ("GPUs", ", ".join(map(str, hw.get("gpus") or [])) or "none"), ("platform", hw.get("platform")),
+                    ("torch threads", m.get("torch_threads"))]))
+    out.append("<h4>Versions</h4>" + _kv(sorted((m.get("versions") or {}).items())))
+    out.append("<h4>Site factors</h4>" + _kv([(k, v) for k, v in site.items()]) if site else
+               "<h4>Site factors</h4><p>not recorded</p>")
+    if idle:
+        out.append("<h4>Idle baseline</h4>" + _kv([(k, v) for k, v in idle.items()]))
+    else:
+        out.append("<h4>Idle baseline</h4><p>none measured (footprint.idle_seconds was 0): only gross energy is "
+                   "reported, nothing is subtracted.</p>")
+    if fp.get("summary"):
+        out.append(f"<h4>Meters</h4><p>{esc(fp['summary'])}</p>")
+    return "".join(out)
+
+
+def _reproduce(runs: Runs, report_cmd: list[str] | None) -> str:
+    out = []
+    for name, m in runs.manifests.items():
+        cmds = [shlex.join(map(str, s.get("command") or [])) for s in m.get("sessions") or []]
+        cmds = list(dict.fromkeys(c for c in cmds if c))
+        out.append(f"<p>Run <code>{esc(name)}</code> (from the repository root, at git commit "
+                   f"<code>{esc(m.get('git_commit'))}</code>):</p>")
+        out.append("<pre>" + esc("\n".join(cmds) or "(no command recorded)") + "</pre>")
+        suite = m.get("suite")
+        if suite:
+            text = yaml.safe_dump(suite, sort_keys=False, allow_unicode=True)
+            out.append(f"<details><summary>the suite as resolved (save it and run <code>ecobench run</code> on it)"
+                       f"</summary><pre>{esc(text)}</pre></details>")
+    if report_cmd:
+        out.append(f"<p>This page:</p><pre>{esc(shlex.join(report_cmd))}</pre>")
+    return "".join(out)
+
+
+def _figures(runs: Runs, width: str) -> str:
+    style.apply_style()
+    data = plots.prepare(runs.rows)
+    out = []
+    for stem, make in plots.FIGURES.items():
+        try:
+            fig = make(data, width, {})
+        except Exception as err:  # a figure that cannot be drawn must not cost the reader the whole page
+            out.append(f"<p class=note>{esc(stem)}: not drawn: {esc(err)}</p>")
+            continue
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=150, metadata=style.METADATA["png"])
+        plots.plt.close(fig)
+        b64 = base64.b64encode(buf.getvalue()).decode("ascii")
+        out.append(f"<figure><img alt='{esc(stem)}' src='data:image/png;base64,{b64}'>"
+                   f"<figcaption>{esc(stem)}: {esc(CAPTIONS.get(stem, ''))}</figcaption></figure>")
+    return "".join(out)
+
+
+def render_report(runs: Runs, width: str = "two", report_cmd: list[str] | None = None) -> str:
+    """The whole page as one string."""
+    agg = compare_frame(runs.rows, runs.names)
+    pooled = plots.prepare(runs.rows).agg
+    suites = sorted({str(m.get("suite_name", "?")) for m in runs.manifests.values()})
+    n_cells = runs.rows.drop_duplicates(["run", "key"])
+    n_failed = int((n_cells["status"] != "ok").sum())
+    bands = "".join(f"<tr><td>{esc(b)}</td><td><b>{esc(m)}</b></td><td>{esc(w)}</td></tr>"
+                    for b, m, w in best_per_band(pooled))
+    failed = (f"<p class=est>{n_failed} cell(s) failed and are left out of the table and figures.</p>"
+              if n_failed else "")
+    dense = pooled[pooled["method"] == "dense"]
+    dense_line = ""
+    if not dense.empty and not math.isnan(dense["loss_mean"].iloc[0]):
+        d = dense.iloc[0]
+        dense_line = (f"<p>Dense reference: loss {d['loss_mean']:.4f} nats/token over {d['n_seeds']} seed(s); "
+                      f"training it cost {_fmt(d['train_energy_kwh'] * 1000)} Wh per seed, shared by every cell "
+                      f"of that seed (shown apart, never added into cell totals).</p>")
+    title = f"ecobench report: {', '.join(suites)}"
+    body = [
+        f"<h1>{esc(title)}</h1>",
+        f"<p class=note>{len(runs.names)} run(s): {esc(', '.join(runs.names))}; {len(n_cells)} cells; "
+        f"generated by ecobench {esc(__version__)}.</p>",
+        "<h2>Summary</h2>", dense_line, failed,
+        "<h3>Best method per ratio band</h3><p class=note>lowest mean loss change against dense; ties broken by cell "
+        "energy; seeds and runs pooled</p>",
+        f"<table><thead><tr><th>band</th><th>best</th><th>why</th></tr></thead><tbody>{bands}</tbody></table>",
+        "<h3>What was measured, what was estimated</h3>", _measured_vs_estimated(runs, agg),
+        "<h2>Comparison</h2>", _tables(agg),
+        "<h2>Figures</h2>", _figures(runs, width),
+        "<h2>Manifest</h2>", "".join(_manifest(n, m) for n, m in runs.manifests.items()),
+        "<h2>Reproduce</h2>", _reproduce(runs, report_cmd),
+    ]
+    return (f"<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
+            f"<meta http-equiv=Content-Security-Policy content=\"{CSP}\">"
+            f"<meta name=viewport content='width=device-width,initial-scale=1'>"
+            f"<title>{esc(title)}</title><style>{CSS}</style></head><body>\n"
+            + "\n".join(body) + "\n</body></html>\n")
+
+
+def write_report(runs: Runs, out: Path, width: str = "two", report_cmd: list[str] | None = None) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_report(runs, width, report_cmd), encoding="utf-8")
+    return out

@@ -1,0 +1,308 @@
+"""The four figures a reviewer expects, from the aggregated comparison (and per-layer sparsity of the cells).
+
+Each figure is written as PDF (TrueType fonts), SVG and 300-dpi PNG at one- or two-column width. Several runs
+of the same suite are pooled (their seeds are more samples of the same experiment); deltas were already taken
+against the dense model of the same run and seed.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ecobench.errors import UserError
+from ecobench.report import style
+from ecobench.report.formats import PREFIXES
+from ecobench.report.style import mpl_text, plt
+from ecobench.report.tables import CELL_PHASES, aggregate, cell_table
+
+log = logging.getLogger(__name__)
+
+FIG_FORMATS = ("pdf", "svg", "png")
+QTY_LABEL = {"energy_kwh": "energy", "co2e_g": "carbon", "water_l": "water"}
+
+
+@dataclass
+class PlotData:
+    """What the figures need: pooled aggregate rows, the cells (for per-layer sparsity), and the colours."""
+
+    agg: pd.DataFrame
+    cells: pd.DataFrame
+    colours: dict[str, str]
+    notes: dict[str, str] = field(default_factory=dict)  # figure stem -> why it was skipped
+
+
+def prepare(rows: pd.DataFrame) -> PlotData:
+    cells = cell_table(rows)
+    if cells.empty:
+        raise UserError("no finished cells to plot")
+    pooled = cells.assign(run="all")
+    agg = aggregate(pooled)
+    names = dict(zip(cells["method"], cells["method_name"], strict=True))
+    return PlotData(agg, cells, style.method_colours(list(names), names))
+
+
+def _unit(values: pd.Series, qty: str) -> tuple[str, float]:
+    top = pd.to_numeric(values, errors="coerce").abs().max()
+    for unit, f in PREFIXES[qty]:
+        if not math.isnan(top) and top * f >= 1:
+            return unit.replace("CO2e", "CO$_2$e"), f
+    unit, f = PREFIXES[qty][-1]
+    return unit.replace("CO2e", "CO$_2$e"), f
+
+
+def _series(agg: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
+    """(method, scope, rows sorted by ratio) for every pruned line, in a stable order."""
+    pruned = agg[(agg["method"] != "dense") & agg["ratio"].notna()]
+    return [(m, s, g.sort_values("ratio")) for (m, s), g in pruned.groupby(["method", "scope"], sort=True)]
+
+
+def _label(method: str, scope: str) -> str:
+    return mpl_text(f"{method} ({scope})")
+
+
+def _dense(agg: pd.DataFrame) -> pd.Series | None:
+    d = agg[agg["method"] == "dense"]
+    return d.iloc[0] if not d.empty else None
+
+
+def _figure(width: str, panels: int, height_one: float, height_two: float) -> tuple[plt.Figure, list[plt.Axes]]:
+    """Panels side by side at two-column width, stacked at one-column width."""
+    w = style.WIDTHS_IN[width]
+    if width == "two":
+        fig, axes = plt.subplots(1, panels, figsize=(w, height_two), layout="constrained")
+    else:
+        fig, axes = plt.subplots(panels, 1, figsize=(w, height_one * panels), layout="constrained")
+    return fig, list(np.atleast_1d(axes))
+
+
+def _legend_below(fig: plt.Figure, axes: list[plt.Axes], width: str) -> None:
+    handles, labels = {}, []
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            if lab not in handles:
+                handles[lab] = h
+                labels.append(lab)
+    ncol = min(len(labels), 4 if width == "two" else 2)
+    if labels:
+        fig.legend([handles[lab] for lab in labels], labels, loc="outside lower center", ncol=ncol)
+
+
+def fig_loss_vs_ratio(data: PlotData, width: str) -> plt.Figure:
+    """Figure 1: loss against target ratio and against sparsity reached, mean ± std over seeds, dense as reference."""
+    agg = data.agg
+    fig, (ax_r, ax_s) = _figure(width, 2, 1.9, 2.4)
+    dense = _dense(agg)
+    for ax in (ax_r, ax_s):
+        if dense is not None:
+            ax.axhline(dense["loss_mean"], color=style.DENSE, lw=0.8, ls=":", label="dense (ratio 0)")
+            if not pd.isna(dense["loss_std"]):
+                ax.axhspan(dense["loss_mean"] - dense["loss_std"], dense["loss_mean"] + dense["loss_std"],
+                           color=style.DENSE, alpha=0.08, lw=0)
+    for method, scope, g in _series(agg):
+        c, ls, mk = data.colours[method], style.SCOPE_STYLE.get(scope, "-"), style.SCOPE_MARKER.get(scope, "o")
+        if dense is not None:  # every line starts from the dense model it was pruned from (ratio 0)
+            g = pd.concat([dense.to_frame().T, g])
+        y, sd = g["loss_mean"].to_numpy(float), g["loss_std"].astype(float).fillna(0).to_numpy(float)
+        for ax, x in ((ax_r, 100 * g["ratio"].to_numpy(float)), (ax_s, 100 * g["sparsity_mean"].to_numpy(float))):
+            ax.plot(x, y, color=c, ls=ls, marker=mk, label=_label(method, scope))
+            if sd.any():
+                ax.fill_between(x, y - sd, y + sd, color=c, alpha=0.15, lw=0)
+    std_cells = agg[(agg["method"] != "dense") & agg["ratio"].isna()]
+    for (method, scope), g in std_cells.groupby(["method", "scope"], sort=True):
+        ax_s.errorbar(100 * g["sparsity_mean"], g["loss_mean"], yerr=g["loss_std"].fillna(0), fmt="^",
+                      color=data.colours[method], label=_label(method, f"{scope}, std threshold"))
+    ax_r.set_xlabel("target pruning ratio (% of targeted weights)")
+    ax_s.set_xlabel("sparsity reached (% of targeted weights)")
+    for ax in (ax_r, ax_s):
+        ax.set_ylabel("validation loss (nats/token)")
+    ax_r.set_title("(a) loss vs target ratio", loc="left")
+    ax_s.set_title("(b) loss vs sparsity reached", loc="left")
+    _legend_below(fig, [ax_r, ax_s], width)
+    return fig
+
+
+def pareto(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Indices of the points no other point beats on both x and y (both minimised), by increasing x."""
+    order = np.lexsort((y, x))
+    best, keep = math.inf, []
+    for i in order:
+        if y[i] < best:
+            keep.append(i)
+            best = y[i]
+    return np.array(keep, dtype=int)
+
+
+def fig_loss_vs_footprint(data: PlotData, width: str) -> plt.Figure:
+    """Figure 2: loss against each cell's own energy, carbon and water, with the Pareto frontier."""
+    agg = data.agg[data.agg["cell_energy_kwh"].notna()]
+    fig, axes = _figure(width, 3, 1.8, 2.3)
+    for ax, qty in zip(axes, QTY_LABEL, strict=True):
+        key = f"cell_{qty}"
+        unit, f = _unit(agg[key], qty)
+        for (method, scope), g in agg.groupby(["method", "scope"], sort=True):
+            ax.scatter(g[key] * f, g["loss_mean"], color=data.colours[method],
+                       marker=style.SCOPE_MARKER.get(scope, "o"), s=12, zorder=3,
+                       label="dense" if method == "dense" else _label(method, scope))
+        x, y = (agg[key] * f).to_numpy(float), agg["loss_mean"].to_numpy(float)
+        front = pareto(x, y)
+        if len(front):
+            ax.step(x[front], y[front], where="post", color="#555555", lw=0.8, zorder=2, label="Pareto frontier")
+            for i in front:
+                ax.annotate(agg["target"].iloc[i], (x[i], y[i]), textcoords="offset points", xytext=(3, 3), fontsize=5)
+        ax.set_xlabel(f"cell {QTY_LABEL[qty]} ({unit})")
+        ax.set_ylabel("validation loss (nats/token)")
+        ax.set_title(f"({'abc'[list(QTY_LABEL).index(qty)]}) loss vs {QTY_LABEL[qty]}", loc="left")
+    fig.suptitle("cell footprint = score + prune + recover + eval + inference (shared dense training excluded); "
+                 "frontier points labelled with their ratio", fontsize=5.5)
+    _legend_below(fig, axes, width)
+    return fig
+
+
+def default_ratio(agg: pd.DataFrame) -> float:
+    """The middle non-zero target ratio present (the interesting regime is rarely at either end)."""
+    ratios = sorted(r for r in agg.loc[agg["method"] != "dense", "ratio"].dropna().unique() if r > 0)
+    if not ratios:
+        raise UserError("no pruned cells with a target ratio to plot")
+    return float(ratios[(len(ratios) - 1) // 2 + (1 if len(ratios) % 2 == 0 else 0)])
+
+
+def _pick_ratio(agg: pd.DataFrame, ratio: float | None) -> float:
+    if ratio is None:
+        return default_ratio(agg)
+    have = sorted(agg["ratio"].dropna().unique())
+    for r in have:
+        if abs(r - ratio) < 1e-9:
+            return float(r)
+    raise UserError(f"--ratio {ratio:g}: not in these results; ratios present: {', '.join(f'{r:g}' for r in have)}")
+
+
+def fig_footprint_by_phase(data: PlotData, width: str, ratio: float | None = None) -> plt.Figure:
+    """Figure 3: each cell's footprint stacked by phase, per method at one ratio; dense training stated apart."""
+    agg = data.agg
+    r = _pick_ratio(agg, ratio)
+    rows = pd.concat([agg[agg["method"] == "dense"],
+                      agg[(agg["method"] != "dense") & (agg["ratio"] - r).abs().lt(1e-9)]])
+    fig, axes = _figure(width, 3, 1.9, 2.4)
+    names = ["dense" if m == "dense" else f"{m} ({s})" for m, s in zip(rows["method"], rows["scope"], strict=True)]
+    x = np.arange(len(rows))
+    for ax, qty in zip(axes, QTY_LABEL, strict=True):
+        unit, f = _unit(rows[f"cell_{qty}"], qty)
+        bottom = np.zeros(len(rows))
+        for ph in CELL_PHASES:
+            vals = (rows[f"{ph}_{qty}"].fillna(0) * f).to_numpy(float)
+            if not vals.any():
+                continue
+            ax.bar(x, vals, bottom=bottom, color=style.PHASE_COLOURS[ph], width=0.7, label=ph, edgecolor="white", lw=0.3)
+            bottom += vals
+        ax.set_xticks(x, [mpl_text(n) for n in names], fontsize=5.5, rotation=35, ha="right", rotation_mode="anchor")
+        for tick, m in zip(ax.get_xticklabels(), rows["method"], strict=True):
+            tick.set_color(data.colours[m])
+        ax.grid(axis="x", visible=False)
+        ax.set_ylabel(f"{QTY_LABEL[qty]} per cell ({unit})")
+        train = rows[f"train_{qty}"].dropna()
+        shared = f"dense training (shared): {train.mean() * f:.3g} {unit}" if not train.empty else ""
+        ax.set_title(f"({'abc'[list(QTY_LABEL).index(qty)]}) {QTY_LABEL[qty]}; {shared}", loc="left", fontsize=6)
+    fig.suptitle(f"footprint by phase at target ratio {r:g} (mean over seeds)", fontsize=7)
+    _legend_below(fig, axes[:1], width)
+    return fig
+
+
+_BLOCK = re.compile(r"^(?P<prefix>.*?)\.(?P<idx>\d+)\.(?P<rest>.+?)(?:\.weight)?$")
+
+
+def _layer_grid(fractions: dict[str, float]) -> tuple[list[str], list[str], np.ndarray]:
+    """{tensor name: fraction} -> (row labels = blocks, column labels = tensor kinds, matrix with NaN gaps)."""
+    parsed = {n: _BLOCK.match(n) for n in fractions}
+    if all(parsed.values()):
+        blocks = sorted({int(m["idx"]) for m in parsed.values()})
+        kinds = list(dict.fromkeys(m["rest"] for m in parsed.values()))
+        grid = np.full((len(blocks), len(kinds)), np.nan)
+        for n, m in parsed.items():
+            grid[blocks.index(int(m["idx"])), kinds.index(m["rest"])] = fractions[n]
+        return [f"block {b}" for b in blocks], kinds, grid
+    names = list(fractions)
+    return names, ["fraction"], np.array([[fractions[n]] for n in names])
+
+
+def fig_layer_sparsity(data: PlotData, width: str, method: str | None = None, ratio: float | None = None) -> plt.Figure:
+    """Figure 4: fraction pruned per layer (blocks x tensors) for one method and ratio, a panel per scope."""
+    cells = data.cells
+    if "layer_sparsity" not in cells.columns or cells["layer_sparsity"].dropna().empty:
+        raise UserError("these results record no per-layer sparsity (metrics.layer_sparsity); "
+                        "re-run with a newer ecobench to get figure 4")
+    pruned = cells[(cells["method"] != "dense") & cells["layer_sparsity"].notna()]
+    methods = sorted(pruned["method"].unique())
+    if method is None:
+        method = "trajectory" if "trajectory" in methods else methods[0]
+    elif method not in methods:
+        raise UserError(f"--method {method!r}: not in these results; methods present: {', '.join(methods)}")
+    r = _pick_ratio(data.agg, ratio)
+    sel = pruned[(pruned["method"] == method) & (pruned["ratio"] - r).abs().lt(1e-9)]
+    scopes = sorted(sel["scope"].unique())
+    fig, axes = _figure(width, len(scopes), 1.7, 2.2) if scopes else _figure(width, 1, 1.7, 2.2)
+    im = None
+    for ax, scope in zip(axes, scopes, strict=False):
+        frames = [d for d in sel.loc[sel["scope"] == scope, "layer_sparsity"] if isinstance(d, dict)]
+        mean = pd.DataFrame(frames).mean().to_dict()
+        rows, kinds, grid = _layer_grid(mean)
+        im = ax.imshow(100 * grid, cmap="cividis", vmin=0, vmax=100, aspect="auto")
+        ax.set_xticks(range(len(kinds)), [mpl_text(k) for k in kinds], rotation=30, ha="right", fontsize=5.5)
+        ax.set_yticks(range(len(rows)), [mpl_text(x) for x in rows], fontsize=5.5)
+        ax.grid(False)
+        for (i, j), v in np.ndenumerate(grid):
+            if not np.isnan(v):
+                ax.text(j, i, f"{100 * v:.0f}", ha="center", va="center", fontsize=5,
+                        color="black" if v > 0.6 else "white")
+        ax.set_title(mpl_text(f"{method}, {scope} scope, ratio {r:g} (n={len(frames)})"), loc="left", fontsize=6)
+    if im is not None:
+        fig.colorbar(im, ax=axes, label="weights pruned (%)", shrink=0.9)
+    return fig
+
+
+FIGURES = {
+    "fig1_loss_vs_ratio": lambda d, w, o: fig_loss_vs_ratio(d, w),
+    "fig2_loss_vs_footprint": lambda d, w, o: fig_loss_vs_footprint(d, w),
+    "fig3_footprint_by_phase": lambda d, w, o: fig_footprint_by_phase(d, w, o.get("ratio")),
+    "fig4_layer_sparsity": lambda d, w, o: fig_layer_sparsity(d, w, o.get("method"), o.get("ratio")),
+}
+
+
+def save(fig: plt.Figure, out: Path, stem: str, formats: tuple[str, ...] = FIG_FORMATS) -> list[Path]:
+    """Write one figure in each format with fixed metadata, so the same input gives the same bytes."""
+    paths = []
+    for fmt in formats:
+        p = out / f"{stem}.{fmt}"
+        fig.savefig(p, format=fmt, metadata=style.METADATA[fmt], dpi=300 if fmt == "png" else None)
+        paths.append(p)
+    return paths
+
+
+def render_all(rows: pd.DataFrame, out: Path, width: str = "two", formats: tuple[str, ...] = FIG_FORMATS,
+               ratio: float | None = None, method: str | None = None) -> tuple[list[Path], dict[str, str]]:
+    """Every figure into `out`; returns (files written, {figure: why it was skipped})."""
+    style.apply_style()
+    out.mkdir(parents=True, exist_ok=True)
+    data = prepare(rows)
+    written: list[Path] = []
+    skipped: dict[str, str] = {}
+    for stem, make in FIGURES.items():
+        try:
+            fig = make(data, width, {"ratio": ratio, "method": method})
+        except UserError as err:
+            if ratio is not None or method is not None:
+                raise
+            skipped[stem] = str(err)
+            log.warning("%s skipped: %s", stem, err)
+            continue
+        try:
+            written += save(fig, out, stem, formats)
+        finally:
+            plt.close(fig)
+    return written, skipped

@@ -1,0 +1,84 @@
+"""Loading one or more results folders for a report, and refusing to mix suites that measure different things."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ecobench.errors import ResultsError
+from ecobench.results import load, load_manifest
+
+# Suites may differ in these and still be compared: they pick which points of the same experiment were run.
+COMPARABLE_FIELDS = ("name", "seeds", "prune.ratios")
+
+
+@dataclass
+class Runs:
+    """The phase rows of every run (a `run` column tells them apart) and each run's manifest, by run name."""
+
+    rows: pd.DataFrame
+    manifests: dict[str, dict]
+    paths: dict[str, Path]
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.manifests)
+
+
+def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(d, dict):
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: d}
+
+
+def suite_differences(a: dict, b: dict) -> list[str]:
+    """Dotted suite fields that differ between two resolved suites, ignoring name, seeds and ratios."""
+    fa, fb = _flatten(a), _flatten(b)
+    out = []
+    for key in sorted(set(fa) | set(fb)):
+        if key in COMPARABLE_FIELDS or fa.get(key, "<absent>") == fb.get(key, "<absent>"):
+            continue
+        out.append(f"{key}: {fa.get(key, '<absent>')!r} != {fb.get(key, '<absent>')!r}")
+    return out
+
+
+def _unique_names(paths: list[Path]) -> list[str]:
+    """Run names are folder names; two folders of the same name get their parent prefixed."""
+    names = [p.name for p in paths]
+    return [f"{p.parent.name}/{p.name}" if names.count(p.name) > 1 else p.name for p in paths]
+
+
+def load_runs(paths: list[str | Path], force: bool = False) -> Runs:
+    """Load each folder; refuse (unless `force`) runs whose suites differ in more than name, seeds or ratios."""
+    if not paths:
+        raise ResultsError("no results folder given")
+    resolved = [Path(p) for p in paths]
+    if len({p.resolve() for p in resolved}) != len(resolved):
+        raise ResultsError("the same results folder is given twice")
+    names = _unique_names(resolved)
+    manifests = {n: load_manifest(p) for n, p in zip(names, resolved, strict=True)}
+    if not force:
+        first = names[0]
+        problems = []
+        for n in names[1:]:
+            diffs = suite_differences(manifests[first].get("suite", {}), manifests[n].get("suite", {}))
+            problems += [f"{n} vs {first}: {d}" for d in diffs]
+        if problems:
+            head = (f"these runs come from suites that differ in more than name, seeds or ratios "
+                    f"({len(problems)} field(s)); pass --force to compare them anyway")
+            raise ResultsError(head, [head, *problems])
+    frames = []
+    for n, p in zip(names, resolved, strict=True):
+        df = load(p)
+        df["run"] = n
+        frames.append(df)
+    rows = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if rows.empty or "loss" not in rows.columns:
+        raise ResultsError(f"{', '.join(map(str, resolved))}: no finished cells to report on")
+    return Runs(rows=rows, manifests=manifests, paths=dict(zip(names, resolved, strict=True)))

@@ -1,0 +1,156 @@
+"""Aggregation for `compare`: phase rows -> one row per cell -> one row per (run, model, method, scope, target).
+
+Training is special: the dense model of a seed is trained once and every cell of that seed starts from it. So a
+cell's own footprint (`cell_*`) is its score + prune + recover + eval + inference phases; the shared training cost
+is carried beside it (`train_*`, the same for all cells of a seed) and `pipeline_* = train_* + cell_*` is what it
+costs to produce and evaluate that one model from scratch. Nothing is summed across cells that share training.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+PHASES = ("train", "score", "prune", "recover", "eval", "inference")
+CELL_PHASES = PHASES[1:]  # the phases a cell pays for itself
+QUANTITIES = ("energy_kwh", "co2e_g", "water_l")  # footprint columns of a phase row, in base units
+METRICS = ("loss", "bpc", "ppl")  # quality metrics (lower is better), each with a delta against dense
+GROUP = ["run", "suite", "model", "method", "method_name", "scope", "ratio", "multiplier"]
+SOURCES = ("source_gpu", "source_cpu", "source_ram")
+
+
+def _num(df: pd.DataFrame, col: str) -> pd.Series:
+    """A numeric column, or all-NaN when this run's store does not have it (older or partial footprint)."""
+    if col in df.columns:
+        return pd.to_numeric(df[col], errors="coerce")
+    return pd.Series(math.nan, index=df.index, dtype=float)
+
+
+def _sources(rows: pd.DataFrame) -> tuple[bool, str]:
+    """(any energy estimated, 'cpu=estimated:...; ram=...') over the given phase rows."""
+    found: dict[str, set[str]] = {}
+    for col in SOURCES:
+        if col in rows.columns:
+            vals = {str(v) for v in rows[col].dropna() if str(v) != "none"}
+            if vals:
+                found[col.removeprefix("source_")] = vals
+    estimated = any(v.startswith("estimated") for vals in found.values() for v in vals)
+    text = "; ".join(f"{k}={'+'.join(sorted(v))}" for k, v in sorted(found.items()))
+    return estimated, text or "none"
+
+
+def target_label(ratio: float | None, multiplier: float | None) -> str:
+    """'0.5' for a target ratio, 'std1.5' for the paper's std-multiplier threshold."""
+    if ratio is not None and not (isinstance(ratio, float) and math.isnan(ratio)):
+        return f"{ratio:g}"
+    if multiplier is not None and not (isinstance(multiplier, float) and math.isnan(multiplier)):
+        return f"std{multiplier:g}"
+    return "?"
+
+
+def cell_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per finished cell: its metrics, per-phase footprint, shared training, totals, and its dense deltas."""
+    ok = rows[rows["status"] == "ok"].copy()
+    if ok.empty:
+        return pd.DataFrame()
+    for q in QUANTITIES:
+        ok[q] = _num(ok, q)
+    out = []
+    for (_run, _key), g in ok.groupby(["run", "key"], sort=False):
+        first = g.iloc[0]
+        rec = {c: first.get(c) for c in [*GROUP, "key", "seed", "sparsity", "params_nonzero", "params_total",
+                                         *METRICS, "layer_sparsity"] if c in g.columns}
+        by_phase = {ph: g[g["phase"] == ph] for ph in PHASES}
+        for ph, prow in by_phase.items():
+            for q in QUANTITIES:
+                rec[f"{ph}_{q}"] = prow[q].sum(min_count=1) if not prow.empty else math.nan
+        for q in QUANTITIES:
+            rec[f"cell_{q}"] = pd.Series([rec[f"{ph}_{q}"] for ph in CELL_PHASES]).sum(min_count=1)
+        inf = by_phase["inference"]
+        rec["inference_kwh_per_1k_tokens"] = _num(inf, "energy_kwh_per_1k_tokens").mean() if not inf.empty else math.nan
+        rec["inference_tokens_per_s"] = _num(inf, "tokens_per_s").mean() if not inf.empty else math.nan
+        rec["estimated"], rec["energy_sources"] = _sources(g)
+        out.append(rec)
+    cells = pd.DataFrame(out)
+    return _attach_dense(cells, ok)
+
+
+def _attach_dense(cells: pd.DataFrame, ok: pd.DataFrame) -> pd.DataFrame:
+    """Shared training cost and metric deltas, both from the dense cell of the same run, model and seed."""
+    dense = cells[cells["method"] == "dense"].set_index(["run", "model", "seed"])
+    idx = pd.MultiIndex.from_frame(cells[["run", "model", "seed"]])
+    has_dense = idx.isin(dense.index)
+    for q in QUANTITIES:
+        shared = dense[f"train_{q}"].reindex(idx).to_numpy()
+        cells[f"train_{q}"] = shared
+        cells[f"pipeline_{q}"] = cells[f"cell_{q}"] + shared
+    for m in METRICS:
+        if m not in cells.columns:
+            continue
+        ref = dense[m].reindex(idx).to_numpy()
+        cells[f"{m}_dense"] = ref
+        cells[f"{m}_delta"] = cells[m] - ref
+        cells[f"{m}_delta_pct"] = 100 * (cells[m] - ref) / ref
+    # training rows' provenance counts toward every cell that carries the training cost
+    train_est = {k: _sources(g)[0] for k, g in ok[ok["phase"] == "train"].groupby(["run", "model", "seed"])}
+    cells["estimated"] = [bool(e) or train_est.get((r, mo, s), False)
+                          for e, r, mo, s in zip(cells["estimated"], cells["run"], cells["model"], cells["seed"], strict=True)]
+    cells["has_dense"] = has_dense
+    return cells
+
+
+def _sort_key(df: pd.DataFrame, run_order: list[str]) -> pd.DataFrame:
+    order = {r: i for i, r in enumerate(run_order)}
+    return df.assign(
+        _run=df["run"].map(order),
+        _dense=(df["method"] != "dense").astype(int),
+        _std=df["ratio"].isna().astype(int),
+        _target=df["ratio"].fillna(df["multiplier"]),
+    ).sort_values(["_run", "model", "_dense", "_std", "_target", "method", "scope"], kind="stable").drop(
+        columns=["_run", "_dense", "_std", "_target"])
+
+
+def aggregate(cells: pd.DataFrame, failed: pd.DataFrame | None = None, run_order: list[str] | None = None) -> pd.DataFrame:
+    """One row per group, over seeds: mean, std (ddof 1; NaN for one seed) and n of each metric and footprint."""
+    if cells.empty:
+        return pd.DataFrame()
+    value_cols = [c for c in cells.columns if c.endswith(tuple(QUANTITIES)) or c.startswith("inference_")]
+    stats_cols = [c for c in [*METRICS, *(f"{m}_delta" for m in METRICS), *(f"{m}_delta_pct" for m in METRICS),
+                              "sparsity"] if c in cells.columns]
+    rows = []
+    for key, g in cells.groupby(GROUP, dropna=False, sort=False):
+        rec = dict(zip(GROUP, key, strict=True))
+        rec["target"] = target_label(rec["ratio"], rec["multiplier"])
+        rec["n_seeds"] = len(g)  # cells pooled: one per seed within a run
+        rec["seeds"] = " ".join(str(int(s)) for s in sorted(g["seed"].unique()))
+        for c in stats_cols:
+            vals = pd.to_numeric(g[c], errors="coerce")
+            rec[f"{c}_mean"] = vals.mean()
+            rec[f"{c}_std"] = vals.std(ddof=1) if vals.count() > 1 else math.nan
+        rec["params_nonzero_mean"] = pd.to_numeric(g["params_nonzero"], errors="coerce").mean()
+        rec["params_total"] = pd.to_numeric(g["params_total"], errors="coerce").max()
+        for c in value_cols:
+            rec[c] = pd.to_numeric(g[c], errors="coerce").mean()
+        rec["estimated"] = bool(g["estimated"].any())
+        rec["energy_sources"] = "; ".join(sorted(set(g["energy_sources"])))
+        rec["dense_missing"] = int((~g["has_dense"]).sum())
+        rows.append(rec)
+    agg = pd.DataFrame(rows)
+    agg["n_failed"] = 0
+    if failed is not None and not failed.empty:
+        f = failed.drop_duplicates(["run", "key"])
+        fkeys = [(r, mo, me, sc, target_label(ra, mu)) for r, mo, me, sc, ra, mu in
+                 zip(f["run"], f["model"], f["method"], f["scope"], f["ratio"], f["multiplier"], strict=True)]
+        akeys = zip(agg["run"], agg["model"], agg["method"], agg["scope"], agg["target"], strict=True)
+        agg["n_failed"] = [fkeys.count(k) for k in akeys]
+    return _sort_key(agg, run_order or list(dict.fromkeys(agg["run"]))).reset_index(drop=True)
+
+
+def compare_frame(rows: pd.DataFrame, run_order: list[str] | None = None) -> pd.DataFrame:
+    """Phase rows of one or more runs -> the aggregated comparison (the one thing compare, plot and report share)."""
+    failed = rows[rows["status"] != "ok"]
+    for c in GROUP:
+        if c not in failed.columns:
+            failed = failed.assign(**{c: None})
+    return aggregate(cell_table(rows), failed, run_order)

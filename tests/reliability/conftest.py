@@ -1,0 +1,73 @@
+"""Shared pieces of the reliability tests: a tiny suite derived from suites/smoke.yaml, and ecobench run in-process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from ecobench.cli import main
+from tests.conftest import SUITES
+
+SMOKE = SUITES / "smoke.yaml"
+
+# smoke.yaml shrunk to a few seconds: 1 seed, 7 cells (dense + 3 methods x 2 ratios), one thread so that runs are
+# deterministic and polite to the other processes on a 2-core machine
+TINY_SETS = [
+    "data.max_chars=30000", "data.context=32", "model.n_embd=32", "train.steps=40", "train.batch_size=8",
+    "train.threads=1", "prune.ratios=[0, 0.5, 0.8]", "prune.scope=layer", "prune.recover_steps=3",
+    "eval.batches=2", "eval.batch_size=16", "eval.inference_tokens=0",
+]
+TINY_CELLS = 7
+
+
+def set_args(sets: list[str]) -> list[str]:
+    return [a for s in sets for a in ("--set", s)]
+
+
+def tiny_args(out: Path, *extra_sets: str) -> list[str]:
+    """`ecobench run` arguments for the tiny suite into `out`."""
+    return ["run", str(SMOKE), "--out", str(out), "-q", *set_args([*TINY_SETS, *extra_sets])]
+
+
+def ecobench(args: list[str]) -> int:
+    """`ecobench ARGS` in this process (imports already paid for), leaving torch's thread count as it was."""
+    threads = torch.get_num_threads()
+    try:
+        return main(args)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def run_inprocess(args: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of `ecobench ARGS` run in this process."""
+    capsys.readouterr()
+    rc = ecobench(args)
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def cell_lines(folder: Path) -> list[dict]:
+    """cells.jsonl parsed strictly: every line whole JSON ending in a newline (no torn line, no blank line)."""
+    raw = (folder / "cells.jsonl").read_bytes()
+    assert raw.endswith(b"\n"), "torn last line"
+    return [json.loads(line) for line in raw.decode().split("\n")[:-1]]
+
+
+def outcome(folder: Path) -> dict[str, tuple]:
+    """What a finished sweep computed, cell by cell, at the precision the summary prints (loss: 4 decimals)."""
+    res = {}
+    for rec in cell_lines(folder):
+        m = rec["metrics"]
+        res[rec["key"]] = (rec["status"], round(m["loss"], 4), m["sparsity"], m["params_nonzero"], m["dense_train_loss"])
+    return res
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny suite run once, uninterrupted, in-process: the reference the crash tests compare with."""
+    out = tmp_path_factory.mktemp("tiny") / "ref"
+    assert ecobench(tiny_args(out)) == 0
+    return out

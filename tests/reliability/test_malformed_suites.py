@@ -1,0 +1,257 @@
+"""A catalogue of malformed suites. Each stops `run` and `validate` with exit code 2 and one line per problem that
+names the file, the field and the YAML line where there is one; no traceback; nothing written to the results folder.
+
+Most cases run in-process (`ecobench.cli.main`); a few run as a user runs them, in a subprocess, to prove that no
+traceback reaches the terminal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+
+from .conftest import run_inprocess, set_args
+
+# line numbers below refer to this layout
+BASE = """\
+name: tiny
+seeds: [0]
+data:
+  corpus: path
+  path: {corpus}
+  context: 16
+model:
+  n_layer: 1
+  n_head: 2
+  n_embd: 16
+train:
+  steps: 4
+  batch_size: 4
+prune:
+  methods:
+    - name: magnitude
+  ratios: [0, 0.5]
+footprint:
+  idle_seconds: 0
+"""
+ZERO_SHA = "0" * 64
+
+
+def edit(old: str, new: str) -> str:
+    assert old in BASE, old
+    return BASE.replace(old, new, 1)
+
+
+@dataclass
+class Case:
+    id: str
+    text: str | None  # the suite file ({corpus} is a small local text); None: built by the test (see _write)
+    expect: str  # what follows "error: <file>" on the first error line
+    sets: tuple[str, ...] = ()
+
+
+def _bomb() -> str:
+    lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 7)]
+    return "\n".join(lines) + "\n" + BASE
+
+
+CATALOGUE = [
+    # syntax
+    Case("syntax_unclosed_list", "name: x\nseeds: [0\n", ":3: expected ',' or ']'"),
+    Case("syntax_tab_indent", "name: x\n\tseeds: [0]\n", ":2: found character '\\t' that cannot start any token"),
+    Case("syntax_bad_indent", edit("  context: 16", " context: 16"), ":6:"),
+    Case("empty_file", "", ": the file is empty"),
+    Case("not_utf8", None, ": cannot read suite: 'utf-8' codec can't decode"),
+    Case("missing_suite_file", None, ": cannot read suite: No such file or directory"),
+    Case("huge_file_50MB", None, ": the file is 50.0 MB; a suite is at most 1000 kB"),
+    # the wrong shape
+    Case("list_not_mapping", "- name: x\n- seeds: [0]\n", ":1: the suite must be a mapping of sections (name, seeds, ...), got a list"),
+    Case("scalar_not_mapping", "just some words\n", ":1: the suite must be a mapping of sections (name, seeds, ...), got a str"),
+    Case("section_is_list", edit("data:\n  corpus: path\n  path: {corpus}\n  context: 16\n", "data: [1, 2]\n"),
+         ":3: data: expected a mapping (indented `key: value` lines), got [1, 2]"),
+    Case("section_is_null", BASE.split("prune:")[0] + "prune:\n", ":14: prune: expected a mapping (indented `key: value` lines), got None"),
+    Case("methods_not_list", edit("  methods:\n    - name: magnitude", "  methods: magnitude"),
+         ":15: prune.methods: Input should be a valid list, got 'magnitude'"),
+    Case("key_not_string", BASE + "1: x\n", ":20: (top): keys must be strings, got 1"),
+    # unsafe YAML
+    Case("python_object_tag", "name: !!python/object/apply:os.system ['echo pwned']\n" + BASE.split("\n", 1)[1],
+         ":1: unsafe or unknown YAML tag"),
+    Case("python_name_tag", edit("  steps: 4", "  steps: !!python/name:os.system"), ":12: unsafe or unknown YAML tag"),
+    Case("alias_bomb", _bomb(), ":1: the suite expands to more than 100,000 values (YAML aliases?)"),
+    Case("recursive_alias", "name: &a [*a]\n" + BASE.split("\n", 1)[1], ":1: a YAML alias refers to itself"),
+    Case("nested_too_deep", "name: " + "[" * 5000 + "]" * 5000 + "\n", ": the YAML is nested too deeply"),
+    # unknown keys at every level
+    Case("unknown_top_key", BASE + "extra: 1\n", ":20: extra: unknown key"),
+    Case("unknown_data_key", edit("  context: 16", "  context: 16\n  contxt: 3"), ":7: data.contxt: unknown key (did you mean 'context'?)"),
+    Case("unknown_model_key", edit("  n_layer: 1", "  n_layr: 1"), ":8: model.n_layr: unknown key (did you mean 'n_layer'?)"),
+    Case("unknown_train_key", edit("  batch_size: 4", "  batch_size: 4\n  lr_warmup: 3"), ":14: train.lr_warmup: unknown key"),
+    Case("unknown_prune_key", edit("  ratios: [0, 0.5]", "  ratios: [0, 0.5]\n  scop: layer"), ":18: prune.scop: unknown key (did you mean 'scope'?)"),
+    Case("unknown_method_option", edit("    - name: magnitude", "    - name: trajectory\n      wieghting: sqrt"),
+         ":17: prune.methods[0].wieghting: unknown key (did you mean 'weighting'?)"),
+    Case("unknown_targets_key", edit("  ratios: [0, 0.5]", "  ratios: [0, 0.5]\n  targets:\n    lm_heads: true"),
+         ":19: prune.targets.lm_heads: unknown key (did you mean 'lm_head'?)"),
+    Case("unknown_eval_key", BASE + "eval:\n  bathces: 3\n", ":21: eval.bathces: unknown key (did you mean 'batches'?)"),
+    Case("unknown_footprint_key", BASE + "  idel_seconds: 0\n", ":20: footprint.idel_seconds: unknown key (did you mean 'idle_seconds'?)"),
+    Case("unknown_site_key", BASE + "  site:\n    pue2: 1.2\n", ":21: footprint.site.pue2: unknown key (did you mean 'pue'?)"),
+    # wrong types, missing and empty
+    Case("steps_not_a_number", edit("steps: 4", "steps: four"), ":12: train.steps: Input should be a valid integer, got 'four'"),
+    Case("steps_not_integer", edit("steps: 4", "steps: 4.5"), ":12: train.steps: Input should be a valid integer, got 4.5"),
+    Case("steps_negative", edit("steps: 4", "steps: -1"), ":12: train.steps: Input should be greater than or equal to 0, got -1"),
+    Case("steps_bool", edit("steps: 4", "steps: true"), ":12: train.steps: Input should be a valid integer, got True"),
+    Case("lr_infinite", edit("  batch_size: 4", "  batch_size: 4\n  lr: .inf"), ":14: train.lr: Input should be a finite number, got inf"),
+    Case("seed_negative", edit("seeds: [0]", "seeds: [-1]"), ":2: seeds: seeds must be >= 0"),
+    Case("seed_not_integer", edit("seeds: [0]", "seeds: [1.5]"), ":2: seeds[0]: Input should be a valid integer, got 1.5"),
+    Case("seed_duplicate", edit("seeds: [0]", "seeds: [3, 3]"), ":2: seeds: seeds has duplicates"),
+    Case("seeds_not_list", edit("seeds: [0]", "seeds: 0"), ":2: seeds: Input should be a valid list, got 0"),
+    Case("missing_name", edit("name: tiny\n", ""), ":1: name: required field is missing"),
+    Case("missing_prune", BASE.split("prune:")[0], ":1: prune: required field is missing"),
+    Case("name_with_slash", edit("name: tiny", "name: a/b"), ":1: name: a suite name cannot contain '/'"),
+    Case("empty_seeds", edit("seeds: [0]", "seeds: []"), ":2: seeds: must not be empty"),
+    Case("empty_methods", edit("  methods:\n    - name: magnitude", "  methods: []"), ":15: prune.methods: must not be empty"),
+    Case("empty_ratios", edit("ratios: [0, 0.5]", "ratios: []"), ":17: prune.ratios: must not be empty"),
+    Case("empty_scope_list", edit("  ratios: [0, 0.5]", "  ratios: [0, 0.5]\n  scope: []"), ":18: prune.scope: scope must be 'layer', 'global'"),
+    Case("method_without_name", edit("    - name: magnitude", "    - label: m"), ":16: prune.methods[0]: each method needs a `name`"),
+    Case("duplicate_methods", edit("    - name: magnitude", "    - name: magnitude\n    - name: magnitude"),
+         ":15: prune.methods: duplicate methods ['magnitude']: give each a distinct `label`"),
+    Case("std_without_multipliers", edit("    - name: magnitude", "    - name: trajectory\n      threshold: std"),
+         ":16: prune.methods[0]: threshold 'std' needs a non-empty `multipliers` list"),
+    # ratios
+    Case("ratio_one", edit("ratios: [0, 0.5]", "ratios: [0, 1.0]"), ":17: prune.ratios: ratios must be in [0, 1), got [1.0]"),
+    Case("ratio_negative", edit("ratios: [0, 0.5]", "ratios: [-0.1, 0.5]"), ":17: prune.ratios: ratios must be in [0, 1), got [-0.1]"),
+    Case("ratio_duplicate", edit("ratios: [0, 0.5]", "ratios: [0.5, 0, 0.5]"), ":17: prune.ratios: ratios has duplicates: [0.5]"),
+    Case("ratio_nan", edit("ratios: [0, 0.5]", "ratios: [.nan]"), ":17: prune.ratios[0]: Input should be a finite number, got nan"),
+    # unknown names
+    Case("unknown_corpus", edit("corpus: path", "corpus: shakespear"),
+         ":4: data.corpus: 'shakespear' is not one of 'shakespeare', 'tinyshakespeare', 'python-stdlib' or 'path' (did you mean 'shakespeare'?)"),
+    Case("unknown_method", edit("- name: magnitude", "- name: magnitud"),
+         ":16: prune.methods[0].name: unknown method 'magnitud' (did you mean 'magnitude'?); known: trajectory, magnitude, random"),
+    Case("unknown_tokenizer", edit("  context: 16", "  context: 16\n  tokenizer: chars"),
+         ":7: data.tokenizer: 'chars' is not one of 'char', 'byte', 'bpe' or 'pretrained' (did you mean 'char'?)"),
+    Case("unknown_model_family", edit("  n_layer: 1", "  family: gpt3\n  n_layer: 1"),
+         ":8: model.family: 'gpt3' is not one of 'gpt2' or 'llama' (did you mean 'gpt2'?)"),
+    Case("unknown_scope", edit("  ratios: [0, 0.5]", "  ratios: [0, 0.5]\n  scope: globl"),
+         ":18: prune.scope: expected 'layer' or 'global' or a list, got 'globl' (did you mean 'global'?)"),
+    Case("unknown_scope_in_list", edit("  ratios: [0, 0.5]", "  ratios: [0, 0.5]\n  scope: [layer, globl]"),
+         ":18: prune.scope[1]: 'globl' is not one of 'layer' or 'global' (did you mean 'global'?)"),
+    Case("eval_batches_word", BASE + "eval:\n  batches: many\n", ":21: eval.batches: expected an integer or 'all', got 'many'"),
+    Case("heads_do_not_divide_width", edit("n_embd: 16", "n_embd: 17"), ":7: model: n_embd (17) must be divisible by n_head (2)"),
+    # duplicate YAML keys
+    Case("duplicate_yaml_key", edit("  context: 16", "  context: 16\n  context: 32"), ":7: data.context: duplicate key"),
+    Case("duplicate_section", BASE + "train:\n  steps: 9\n", ":20: train: duplicate key"),
+    # data that is not there or not right
+    Case("corpus_path_missing", BASE.replace("{corpus}", "/nonexistent/corpus.txt"), ":5: data.path: no file matches '/nonexistent/corpus.txt'"),
+    Case("pretrained_dir_missing", edit("  n_layer: 1", "  pretrained: /nonexistent/model\n  n_layer: 1"),
+         ":8: model.pretrained: no such directory: /nonexistent/model"),
+    Case("checksum_mismatch_path", edit("  context: 16", f"  context: 16\n  sha256: '{ZERO_SHA}'"),
+         f":7: data.sha256: checksum mismatch for {{corpus}}: expected {ZERO_SHA}, got "),
+    Case("checksum_mismatch_tinyshakespeare", edit("corpus: path", "corpus: tinyshakespeare"),
+         ":5: data.path: checksum mismatch for {corpus}: expected 86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"),
+    Case("corpus_empty", BASE.replace("{corpus}", "{empty}"), ":5: data.path: the corpus is empty"),
+    Case("corpus_shorter_than_context", edit("context: 16", "context: 4000"),
+         ":6: data.context: context 4000 is longer than the data: 4680 train / 520 validation tokens"),
+    Case("shakespeare_with_path", edit("corpus: path", "corpus: shakespeare"), ":3: data: corpus 'shakespeare' takes no `path` or `url`"),
+    # --set overrides
+    Case("set_unknown_key", BASE, ": --set train.stpes: unknown key (did you mean 'steps'?)", ("train.stpes=3",)),
+    Case("set_not_key_value", BASE, ": --set steps: expected dotted.key=value", ("steps",)),
+    Case("set_bad_value", BASE, " (--set): train.steps: Input should be a valid integer, got 'x'", ("train.steps=x",)),
+    Case("set_ratio_out_of_range", BASE, " (--set): prune.ratios: ratios must be in [0, 1), got [2.0]", ("prune.ratios=[0, 2.0]",)),
+]
+
+
+def _write(case: Case, tmp_path: Path) -> tuple[Path, str]:
+    """The suite file of a case, and its expected first error line with the paths filled in."""
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("hello world. " * 400)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    path = tmp_path / f"{case.id}.yaml"
+    if case.id == "not_utf8":
+        path.write_bytes(b"name: caf\xe9\n")
+    elif case.id == "huge_file_50MB":
+        with open(path, "wb") as f:
+            f.write(BASE.encode())
+            f.truncate(50_000_000)  # sparse: costs no disk
+    elif case.id != "missing_suite_file":
+        path.write_text(case.text.replace("{corpus}", str(corpus)).replace("{empty}", str(empty)))
+    return path, f"error: {path}" + case.expect.replace("{corpus}", str(corpus))
+
+
+def _assert_refused(rc: int, err: str, path: Path, expected: str, out: Path) -> None:
+    assert rc == 2, err
+    lines = err.strip().splitlines()
+    assert lines, "no message"
+    assert expected in lines[0], f"\nexpected: {expected}\ngot:      {lines[0]}"
+    for line in lines:  # one problem per line, each citing the file
+        assert line.startswith(f"error: {path}"), line
+    assert "Traceback" not in err
+    assert not out.exists() or not any(out.iterdir()), f"{out} was written: {list(out.iterdir())}"
+
+
+def test_catalogue_is_large_and_distinct() -> None:
+    assert len(CATALOGUE) >= 30
+    assert len({c.id for c in CATALOGUE}) == len(CATALOGUE)
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+@pytest.mark.parametrize("case", CATALOGUE, ids=lambda c: c.id)
+def test_malformed_suite_is_refused(case: Case, command: str, tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # a run without --out would land in ./results: it must not appear either
+    path, expected = _write(case, tmp_path)
+    out = tmp_path / "out"
+    extra = ["--out", str(out), "-q"] if command == "run" else []
+    rc, _, err = run_inprocess([command, str(path), *extra, *set_args(list(case.sets))], capsys)
+    _assert_refused(rc, err, path, expected, out)
+    assert not (tmp_path / "results").exists()
+
+
+def test_validate_and_run_print_the_same_messages(tmp_path: Path, capsys) -> None:
+    case = next(c for c in CATALOGUE if c.id == "unknown_data_key")
+    path, _ = _write(case, tmp_path)
+    _, _, err_validate = run_inprocess(["validate", str(path)], capsys)
+    _, _, err_run = run_inprocess(["run", str(path), "--out", str(tmp_path / "o"), "-q"], capsys)
+    assert err_validate == err_run
+
+
+def test_every_problem_at_once_one_line_each(tmp_path: Path, capsys) -> None:
+    text = (BASE.replace("steps: 4", "steps: -4").replace("ratios: [0, 0.5]", "ratios: [0, 1.5]")
+            .replace("n_layer: 1", "n_layr: 1").replace("  context: 16", "  context: 16\n  context: 8"))
+    path = tmp_path / "four.yaml"
+    path.write_text(text.replace("{corpus}", str(tmp_path / "corpus.txt")))
+    rc, _, err = run_inprocess(["validate", str(path), "--set", "eval.bacthes=2"], capsys)
+    assert rc == 2
+    assert sorted(err.strip().splitlines()) == sorted([
+        f"error: {path}:7: data.context: duplicate key",
+        f"error: {path}: --set eval.bacthes: unknown key (did you mean 'batches'?)",
+        f"error: {path}:9: model.n_layr: unknown key (did you mean 'n_layer'?)",
+        f"error: {path}:13: train.steps: Input should be greater than or equal to 0, got -4",
+        f"error: {path}:18: prune.ratios: ratios must be in [0, 1), got [1.5]",
+    ])
+
+
+def test_yaml_exponent_without_dot_is_a_number(tmp_path: Path) -> None:
+    """YAML 1.1 reads `3e-4` as a string; a suite means the number, as JSON and YAML 1.2 do."""
+    from ecobench.suite import suite_from_text
+
+    sf = suite_from_text(BASE.replace("  batch_size: 4", "  batch_size: 4\n  lr: 3e-4"), "s.yaml", ["prune.recover_lr=1e-5"])
+    assert sf.suite.train.lr == 3e-4 and sf.suite.prune.recover_lr == 1e-5
+
+
+SUBPROCESS_CASES = ["syntax_unclosed_list", "python_object_tag", "checksum_mismatch_path", "set_unknown_key"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case_id", SUBPROCESS_CASES)
+def test_no_traceback_as_a_user_sees_it(case_id: str, tmp_path: Path) -> None:
+    case = next(c for c in CATALOGUE if c.id == case_id)
+    path, expected = _write(case, tmp_path)
+    out = tmp_path / "out"
+    command = "run" if case_id in ("python_object_tag", "set_unknown_key") else "validate"
+    extra = ["--out", str(out)] if command == "run" else []
+    proc = run_cli(command, str(path), *extra, *set_args(list(case.sets)), cwd=tmp_path)
+    _assert_refused(proc.returncode, proc.stderr, path, expected, out)
+    assert proc.stdout == ""

@@ -1,0 +1,40 @@
+"""Report fixtures: a second real run (two seeds, fewer ratios) and helpers to make edited copies of a run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SUITES, run_cli
+
+
+@pytest.fixture(scope="session")
+def seeds_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The smoke suite under another name with seeds 1 and 2 and ratios 0 and 0.5: comparable with `smoke_run`
+    (only name, seeds and ratios differ) and with two seeds per group for the mean/std checks (~30 s)."""
+    out = tmp_path_factory.mktemp("runs") / "seeds"
+    proc = run_cli("run", str(SUITES / "smoke.yaml"), "--out", str(out), "-q",
+                   "--set", "name=smoke-seeds", "--set", "seeds=[1, 2]", "--set", "prune.ratios=[0, 0.5]")
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def copy_run(src: Path, dst: Path, suite_edit=None, cell_edit=None) -> Path:
+    """A copy of a real run with its manifest's suite and/or its cell records edited (results the runner wrote,
+    changed only where a test needs a value the schema will not produce)."""
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("dense", "lock.json"))
+    mpath = dst / "manifest.json"
+    m = json.loads(mpath.read_text())
+    if suite_edit:
+        suite_edit(m)
+    mpath.write_text(json.dumps(m))
+    if cell_edit:
+        cpath = dst / "cells.jsonl"
+        recs = [json.loads(line) for line in cpath.read_text().splitlines() if line.strip()]
+        for r in recs:
+            cell_edit(r)
+        cpath.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    return dst

@@ -1,0 +1,49 @@
+"""Several runs: a `run` column, and the refusal to mix suites that differ in more than name, seeds or ratios."""
+
+from __future__ import annotations
+
+import pytest
+
+from ecobench.errors import ResultsError
+from ecobench.report.runs import load_runs, suite_differences
+from ecobench.report.tables import compare_frame
+from tests.conftest import run_cli
+from tests.report.conftest import copy_run
+
+
+def test_comparable_runs_keep_a_run_column(smoke_run, seeds_run) -> None:
+    runs = load_runs([smoke_run, seeds_run])
+    agg = compare_frame(runs.rows, runs.names)
+    assert list(dict.fromkeys(agg["run"])) == [smoke_run.name, seeds_run.name]
+    assert set(agg.loc[agg["run"] == seeds_run.name, "n_seeds"]) == {2}
+
+
+def test_differing_suites_are_refused_with_the_fields(smoke_run, tmp_path) -> None:
+    def edit(m: dict) -> None:
+        m["suite"]["train"]["lr"] = 0.01
+        m["suite"]["model"]["n_layer"] = 4
+        m["suite"]["name"] = "other"  # allowed to differ: not listed
+
+    other = copy_run(smoke_run, tmp_path / "other", suite_edit=edit)
+    with pytest.raises(ResultsError) as err:
+        load_runs([smoke_run, other])
+    text = "\n".join(err.value.problems)
+    assert "train.lr" in text and "model.n_layer" in text and "name" not in text.replace("n_layer", "")
+    assert "--force" in text
+    proc = run_cli("compare", str(smoke_run), str(other))
+    assert proc.returncode == 2 and "train.lr" in proc.stderr and "Traceback" not in proc.stderr
+    forced = load_runs([smoke_run, other], force=True)
+    assert set(forced.rows["run"]) == {smoke_run.name, "other"}
+
+
+def test_suite_differences_ignores_name_seeds_ratios() -> None:
+    a = {"name": "a", "seeds": [0], "prune": {"ratios": [0, 0.5], "recover_steps": 5}}
+    b = {"name": "b", "seeds": [1, 2], "prune": {"ratios": [0.9], "recover_steps": 5}}
+    assert suite_differences(a, b) == []
+    b["prune"]["recover_steps"] = 0
+    assert suite_differences(a, b) == ["prune.recover_steps: 5 != 0"]
+
+
+def test_not_a_results_folder(tmp_path) -> None:
+    with pytest.raises(ResultsError, match="not an ecobench results folder"):
+        load_runs([tmp_path])

@@ -1,0 +1,99 @@
+"""End to end on the smoke suite: a row per (cell, phase), honest sparsity, a self-describing folder, resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ecobench.results import load, load_cells, load_manifest
+from ecobench.suite import expand, load_suite
+
+from .conftest import SUITES, run_cli
+
+pytestmark = pytest.mark.slow
+
+
+def test_one_row_per_cell_and_phase(smoke_run: Path) -> None:
+    suite = load_suite(SUITES / "smoke.yaml").suite
+    cells = load_cells(smoke_run)
+    assert sorted(cells["key"]) == sorted(c.key for c in expand(suite))
+    assert (cells["status"] == "ok").all()
+    df = load(smoke_run)
+    assert not df.duplicated(subset=["key", "phase"]).any()
+    dense = df[df["method"] == "dense"]
+    assert set(dense["phase"]) == {"train", "eval", "inference"}
+    pruned = df[df["method"] != "dense"]
+    assert set(pruned["phase"]) == {"score", "prune", "recover", "eval", "inference"}
+    for col in ("suite", "model", "seed", "method", "scope", "ratio", "sparsity", "params_total", "params_nonzero",
+                "phase", "loss", "bpc", "wall_s", "status"):
+        assert col in df.columns, col
+    assert (df["wall_s"] > 0).all()
+
+
+def test_sparsity_reached_and_params(smoke_run: Path) -> None:
+    cells = load_cells(smoke_run)
+    pruned = cells[cells["method"] != "dense"]
+    n = pruned["targeted_weights"].iloc[0]
+    # within one weight per tensor (8 tensors) of the target, layer or global
+    assert ((pruned["sparsity"] - pruned["ratio"]).abs() * n <= 8).all()
+    dense = cells[cells["method"] == "dense"].iloc[0]
+    assert dense["sparsity"] < 0.01 and dense["params_nonzero"] <= dense["params_total"]
+    row = pruned[(pruned["ratio"] == 0.9)].iloc[0]
+    assert row["params_nonzero"] <= row["params_total"] - 0.89 * n
+    assert all(set(ls) == set(pruned["layer_sparsity"].iloc[0]) for ls in pruned["layer_sparsity"])
+
+
+def test_pruning_hurts_in_the_expected_order(smoke_run: Path) -> None:
+    cells = load_cells(smoke_run)
+    dense = cells[cells["method"] == "dense"]["loss"].iloc[0]
+    at = cells[cells["ratio"] == 0.9].groupby("method")["loss"].mean()
+    assert at["random"] > at["magnitude"] and at["random"] > dense
+
+
+def test_manifest_describes_the_run(smoke_run: Path) -> None:
+    m = load_manifest(smoke_run)
+    assert m["schema_version"] == 1 and m["suite"]["name"] == "smoke"
+    assert m["versions"]["torch"] and m["hardware"]["cpu"] and m["sessions"][0]["command"][:2] == ["ecobench", "run"]
+    assert len(m["cells"]) == len(load_cells(smoke_run))
+    assert (smoke_run / "dense" / "seed-0" / "model.safetensors").is_file()
+    info = json.loads((smoke_run / "dense" / "seed-0" / "train.json").read_text())
+    assert info["trajectory_checkpoints"] == 6  # 60 steps, record_every 10
+
+
+def test_rerun_resumes_without_duplicates(smoke_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(smoke_run, copy)
+    lines = (copy / "cells.jsonl").read_text().splitlines(keepends=True)
+    (copy / "cells.jsonl").write_text("".join(lines[:5]) + lines[5][: len(lines[5]) // 2])  # 5 cells + a torn line
+    proc = run_cli("run", str(SUITES / "smoke.yaml"), "--out", str(copy), "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert "5 already finished" in proc.stderr
+    after = load_cells(copy)
+    assert len(after) == len(lines) and not after["key"].duplicated().any()
+    before = load_cells(smoke_run).set_index("key")["loss"]
+    assert (after.set_index("key")["loss"].round(4) == before.round(4).loc[after["key"]].values).all()
+
+
+def test_validate_prints_the_grid() -> None:
+    proc = run_cli("validate", str(SUITES / "llm.yaml"))
+    assert proc.returncode == 0, proc.stderr
+    assert "cells: 56 = 2 dense references + 54 pruned" in proc.stdout
+    assert "pruned: 16 tensors" in proc.stdout
+
+
+def test_paper_suite_runs_a_few_steps(tmp_path: Path) -> None:
+    # the paper's model shape, on the offline corpus, for a handful of steps
+    proc = run_cli("run", str(SUITES / "paper-llm.yaml"), "--out", str(tmp_path / "p"), "-q",
+                   "--set", "data.corpus=shakespeare", "--set", "data.max_chars=60000", "--set", "train.steps=2",
+                   "--set", "train.batch_size=2", "--set", "seeds=[0]", "--set", "prune.ratios=[0, 0.5]",
+                   "--set", "prune.recover_steps=1", "--set", "eval.batches=1", "--set", "eval.batch_size=2",
+                   "--set", "eval.inference_tokens=0", "--set", "footprint.idle_seconds=0",
+                   "--set", "prune.scope=layer", "--set", "prune.methods.0.multipliers=[0.5]", timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    cells = load_cells(tmp_path / "p")
+    assert 10.5e6 < cells["params_total"].iloc[0] < 11e6
+    assert set(cells["method"]) == {"dense", "trajectory-std", "trajectory", "magnitude", "random"}
