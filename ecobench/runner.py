@@ -191,7 +191,8 @@ def ensure_dense(suite: Suite, seed: int, dense_dir: Path, monitor: Monitor, pro
     hooks = (recorder.on_step,) if recorder else ()
     try:
         with monitor.window(f"seed{seed}/dense/train") as w:
-            res = train(model, data, suite.train, steps=suite.train.steps, seed=seed, hooks=hooks, progress=progress)
+            res = train(model, data, suite.train, steps=suite.train.steps, seed=seed, hooks=hooks,
+                        eval_every=suite.train.eval_interval, progress=progress)
     except CellFailed as err:
         info = {"status": "failed", "reason": str(err), "phase": err.phase, "step": err.step}
         write_json_atomic(dense_dir / "failed.json", info)
@@ -203,6 +204,7 @@ def ensure_dense(suite: Suite, seed: int, dense_dir: Path, monitor: Monitor, pro
     info = {
         "status": "ok",
         "train_loss": res.final_loss,
+        "val_history": res.val_history,
         "targets": describe_targets(targets),
         "trajectory_checkpoints": len(recorder.schedule) if recorder else 0,
         "trajectory_extra_bytes": recorder.extra_bytes() if recorder else 0,

@@ -12,7 +12,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -87,7 +87,7 @@ class TrainConfig(Config):
     beta1: float = Field(0.9, ge=0, lt=1)
     beta2: float = Field(0.99, ge=0, lt=1)
     grad_clip: float = Field(1.0, ge=0)  # max global grad norm; 0 disables
-    eval_interval: int = Field(0, ge=0)  # steps between validation checks during training; 0: only at the end
+    eval_interval: int = Field(0, ge=0)  # steps between validation checks (4 batches) during training; 0: none
     record_every: int = Field(50, ge=1)  # steps between trajectory checkpoints
     threads: int | None = Field(None, ge=1)  # torch intra-op threads (default: torch's choice)
 
@@ -126,7 +126,7 @@ class RandomMethod(Config):
     label: str | None = None
 
 
-MethodConfig = Annotated[Union[TrajectoryMethod, MagnitudeMethod, RandomMethod], Field(discriminator="name")]
+MethodConfig = Annotated[TrajectoryMethod | MagnitudeMethod | RandomMethod, Field(discriminator="name")]
 METHOD_NAMES = ("trajectory", "magnitude", "random")
 
 

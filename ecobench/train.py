@@ -9,7 +9,7 @@ import inspect
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +29,7 @@ class TrainResult:
     tokens: int  # tokens seen
     final_loss: float  # mean training loss over the last 10% of steps (nats/token)
     wall_s: float
+    val_history: list[tuple[int, float]] = field(default_factory=list)  # (step, validation loss) every eval_every
 
 
 def lm_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -66,6 +67,8 @@ def train(
     constant_lr: float | None = None,
     masks: dict[str, tuple[nn.Parameter, torch.Tensor]] | None = None,
     hooks: tuple[Hook, ...] = (),
+    eval_every: int = 0,
+    eval_batches: int = 4,
     progress: bool = True,
 ) -> TrainResult:
     """Train for `steps` steps. With `masks`, pruned weights get no gradient and are re-zeroed after every step,
@@ -75,6 +78,7 @@ def train(
     held = [(p, m.to(p.dtype)) for p, m in (masks or {}).values()]
     model.train()
     losses: list[float] = []
+    history: list[tuple[int, float]] = []
     t0 = time.perf_counter()
     bar = tqdm(total=steps, desc=phase, unit="step", leave=False, disable=not progress, dynamic_ncols=True)
     for step in range(steps):
@@ -101,6 +105,11 @@ def train(
                     p.mul_(m)
         for hook in hooks:
             hook(step + 1, model)
+        if eval_every and (step + 1) % eval_every == 0 and step + 1 < steps:
+            val = evaluate(model, data, cfg.batch_size, eval_batches, phase=phase).loss
+            history.append((step + 1, val))
+            bar.write(f"{phase} step {step + 1}: validation loss {val:.4f}")
+            model.train()
         losses.append(value)
         bar.update(1)
         if step % 10 == 0 or step == steps - 1:
@@ -110,7 +119,8 @@ def train(
         for hook in hooks:
             hook(0, model)
     tail = losses[-max(1, len(losses) // 10) :] if losses else [float("nan")]
-    return TrainResult(steps, steps * cfg.batch_size * data.context, sum(tail) / len(tail), time.perf_counter() - t0)
+    wall = time.perf_counter() - t0
+    return TrainResult(steps, steps * cfg.batch_size * data.context, sum(tail) / len(tail), wall, history)
 
 
 @dataclass

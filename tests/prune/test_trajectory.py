@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ecobench.prune.trajectory import TrajectoryRecorder, TrajectorySpec, average_from_snapshots, checkpoint_steps
+from ecobench.prune.trajectory import (
+    TrajectoryRecorder,
+    TrajectorySpec,
+    average_from_snapshots,
+    checkpoint_steps,
+)
 
 SPECS = [
     TrajectorySpec(w, window, 0.8 if w == "ema" else 0.0)
