@@ -18,6 +18,7 @@ import pandas as pd
 import yaml
 
 from ecobench import __version__
+from ecobench.errors import UserError
 from ecobench.report import plots, style
 from ecobench.report.formats import _fmt, best_mask, build_columns, notes
 from ecobench.report.runs import Runs
@@ -38,8 +39,9 @@ code{background:#f6f6f6;padding:0 3px} dl.kv{display:grid;grid-template-columns:
 dl.kv dt{font-weight:600} dl.kv dd{margin:0}
 """
 CAPTIONS = {
-    "fig1_loss_vs_ratio": "Validation loss against target pruning ratio (a) and sparsity reached (b); mean over seeds "
-                          "with a ±1 std band; the dotted line is the dense model.",
+    "fig1_loss_vs_ratio": "Validation loss against target pruning ratio (a) and sparsity reached (b); mean over seeds; "
+                          "the band is ±1 std over seeds of the change against the dense model of the same seed; "
+                          "the dotted line is the dense model.",
     "fig2_loss_vs_footprint": "Validation loss against each cell's own energy, carbon and water (shared dense "
                               "training excluded), with the Pareto frontier.",
     "fig3_footprint_by_phase": "Footprint of each cell stacked by phase at one target ratio; the shared dense "
@@ -178,7 +180,7 @@ def _figures(runs: Runs, width: str) -> str:
     for stem, make in plots.FIGURES.items():
         try:
             fig = make(data, width, {})
-        except Exception as err:  # a figure that cannot be drawn must not cost the reader the whole page
+        except UserError as err:  # missing data for one figure (say, no per-layer sparsity) costs only that figure
             out.append(f"<p class=note>{esc(stem)}: not drawn: {esc(err)}</p>")
             continue
         buf = io.BytesIO()

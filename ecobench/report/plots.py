@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,18 +103,17 @@ def fig_loss_vs_ratio(data: PlotData, width: str) -> plt.Figure:
     for ax in (ax_r, ax_s):
         if dense is not None:
             ax.axhline(dense["loss_mean"], color=style.DENSE, lw=0.8, ls=":", label="dense (ratio 0)")
-            if not pd.isna(dense["loss_std"]):
-                ax.axhspan(dense["loss_mean"] - dense["loss_std"], dense["loss_mean"] + dense["loss_std"],
-                           color=style.DENSE, alpha=0.08, lw=0)
     for method, scope, g in _series(agg):
         c, ls, mk = data.colours[method], style.SCOPE_STYLE.get(scope, "-"), style.SCOPE_MARKER.get(scope, "o")
         if dense is not None:  # every line starts from the dense model it was pruned from (ratio 0)
             g = pd.concat([dense.to_frame().T, g])
-        y, sd = g["loss_mean"].to_numpy(float), g["loss_std"].astype(float).fillna(0).to_numpy(float)
+        # the band is the spread over seeds of the change against the dense model of the same seed: seeds move the
+        # dense loss itself, and that shared offset says nothing about the method
+        y, sd = g["loss_mean"].to_numpy(float), g["loss_delta_std"].astype(float).fillna(0).to_numpy(float)
         for ax, x in ((ax_r, 100 * g["ratio"].to_numpy(float)), (ax_s, 100 * g["sparsity_mean"].to_numpy(float))):
             ax.plot(x, y, color=c, ls=ls, marker=mk, label=_label(method, scope))
             if sd.any():
-                ax.fill_between(x, y - sd, y + sd, color=c, alpha=0.15, lw=0)
+                ax.fill_between(x, y - sd, y + sd, color=c, alpha=0.18, lw=0)
     std_cells = agg[(agg["method"] != "dense") & agg["ratio"].isna()]
     for (method, scope), g in std_cells.groupby(["method", "scope"], sort=True):
         ax_s.errorbar(100 * g["sparsity_mean"], g["loss_mean"], yerr=g["loss_std"].fillna(0), fmt="^",
@@ -159,8 +159,9 @@ def fig_loss_vs_footprint(data: PlotData, width: str) -> plt.Figure:
         ax.set_xlabel(f"cell {QTY_LABEL[qty]} ({unit})")
         ax.set_ylabel("validation loss (nats/token)")
         ax.set_title(f"({'abc'[list(QTY_LABEL).index(qty)]}) loss vs {QTY_LABEL[qty]}", loc="left")
-    fig.suptitle("cell footprint = score + prune + recover + eval + inference (shared dense training excluded); "
-                 "frontier points labelled with their ratio", fontsize=5.5)
+    note = ("cell footprint = score + prune + recover + eval + inference (shared dense training excluded); "
+            "frontier points labelled with their target ratio")
+    fig.suptitle(textwrap.fill(note, 70 if width == "one" else 200), fontsize=5.5)
     _legend_below(fig, axes, width)
     return fig
 
@@ -207,8 +208,11 @@ def fig_footprint_by_phase(data: PlotData, width: str, ratio: float | None = Non
         ax.grid(axis="x", visible=False)
         ax.set_ylabel(f"{QTY_LABEL[qty]} per cell ({unit})")
         train = rows[f"train_{qty}"].dropna()
-        shared = f"dense training (shared): {train.mean() * f:.3g} {unit}" if not train.empty else ""
-        ax.set_title(f"({'abc'[list(QTY_LABEL).index(qty)]}) {QTY_LABEL[qty]}; {shared}", loc="left", fontsize=6)
+        shared = ""
+        if not train.empty:
+            t_unit, t_f = _unit(train, qty)
+            shared = f"; dense training, shared: {train.mean() * t_f:.3g} {t_unit}"
+        ax.set_title(f"({'abc'[list(QTY_LABEL).index(qty)]}) {QTY_LABEL[qty]}{shared}", loc="left", fontsize=6)
     fig.suptitle(f"footprint by phase at target ratio {r:g} (mean over seeds)", fontsize=7)
     _legend_below(fig, axes[:1], width)
     return fig
@@ -231,12 +235,20 @@ def _layer_grid(fractions: dict[str, float]) -> tuple[list[str], list[str], np.n
     return names, ["fraction"], np.array([[fractions[n]] for n in names])
 
 
+NO_LAYER_SPARSITY = ("these results record no per-layer sparsity (metrics.layer_sparsity in cells.jsonl); "
+                     "figure 4 needs a run made by an ecobench that records it")
+
+
+def has_layer_sparsity(data: PlotData) -> bool:
+    col = data.cells.get("layer_sparsity")
+    return col is not None and any(isinstance(d, dict) and d for d in col)
+
+
 def fig_layer_sparsity(data: PlotData, width: str, method: str | None = None, ratio: float | None = None) -> plt.Figure:
     """Figure 4: fraction pruned per layer (blocks x tensors) for one method and ratio, a panel per scope."""
     cells = data.cells
-    if "layer_sparsity" not in cells.columns or cells["layer_sparsity"].dropna().empty:
-        raise UserError("these results record no per-layer sparsity (metrics.layer_sparsity); "
-                        "re-run with a newer ecobench to get figure 4")
+    if not has_layer_sparsity(data):
+        raise UserError(NO_LAYER_SPARSITY)
     pruned = cells[(cells["method"] != "dense") & cells["layer_sparsity"].notna()]
     methods = sorted(pruned["method"].unique())
     if method is None:
@@ -293,6 +305,10 @@ def render_all(rows: pd.DataFrame, out: Path, width: str = "two", formats: tuple
     written: list[Path] = []
     skipped: dict[str, str] = {}
     for stem, make in FIGURES.items():
+        if stem == "fig4_layer_sparsity" and not has_layer_sparsity(data):
+            skipped[stem] = NO_LAYER_SPARSITY
+            log.warning("%s skipped: %s", stem, NO_LAYER_SPARSITY)
+            continue
         try:
             fig = make(data, width, {"ratio": ratio, "method": method})
         except UserError as err:
