@@ -18,20 +18,22 @@ from ecobench.errors import UserError  # noqa: E402
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from ecobench.runner import check_suite, describe_grid
     from ecobench.suite import load_suite
 
-    sf = load_suite(args.suite, args.set)
+    sf = load_suite(args.suite, args.set)  # before importing torch: a malformed suite is refused at once
+    from ecobench.runner import check_suite, describe_grid
+
     data = check_suite(sf)
     print(describe_grid(sf, data))
     return 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from ecobench.runner import run_suite
     from ecobench.suite import load_suite
 
-    sf = load_suite(args.suite, args.set)
+    sf = load_suite(args.suite, args.set)  # before importing torch: a malformed suite is refused at once
+    from ecobench.runner import run_suite
+
     argv = ["ecobench", *sys.argv[1:]]
     return run_suite(sf, Path(args.out) if args.out else None, argv, progress=not args.quiet, new=args.new)
 

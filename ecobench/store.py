@@ -249,15 +249,17 @@ def read_cells(path: Path) -> list[dict]:
     if not path.exists():
         return []
     out = []
-    with open(path, encoding="utf-8") as f:
-        lines = f.read().split("\n")
+    lines = path.read_bytes().split(b"\n")  # bytes: a torn line may end inside a UTF-8 character
     for i, line in enumerate(lines):
         if not line.strip():
             continue
         try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
+            rec = json.loads(line.decode("utf-8"))
+            if not (isinstance(rec, dict) and isinstance(rec.get("key"), str)):
+                raise ValueError("not a cell record")
+        except ValueError:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
             if i == len(lines) - 1:
                 continue  # torn last line: that cell did not finish
             raise ResultsError(f"{path}:{i + 1}: corrupt results line") from None
+        out.append(rec)
     return out

@@ -47,6 +47,8 @@ class DataConfig(Config):
             raise ValueError("corpus 'path' needs `path:` (a file or a glob)")
         if self.corpus in ("shakespeare", "python-stdlib") and (self.path or self.url):
             raise ValueError(f"corpus '{self.corpus}' takes no `path` or `url`")
+        if self.corpus == "path" and self.url:
+            raise ValueError("`url` is only for corpus 'tinyshakespeare'; corpus 'path' reads local files")
         return self
 
 

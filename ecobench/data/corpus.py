@@ -110,7 +110,9 @@ def load_corpus(cfg: DataConfig) -> Corpus:
         files = sorted(Path(f) for f in glob.glob(pattern, recursive=True) if os.path.isfile(f))
         if not files:
             raise DataError("data.path", f"no file matches {cfg.path!r}")
-        if cfg.sha256 and len(files) == 1:
+        if cfg.sha256 and len(files) != 1:
+            raise DataError("data.sha256", f"a checksum needs `path` to match one file; {cfg.path!r} matches {len(files)}")
+        if cfg.sha256:
             got = sha256_bytes(files[0].read_bytes())
             if got != cfg.sha256:
                 raise DataError("data.sha256", f"checksum mismatch for {files[0]}: expected {cfg.sha256}, got {got}")

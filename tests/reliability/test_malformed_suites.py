@@ -84,7 +84,7 @@ CATALOGUE = [
     Case("python_name_tag", edit("  steps: 4", "  steps: !!python/name:os.system"), ":12: unsafe or unknown YAML tag"),
     Case("alias_bomb", _bomb(), ":1: the suite expands to more than 100,000 values (YAML aliases?)"),
     Case("recursive_alias", "name: &a [*a]\n" + BASE.split("\n", 1)[1], ":1: a YAML alias refers to itself"),
-    Case("nested_too_deep", "name: " + "[" * 5000 + "]" * 5000 + "\n", ": the YAML is nested too deeply"),
+    Case("nested_too_deep", "name: " + "[" * 1000 + "]" * 1000 + "\n", ": the YAML is nested too deeply"),
     # unknown keys at every level
     Case("unknown_top_key", BASE + "extra: 1\n", ":20: extra: unknown key"),
     Case("unknown_data_key", edit("  context: 16", "  context: 16\n  contxt: 3"), ":7: data.contxt: unknown key (did you mean 'context'?)"),
@@ -154,6 +154,10 @@ CATALOGUE = [
     Case("corpus_empty", BASE.replace("{corpus}", "{empty}"), ":5: data.path: the corpus is empty"),
     Case("corpus_shorter_than_context", edit("context: 16", "context: 4000"),
          ":6: data.context: context 4000 is longer than the data: 4680 train / 520 validation tokens"),
+    Case("url_for_a_local_corpus", edit("  context: 16", "  context: 16\n  url: https://example.org/x.txt"),
+         ":3: data: `url` is only for corpus 'tinyshakespeare'; corpus 'path' reads local files"),
+    Case("checksum_for_a_glob", BASE.replace("{corpus}", "{dir}/*.txt").replace("  context: 16", f"  context: 16\n  sha256: '{ZERO_SHA}'"),
+         ":7: data.sha256: a checksum needs `path` to match one file; '{dir}/*.txt' matches 2"),
     Case("shakespeare_with_path", edit("corpus: path", "corpus: shakespeare"), ":3: data: corpus 'shakespeare' takes no `path` or `url`"),
     # --set overrides
     Case("set_unknown_key", BASE, ": --set train.stpes: unknown key (did you mean 'steps'?)", ("train.stpes=3",)),
@@ -177,8 +181,8 @@ def _write(case: Case, tmp_path: Path) -> tuple[Path, str]:
             f.write(BASE.encode())
             f.truncate(50_000_000)  # sparse: costs no disk
     elif case.id != "missing_suite_file":
-        path.write_text(case.text.replace("{corpus}", str(corpus)).replace("{empty}", str(empty)))
-    return path, f"error: {path}" + case.expect.replace("{corpus}", str(corpus))
+        path.write_text(case.text.replace("{corpus}", str(corpus)).replace("{empty}", str(empty)).replace("{dir}", str(tmp_path)))
+    return path, f"error: {path}" + case.expect.replace("{corpus}", str(corpus)).replace("{dir}", str(tmp_path))
 
 
 def _assert_refused(rc: int, err: str, path: Path, expected: str, out: Path) -> None:
@@ -237,7 +241,8 @@ def test_yaml_exponent_without_dot_is_a_number(tmp_path: Path) -> None:
     """YAML 1.1 reads `3e-4` as a string; a suite means the number, as JSON and YAML 1.2 do."""
     from ecobench.suite import suite_from_text
 
-    sf = suite_from_text(BASE.replace("  batch_size: 4", "  batch_size: 4\n  lr: 3e-4"), "s.yaml", ["prune.recover_lr=1e-5"])
+    text = BASE.replace("{corpus}", "c.txt").replace("  batch_size: 4", "  batch_size: 4\n  lr: 3e-4")
+    sf = suite_from_text(text, "s.yaml", ["prune.recover_lr=1e-5"])
     assert sf.suite.train.lr == 3e-4 and sf.suite.prune.recover_lr == 1e-5
 
 
