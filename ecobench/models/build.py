@@ -34,6 +34,8 @@ def build_model(cfg: ModelConfig, vocab_size: int, context: int, seed: int) -> n
             resid_pdrop=cfg.dropout,
             embd_pdrop=cfg.dropout,
             attn_pdrop=cfg.dropout,
+            # the same tanh GELU as GPT-2's default gelu_new, as one fused kernel: about 2x faster evaluation on CPU
+            activation_function="gelu_pytorch_tanh",
             bos_token_id=0,
             eos_token_id=0,
         )

@@ -74,6 +74,7 @@ class TrajectoryRecorder:
             s: {n: torch.zeros_like(p, dtype=torch.float32) for n, p in targets.items()} for s in self.specs
         }
         self.weight_total: dict[TrajectorySpec, float] = {s: 0.0 for s in self.specs}
+        self._finished = False  # the last checkpoint is in: state_tensors() may turn the sums into averages in place
 
     def _used(self, spec: TrajectorySpec) -> int:
         return min(spec.window or len(self.schedule), len(self.schedule))
@@ -93,6 +94,7 @@ class TrajectoryRecorder:
             for name, p in self.targets.items():
                 self.sums[spec][name].add_(p.detach(), alpha=a)
             self.weight_total[spec] += a
+        self._finished = i == n
 
     def averages(self, spec: TrajectorySpec) -> dict[str, torch.Tensor]:
         total = self.weight_total[spec]
@@ -101,8 +103,21 @@ class TrajectoryRecorder:
         return {n: s / total for n, s in self.sums[spec].items()}
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
-        """The averages, keyed `<spec>/<weight name>`, for the safetensors file beside the dense checkpoint."""
-        return {f"{spec.key}/{n}": t.contiguous() for spec in self.specs for n, t in self.averages(spec).items()}
+        """The averages, keyed `<spec>/<weight name>`, for the safetensors file beside the dense checkpoint.
+
+        Once the last checkpoint is recorded, the sums are divided in place (the same values as averages(), which
+        keeps working: its total becomes 1), so saving needs no second copy of the targeted weights."""
+        if not self._finished:
+            return {f"{spec.key}/{n}": t.contiguous() for spec in self.specs for n, t in self.averages(spec).items()}
+        for spec in self.specs:
+            total = self.weight_total[spec]
+            if total <= 0:
+                raise RuntimeError(f"trajectory {spec.key}: no checkpoint was recorded")
+            if total != 1.0:
+                for s in self.sums[spec].values():
+                    s.div_(total)
+                self.weight_total[spec] = 1.0
+        return {f"{spec.key}/{n}": s.contiguous() for spec in self.specs for n, s in self.sums[spec].items()}
 
     def extra_bytes(self) -> int:
         return sum(t.numel() * t.element_size() for d in self.sums.values() for t in d.values())

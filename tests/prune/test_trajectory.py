@@ -54,3 +54,18 @@ def test_recorder_memory_is_one_accumulator_per_spec() -> None:
     w = torch.nn.Parameter(torch.zeros(100, 10))
     rec = TrajectoryRecorder({"w": w}, [SPECS[0], SPECS[0]], steps=1000, record_every=1)
     assert rec.extra_bytes() == w.numel() * 4
+
+
+def test_saved_state_equals_the_averages_and_they_survive_saving() -> None:
+    torch.manual_seed(1)
+    w = torch.nn.Parameter(torch.randn(4, 3))
+    spec = SPECS[0]
+    rec = TrajectoryRecorder({"w": w}, [spec], steps=6, record_every=2)
+    for step in range(1, 7):
+        with torch.no_grad():
+            w.add_(1.0)
+        rec.on_step(step, torch.nn.Module())
+    before = rec.averages(spec)["w"].clone()
+    saved = rec.state_tensors()[f"{spec.key}/w"]
+    torch.testing.assert_close(saved, before, atol=1e-6, rtol=0)
+    torch.testing.assert_close(rec.averages(spec)["w"], before, atol=1e-6, rtol=0)
