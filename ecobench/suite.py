@@ -431,6 +431,11 @@ def _is_union_branch(x: Any) -> bool:
     return isinstance(x, str) and (not x.isidentifier() or x in _TYPE_WORDS)
 
 
+def _literal_choices(expected: str) -> list[str]:
+    """pydantic's "'a', 'b' or 'c'" -> ['a', 'b', 'c'], the candidates for "did you mean"."""
+    return [c.strip().strip("'") for c in expected.replace(" or ", ",").split(",") if c.strip()]
+
+
 def _merge_union(errors: list[dict]) -> dict:
     """One error for a value that matched no branch of a union: `expected 'layer' or 'global' or a list, got ...`."""
     wants, cands = [], []
@@ -438,7 +443,7 @@ def _merge_union(errors: list[dict]) -> dict:
         if e["type"] == "literal_error":
             expected = e.get("ctx", {}).get("expected", "")
             wants.append(expected)
-            cands += [c.strip().strip("'") for c in expected.replace(" or ", ",").split(",") if c.strip()]
+            cands += _literal_choices(expected)
         elif e["type"].endswith("_type"):
             base = e["type"].removesuffix("_type").replace("string", "str")
             wants.append(_TYPE_WORDS.get(base, base))
@@ -499,7 +504,7 @@ def _format_one(loc: tuple, raw: tuple, e: dict, lines: dict[tuple, int], source
     elif e["type"] == "literal_error":
         got = e.get("input")
         expected = e.get("ctx", {}).get("expected", "")
-        cands = [c.strip().strip("'") for c in expected.replace(" or ", ",").split(",") if c.strip()]
+        cands = _literal_choices(expected)
         msg = f"{got!r} is not one of {expected}{_did_you_mean(got, cands)}"
     elif e["type"] == "missing":
         msg = "required field is missing"
