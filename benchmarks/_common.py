@@ -14,26 +14,25 @@ REPO = Path(__file__).resolve().parent.parent
 LLM_SUITE = REPO / "suites" / "llm.yaml"
 
 
-def rss_bytes() -> int:
-    """Resident set size of this process now (Linux /proc; 0 elsewhere)."""
+def _proc_status_bytes(field: str) -> int:
+    """A `kB` field of /proc/self/status, in bytes (0 where there is no /proc)."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) * 1024
     except OSError:
         pass
     return 0
+
+
+def rss_bytes() -> int:
+    """Resident set size of this process now (Linux /proc; 0 elsewhere)."""
+    return _proc_status_bytes("VmRSS")
 
 
 def peak_rss_bytes() -> int:
     """High-water mark of the resident set (VmHWM) since start or since reset_peak_rss()."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+    return _proc_status_bytes("VmHWM")
 
 
 def reset_peak_rss() -> bool:
