@@ -28,7 +28,11 @@ class DataError(UserError):
 
 
 class SensorError(UserError):
-    """The suite asked for a measurement this machine cannot make."""
+    """The suite asked for a measurement this machine cannot make; `field` names the suite key that asked."""
+
+    def __init__(self, message: str, field: str = "footprint"):
+        super().__init__(message)
+        self.field = field
 
 
 class LockedError(UserError):

@@ -133,7 +133,8 @@ class Monitor:
             raise SensorError(
                 "footprint.require is 'measured' but nothing on this machine is measured: "
                 + "; ".join(f"{c.upper()}: {self._meters.notes.get(c, 'off')}" for c in ("gpu", "cpu"))
-                + ". Run `ecobench doctor`, or set footprint.require: any"
+                + ". Run `ecobench doctor`, or set footprint.require: any",
+                "footprint.require",
             )
         for channel in self._meters.all:
             channel.start()
@@ -153,7 +154,7 @@ class Monitor:
         if probe.problem:
             self._meters.notes["gpu"] = probe.problem
             if cfg.gpu != "auto":
-                raise SensorError(f"footprint.gpu is {cfg.gpu!r} but {probe.problem}; run `ecobench doctor`")
+                raise SensorError(f"footprint.gpu is {cfg.gpu!r} but {probe.problem}; run `ecobench doctor`", "footprint.gpu")
             return
         for device in probe.devices:
             if device.counter_supported and cfg.gpu in ("auto", "counter"):
@@ -162,13 +163,14 @@ class Monitor:
             elif cfg.gpu == "counter":
                 raise SensorError(
                     f"footprint.gpu is 'counter' but GPU {device.visible_index} ({device.name}) has no "
-                    "NVML energy counter (Volta or newer needed); use gpu: auto or power"
+                    "NVML energy counter (Volta or newer needed); use gpu: auto or power",
+                    "footprint.gpu",
                 )
             if device.power_supported and cfg.gpu in ("auto", "power"):
                 power = nvml.NvmlPowerChannel(device, cfg.sample_interval_s, self.clock)
                 self._meters.gpu_power[power.device] = power
             elif cfg.gpu == "power":
-                raise SensorError(f"footprint.gpu is 'power' but GPU {device.visible_index} reports no power")
+                raise SensorError(f"footprint.gpu is 'power' but GPU {device.visible_index} reports no power", "footprint.gpu")
             if not (device.counter_supported or device.power_supported):
                 log.warning("GPU %d (%s): %s", device.visible_index, device.name, device.problem)
 
@@ -183,7 +185,7 @@ class Monitor:
                 self._meters.cpu = [rapl.RaplChannel(d, self.clock) for d in probe.usable]
                 return
             if cfg.cpu == "rapl":
-                raise SensorError(f"footprint.cpu is 'rapl' but RAPL is not readable: {probe.problem}")
+                raise SensorError(f"footprint.cpu is 'rapl' but RAPL is not readable: {probe.problem}", "footprint.cpu")
         self._cpu_info = info = estimate.cpu_model()
         mode = "constant" if cfg.cpu == "codecarbon-tdp" or not _psutil_ok() else "cpu_load"
         channel = estimate.CodecarbonCpuChannel(info, mode, self.clock)
