@@ -12,7 +12,7 @@ CONCAT_LIMIT = 1 << 24
 # threads wait on each other (measured 5-30x slower with 2 threads on 2 shared cores). Same exact values either way.
 _NUMPY_DTYPES = {torch.float16, torch.float32, torch.float64, torch.int8, torch.int16, torch.int32, torch.int64,
                  torch.uint8}
-_FLOAT_DTYPES = {torch.float16, torch.float32, torch.float64}
+FLOAT_DTYPES = {torch.float16, torch.float32, torch.float64}
 
 # the selection below is written once for numpy arrays and torch tensors (non-CPU devices, other dtypes)
 
@@ -110,7 +110,7 @@ def masks_for_std(
 def apply_masks(params: dict[str, torch.nn.Parameter], masks: dict[str, torch.Tensor]) -> None:
     for n, p in params.items():
         m = masks[n]
-        if p.device.type == "cpu" and m.device.type == "cpu" and p.dtype in _FLOAT_DTYPES and m.dtype == torch.bool:
+        if p.device.type == "cpu" and m.device.type == "cpu" and p.dtype in FLOAT_DTYPES and m.dtype == torch.bool:
             w = p.detach().numpy()
             np.multiply(w, m.numpy(), out=w)  # the same products as p.mul_(m.to(p.dtype)), in numpy's one thread
             torch.autograd.graph.increment_version(p)  # an in-place change, as mul_ would record it
@@ -118,8 +118,17 @@ def apply_masks(params: dict[str, torch.nn.Parameter], masks: dict[str, torch.Te
             p.mul_(m.to(p.dtype))
 
 
+def zeros_per_tensor(params: dict[str, torch.Tensor]) -> dict[str, tuple[int, int]]:
+    """name -> (zeros, weights): one pass that both the overall and the per-layer sparsity come from."""
+    return {k: (int((p == 0).sum()), p.numel()) for k, p in params.items()}
+
+
 def sparsity(params: dict[str, torch.Tensor]) -> tuple[float, int, int]:
     """(fraction of targeted weights that are zero, zeros, targeted weights)."""
-    zeros = sum(int((p == 0).sum()) for p in params.values())
-    n = sum(p.numel() for p in params.values())
+    return overall_sparsity(zeros_per_tensor(params))
+
+
+def overall_sparsity(counts: dict[str, tuple[int, int]]) -> tuple[float, int, int]:
+    zeros = sum(z for z, _ in counts.values())
+    n = sum(m for _, m in counts.values())
     return (zeros / n if n else 0.0), zeros, n
