@@ -31,11 +31,11 @@ from ecobench.data.tokenizer import tokenizer_state
 from ecobench.errors import CellFailed, DataError, SensorError, SuiteError, UserError
 from ecobench.footprint import Monitor
 from ecobench.models.build import build_model, count_params
-from ecobench.prune.masks import apply_masks, sparsity
+from ecobench.prune.masks import apply_masks, overall_sparsity, zeros_per_tensor
 from ecobench.prune.scores import ScoreInputs, make_masks, score
 from ecobench.prune.targets import describe_targets, select_targets
 from ecobench.prune.trajectory import TrajectoryRecorder, TrajectorySpec
-from ecobench.store import SCHEMA_VERSION, RunStore, write_json_atomic
+from ecobench.store import CELLS, MANIFEST, SCHEMA_VERSION, RunStore, read_cells, write_json_atomic
 from ecobench.suite import Cell, Suite, SuiteFile, TrajectoryMethod, expand, method_by_label
 from ecobench.train import evaluate, generate_tokens, train
 
@@ -140,14 +140,12 @@ def find_resumable(suite: Suite, root: Path = Path("results")) -> Path | None:
     want = {c.key for c in expand(suite)}
     for d in sorted(root.glob(f"{suite.name}-*"), reverse=True):
         try:
-            m = json.loads((d / "manifest.json").read_text())
+            m = json.loads((d / MANIFEST).read_text())
         except (OSError, ValueError):
             continue
         if m.get("suite_fingerprint") != suite.fingerprint():
             continue
-        from ecobench.store import read_cells
-
-        done = {r["key"] for r in read_cells(d / "cells.jsonl")}
+        done = {r["key"] for r in read_cells(d / CELLS)}
         return d if not want <= done else None
     return None
 
@@ -310,7 +308,8 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
             row = phases[-1]
             if row.get("energy_kwh") is not None:
                 row["energy_kwh_per_1k_tokens"] = row["energy_kwh"] / made * 1000
-        frac, zeros, n = sparsity({k: p.detach() for k, p in targets.items()})
+        counts = zeros_per_tensor({k: p.detach() for k, p in targets.items()})
+        frac, zeros, n = overall_sparsity(counts)
         nonzero = sum(int((p != 0).sum()) for p in {id(p): p for p in model.parameters()}.values())
         rec["metrics"] = {
             "loss": ev.loss,
@@ -325,7 +324,7 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
             "recover_steps": 0 if cell.is_dense else suite.prune.recover_steps,
             "eval_tokens": ev.tokens,
             "dense_train_loss": dense["train_loss"],
-            "layer_sparsity": {k: float((p == 0).float().mean()) for k, p in targets.items()},
+            "layer_sparsity": {k: z / m for k, (z, m) in counts.items()},
         }
         rec["status"], rec["reason"] = "ok", None
     except CellFailed as err:
@@ -376,8 +375,7 @@ def run_suite(sf: SuiteFile, out: Path | None, argv: list[str], progress: bool =
     try:
         monitor.start()  # may refuse (footprint.require) before anything is trained
     except SensorError as err:
-        field = str(err).split(" ", 1)[0] if str(err).startswith("footprint.") else "footprint"
-        raise SensorError(f"{sf.where(field)}: {err}") from err
+        raise SensorError(f"{sf.where(err.field)}: {err}", err.field) from err
     try:
         store = RunStore.open(out, build_manifest(sf, argv, data) | {"footprint": monitor.manifest()}, suite.fingerprint())
     except BaseException:

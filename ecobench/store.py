@@ -156,7 +156,7 @@ class RunStore:
         if not os.access(root, os.W_OK):
             raise ResultsError(f"{root}: the results folder is not writable")
         store = cls(root)
-        store._check_space()
+        _check_space(root)
         store.lock.acquire()
         try:
             mpath = root / MANIFEST
@@ -176,9 +176,6 @@ class RunStore:
             store.lock.release()
             raise
         return store
-
-    def _check_space(self, need_bytes: int = 50_000_000) -> None:
-        _check_space(self.root, need_bytes)
 
     @staticmethod
     def preflight(root: Path) -> None:
