@@ -31,7 +31,7 @@ def report(folder: Path, elapsed_s: float | None) -> int:
     from ecobench.store import read_cells
 
     manifest = json.loads((folder / "manifest.json").read_text())
-    cells = {rec["key"]: rec for rec in read_cells(folder / "cells.jsonl")}  # last record per key
+    cells = {rec.key: rec.model_dump(by_alias=True) for rec in read_cells(folder / "cells.jsonl")}  # last per key
     if elapsed_s is None:
         start = calendar.timegm(time.strptime(manifest["sessions"][0]["started_utc"], "%Y-%m-%dT%H:%M:%SZ"))
         elapsed_s = (folder / "cells.jsonl").stat().st_mtime - start

@@ -19,12 +19,14 @@ import time
 
 import torch
 from _common import verdict
-
-from ecobench.prune.masks import apply_masks
 from ecobench.prune.scores import ScoreInputs, make_masks, score
+
+from ecobench.config.schema import TargetsConfig
+from ecobench.prune.masks import apply_masks
+from ecobench.prune.methods.magnitude import MagnitudeOptions
+from ecobench.prune.methods.trajectory import TrajectoryOptions
 from ecobench.prune.targets import select_targets
 from ecobench.prune.trajectory import TrajectorySpec
-from ecobench.suite import MagnitudeMethod, TargetsConfig, TrajectoryMethod
 
 LIMIT_S = 5.0
 
@@ -56,11 +58,11 @@ def main() -> int:
     print(f"model: {n_all / 1e6:.1f}M parameters, {len(targets)} targeted tensors, {n / 1e6:.1f}M targeted weights "
           f"(built in {time.perf_counter() - t0:.1f} s); torch threads {torch.get_num_threads()}")
     weights = {k: p.detach() for k, p in targets.items()}
-    traj_m = TrajectoryMethod(name="trajectory", weighting="sqrt", criterion="averaged")
+    traj_m = TrajectoryOptions(name="trajectory", weighting="sqrt", criterion="averaged")
     g = torch.Generator().manual_seed(1)
     avg = {k: w + 0.01 * torch.randn(w.shape, generator=g) for k, w in weights.items()}
     inputs = ScoreInputs(weights=weights, trajectory={TrajectorySpec.of(traj_m).key: avg}, seed=0)
-    methods = [("magnitude", MagnitudeMethod(name="magnitude")), ("trajectory", traj_m)]
+    methods = [("magnitude", MagnitudeOptions(name="magnitude")), ("trajectory", traj_m)]
     work = {k: torch.nn.Parameter(w.clone(), requires_grad=False) for k, w in weights.items()}  # what gets pruned
     failures = 0
     worst = 0.0

@@ -33,9 +33,9 @@ from _common import load_llm_suite, verdict
 from ecobench.data.dataset import load_data
 from ecobench.footprint import Monitor
 from ecobench.models.build import build_model
+from ecobench.prune.methods.trajectory import TrajectoryOptions
 from ecobench.prune.targets import select_targets
 from ecobench.prune.trajectory import TrajectoryRecorder, TrajectorySpec
-from ecobench.suite import TrajectoryMethod
 from ecobench.train import train
 
 TARGET = 0.97
@@ -82,7 +82,7 @@ def main() -> int:
     SUITE = load_llm_suite()
     cfg = SUITE.train
     data = load_data(SUITE.data, SUITE.model)
-    specs = [TrajectorySpec.of(m) for m in SUITE.prune.methods if isinstance(m, TrajectoryMethod)]
+    specs = [TrajectorySpec.of(m) for m in SUITE.prune.methods if isinstance(m, TrajectoryOptions)]
     plain_model = build_model(SUITE.model, data.vocab_size, data.context, 0)
     eco_model = build_model(SUITE.model, data.vocab_size, data.context, 0)
     monitor = Monitor(SUITE.footprint.model_copy(update={"idle_seconds": 0}))

@@ -32,10 +32,10 @@ def measure(mode: str, k: int) -> dict:
     """In this (fresh) process: peak RSS above baseline while recording K checkpoints with `mode`."""
     import torch
 
+    from ecobench.config.schema import ModelConfig, TargetsConfig
     from ecobench.models.build import build_model
     from ecobench.prune.targets import select_targets
     from ecobench.prune.trajectory import TrajectoryRecorder, TrajectorySpec, average_from_snapshots
-    from ecobench.suite import ModelConfig, TargetsConfig
 
     torch.manual_seed(0)
     model = build_model(ModelConfig(n_layer=6, n_head=6, n_embd=384), vocab_size=65, context=256, seed=0)

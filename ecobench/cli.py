@@ -18,7 +18,7 @@ from ecobench.errors import UserError  # noqa: E402
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from ecobench.suite import load_suite
+    from ecobench.config.load import load_suite
 
     sf = load_suite(args.suite, args.set)  # before importing torch: a malformed suite is refused at once
     from ecobench.runner import check_suite, describe_grid
@@ -29,7 +29,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from ecobench.suite import load_suite
+    from ecobench.config.load import load_suite
 
     sf = load_suite(args.suite, args.set)  # before importing torch: a malformed suite is refused at once
     from ecobench.runner import run_suite

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from ecobench.errors import ResultsError
+from ecobench.record import CellRecord
 from ecobench.store import CELLS, MANIFEST, read_cells
 
 CELL_COLUMNS = ["suite", "run", "model", "seed", "method", "method_name", "scope", "ratio", "multiplier", "status"]
@@ -23,12 +24,16 @@ def load_manifest(path: str | Path) -> dict:
         raise ResultsError(f"{p}: unreadable manifest: {err}") from err
 
 
-def records_to_frame(records: list[dict], run: str) -> pd.DataFrame:
+def _cell_columns(rec: CellRecord, run: str) -> dict:
+    return {**rec.cell.model_dump(), "run": run, "status": rec.status, "reason": rec.reason, **rec.metrics}
+
+
+def records_to_frame(records: list[CellRecord], run: str) -> pd.DataFrame:
     """One row per (cell, phase): the cell's key and outcome repeated on each of its phase rows."""
     rows = []
     for rec in records:
-        base = {**rec["cell"], "run": run, "status": rec["status"], "reason": rec.get("reason"), **rec.get("metrics", {})}
-        phases = rec.get("phases") or [{"phase": None}]
+        base = _cell_columns(rec, run)
+        phases = [p.model_dump() for p in rec.phases] or [{"phase": None}]
         for ph in phases:
             rows.append({**base, **ph})
     df = pd.DataFrame(rows)
@@ -49,8 +54,5 @@ def load_cells(path: str | Path) -> pd.DataFrame:
     """One row per cell (no phase columns): for counting cells and for tables of outcomes."""
     path = Path(path)
     load_manifest(path)
-    rows = [
-        {**r["cell"], "run": path.name, "status": r["status"], "reason": r.get("reason"), **r.get("metrics", {})}
-        for r in read_cells(path / CELLS)
-    ]
+    rows = [_cell_columns(r, path.name) for r in read_cells(path / CELLS)]
     return pd.DataFrame(rows) if rows else pd.DataFrame(columns=CELL_COLUMNS)

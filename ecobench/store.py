@@ -16,19 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ecobench.data.cache import write_atomic
+from ecobench.atomic import write_json
 from ecobench.errors import LockedError, ResultsError
+from ecobench.record import CellRecord, parse_record
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
 CELLS = "cells.jsonl"
 LOCK = "lock.json"
-
-
-def write_json_atomic(path: Path, obj: Any) -> None:
-    write_atomic(path, (json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n").encode("utf-8"))
 
 
 def _pid_alive(pid: int) -> bool:
@@ -168,9 +164,9 @@ class RunStore:
                         f"(fingerprint {old.get('suite_fingerprint')} != {fingerprint}); use another --out"
                     )
                 old.setdefault("sessions", []).append(manifest["sessions"][-1])
-                write_json_atomic(mpath, old)
+                write_json(mpath, old)
             else:
-                write_json_atomic(mpath, manifest)
+                write_json(mpath, manifest)
             store.repair()
         except BaseException:
             store.lock.release()
@@ -213,11 +209,11 @@ class RunStore:
         log.warning("%s: removed a torn last line (%d bytes) left by an interrupted write", p, len(data) - keep)
         return len(data) - keep
 
-    def finished(self) -> dict[str, dict]:
-        return {rec["key"]: rec for rec in read_cells(self.cells_path)}
+    def finished(self) -> dict[str, CellRecord]:
+        return {rec.key: rec for rec in read_cells(self.cells_path)}
 
-    def append(self, record: dict) -> None:
-        line = (json.dumps(record, default=_json_default, allow_nan=True) + "\n").encode("utf-8")
+    def append(self, record: CellRecord) -> None:
+        line = (json.dumps(record.to_json_dict(), default=_json_default, allow_nan=True) + "\n").encode("utf-8")
         fd = os.open(self.cells_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         try:
             n = os.write(fd, line)
@@ -241,7 +237,7 @@ def _json_default(o: Any) -> Any:
     return str(o)
 
 
-def read_cells(path: Path) -> list[dict]:
+def read_cells(path: Path) -> list[CellRecord]:
     """Parse cells.jsonl, ignoring a torn last line. Never unpickles: it is JSON."""
     if not path.exists():
         return []
@@ -251,12 +247,12 @@ def read_cells(path: Path) -> list[dict]:
         if not line.strip():
             continue
         try:
-            rec = json.loads(line.decode("utf-8"))
-            if not (isinstance(rec, dict) and isinstance(rec.get("key"), str)):
+            obj = json.loads(line.decode("utf-8"))
+            if not (isinstance(obj, dict) and isinstance(obj.get("key"), str)):
                 raise ValueError("not a cell record")
         except ValueError:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
             if i == len(lines) - 1:
                 continue  # torn last line: that cell did not finish
             raise ResultsError(f"{path}:{i + 1}: corrupt results line") from None
-        out.append(rec)
+        out.append(parse_record(obj, f"{path}:{i + 1}"))
     return out

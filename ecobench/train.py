@@ -16,9 +16,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from ecobench.config.schema import TrainConfig
 from ecobench.data.dataset import TokenData
 from ecobench.errors import CellFailed
-from ecobench.suite import TrainConfig
 
 Hook = Callable[[int, nn.Module], None]  # called after every optimizer step with (step, model)
 

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from ecobench.config.load import load_suite
+from ecobench.record import SCHEMA_VERSION
 from ecobench.results import load, load_cells, load_manifest
-from ecobench.suite import expand, load_suite
+from ecobench.sweep import expand
 
 from .conftest import SUITES, run_cli
 
@@ -54,7 +56,7 @@ def test_pruning_hurts_in_the_expected_order(smoke_run: Path) -> None:
 
 def test_manifest_describes_the_run(smoke_run: Path) -> None:
     m = load_manifest(smoke_run)
-    assert m["schema_version"] == 1 and m["suite"]["name"] == "smoke"
+    assert m["schema_version"] == SCHEMA_VERSION and m["suite"]["name"] == "smoke"
     assert m["versions"]["torch"] and m["hardware"]["cpu"] and m["sessions"][0]["command"][:2] == ["ecobench", "run"]
     assert len(m["cells"]) == len(load_cells(smoke_run))
     assert (smoke_run / "dense" / "seed-0" / "model.safetensors").is_file()

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from ecobench.config.load import load_suite, suite_from_text
 from ecobench.errors import SuiteError
-from ecobench.suite import Cell, expand, load_suite, suite_from_text
+from ecobench.sweep import Cell, expand
 
 from .conftest import SUITES
 

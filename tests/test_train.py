@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
+from ecobench.config.schema import DataConfig, ModelConfig, TargetsConfig, TrainConfig
 from ecobench.data.dataset import load_data
 from ecobench.errors import CellFailed
 from ecobench.models.build import build_model
 from ecobench.prune.masks import apply_masks, masks_for_ratio
 from ecobench.prune.targets import select_targets
-from ecobench.suite import DataConfig, ModelConfig, TargetsConfig, TrainConfig
 from ecobench.train import evaluate, generate_tokens, lr_at, train
 
 DATA = DataConfig(corpus="shakespeare", context=32, max_chars=40_000)

@@ -15,12 +15,15 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from ecobench.data.cache import cache_dir, write_atomic
+from ecobench.atomic import write_bytes
+from ecobench.config.schema import DataConfig
+from ecobench.data.cache import cache_dir
 from ecobench.errors import DataError
-from ecobench.suite import TINYSHAKESPEARE_SHA256, TINYSHAKESPEARE_URL, DataConfig
 
 log = logging.getLogger(__name__)
 MAX_DOWNLOAD_BYTES = 200_000_000
+TINYSHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
+TINYSHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,7 @@ def _fetch(url: str, sha256: str, dest: Path) -> None:
     got = sha256_bytes(data)
     if got != sha256:
         raise DataError("data.sha256", f"checksum mismatch for {url}: expected {sha256}, got {got}")
-    write_atomic(dest, data)
+    write_bytes(dest, data)
 
 
 def load_corpus(cfg: DataConfig) -> Corpus:

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ecobench.data.cache import cache_dir, write_atomic
+from ecobench.atomic import write_bytes
+from ecobench.config.schema import DataConfig, ModelConfig
+from ecobench.data.cache import cache_dir
 from ecobench.data.corpus import load_corpus
 from ecobench.data.tokenizer import Tokenizer, build_tokenizer
 from ecobench.errors import DataError
-from ecobench.suite import DataConfig, ModelConfig
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def _tokens_cached(tok: Tokenizer, text: str, corpus_sha: str) -> np.ndarray:
     dtype = np.uint16 if tok.vocab_size <= 65535 else np.int32
     buf = io.BytesIO()
     np.save(buf, ids.astype(dtype), allow_pickle=False)
-    write_atomic(path, buf.getvalue())
+    write_bytes(path, buf.getvalue())
     return ids
 
 

@@ -9,8 +9,9 @@ from typing import Protocol
 
 import numpy as np
 
-from ecobench.data.cache import cache_dir, write_atomic
-from ecobench.suite import DataConfig, ModelConfig
+from ecobench.atomic import write_bytes
+from ecobench.config.schema import DataConfig, ModelConfig
+from ecobench.data.cache import cache_dir
 
 
 class Tokenizer(Protocol):
@@ -93,7 +94,7 @@ def _train_bpe(text: str, vocab_size: int, dest: Path):
         vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
     )
     tok.train_from_iterator(text.splitlines(keepends=True), trainer=trainer)
-    write_atomic(dest, tok.to_str().encode("utf-8"))
+    write_bytes(dest, tok.to_str().encode("utf-8"))
     return tok
 
 

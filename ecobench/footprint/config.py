@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from ecobench.config_base import Config
+from ecobench.config.base import Config
 
 PresetName = Literal["world-average", "us-average", "hyperscaler"]
 

@@ -9,8 +9,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach a model hub at run t
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
+from ecobench.config.schema import ModelConfig  # noqa: E402
 from ecobench.errors import UserError  # noqa: E402
-from ecobench.suite import ModelConfig  # noqa: E402
 
 
 def build_model(cfg: ModelConfig, vocab_size: int, context: int, seed: int) -> nn.Module:

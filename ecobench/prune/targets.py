@@ -6,7 +6,7 @@ import fnmatch
 
 from torch import nn
 
-from ecobench.suite import TargetsConfig
+from ecobench.config.schema import TargetsConfig
 
 
 def _blocks(model: nn.Module) -> tuple[str, nn.ModuleList] | None:

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ecobench.suite import TrajectoryMethod
-
 
 @dataclass(frozen=True)
 class TrajectorySpec:
@@ -26,8 +24,15 @@ class TrajectorySpec:
     ema_decay: float  # used by ema only
 
     @classmethod
-    def of(cls, m: TrajectoryMethod) -> TrajectorySpec:
+    def of(cls, m) -> TrajectorySpec:
+        """From a trajectory method's options (weighting, window, ema_decay)."""
         return cls(m.weighting, m.window, m.ema_decay if m.weighting == "ema" else 0.0)
+
+    @classmethod
+    def recorder(cls, targets: dict[str, nn.Parameter], specs: list[TrajectorySpec], steps: int,
+                 record_every: int) -> TrajectoryRecorder:
+        """One recorder for every trajectory spec of a suite (they share the checkpoint schedule)."""
+        return TrajectoryRecorder(targets, specs, steps, record_every)
 
     @property
     def key(self) -> str:

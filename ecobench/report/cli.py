@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 
 from ecobench.errors import UserError
+from ecobench.record import PHASES
 
-PHASE_CHOICES = ("train", "score", "prune", "recover", "eval", "inference", "total")
+PHASE_CHOICES = (*PHASES, "total")
 
 
 def _runs_args(sp: argparse.ArgumentParser) -> None:

@@ -12,7 +12,8 @@ import math
 
 import pandas as pd
 
-PHASES = ("train", "score", "prune", "recover", "eval", "inference")
+from ecobench.record import PHASES
+
 CELL_PHASES = PHASES[1:]  # the phases a cell pays for itself
 QUANTITIES = ("energy_kwh", "co2e_g", "water_l")  # footprint columns of a phase row, in base units
 METRICS = ("loss", "bpc", "ppl")  # quality metrics (lower is better), each with a delta against dense

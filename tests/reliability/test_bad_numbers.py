@@ -3,12 +3,14 @@ the sweep goes on with the other cells and ends with exit code 1 and a summary o
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 import torch
 
-import ecobench.runner as runner
+import ecobench.cell as cell
+from ecobench.prune.methods import REGISTRY
 from ecobench.results import load, load_cells
 
 from .conftest import TINY_CELLS, cell_lines, run_inprocess, tiny_args
@@ -55,12 +57,20 @@ def test_nan_in_recovery_fails_those_cells_and_the_sweep_goes_on(tmp_path: Path,
 
 def test_nan_after_pruning_fails_that_cell_only(tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
     """A pruned model whose loss is not finite (forced: the `random` masks poison one weight) fails at evaluation."""
-    state = {}
-    real_score, real_apply = runner.score, runner.apply_masks
+    state = {"method": None}
+    real_apply = cell.apply_masks
 
-    def score(method, inputs):
-        state["method"] = method.name
-        return real_score(method, inputs)
+    def wrap(name: str):
+        real = REGISTRY[name]
+
+        def score(method, inputs):
+            state["method"] = method.name
+            return real.score(method, inputs)
+
+        monkeypatch.setitem(REGISTRY, name, dataclasses.replace(real, score=score))
+
+    for name in ("magnitude", "random", "trajectory"):
+        wrap(name)
 
     def apply_masks(params, masks):
         real_apply(params, masks)
@@ -68,8 +78,7 @@ def test_nan_after_pruning_fails_that_cell_only(tmp_path: Path, capsys, monkeypa
             with torch.no_grad():
                 next(iter(params.values())).view(-1)[0] = float("nan")
 
-    monkeypatch.setattr(runner, "score", score)
-    monkeypatch.setattr(runner, "apply_masks", apply_masks)
+    monkeypatch.setattr(cell, "apply_masks", apply_masks)
     out = tmp_path / "run"
     rc, _, err = run_inprocess(tiny_args(out, *SHORT, "prune.recover_steps=0"), capsys)
     assert rc == 1

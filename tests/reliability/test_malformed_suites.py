@@ -129,7 +129,7 @@ CATALOGUE = [
     Case("unknown_corpus", edit("corpus: path", "corpus: shakespear"),
          ":4: data.corpus: 'shakespear' is not one of 'shakespeare', 'tinyshakespeare', 'python-stdlib' or 'path' (did you mean 'shakespeare'?)"),
     Case("unknown_method", edit("- name: magnitude", "- name: magnitud"),
-         ":16: prune.methods[0].name: unknown method 'magnitud' (did you mean 'magnitude'?); known: trajectory, magnitude, random"),
+         ":16: prune.methods[0].name: unknown method 'magnitud' (did you mean 'magnitude'?); known: magnitude, random, trajectory"),
     Case("unknown_tokenizer", edit("  context: 16", "  context: 16\n  tokenizer: chars"),
          ":7: data.tokenizer: 'chars' is not one of 'char', 'byte', 'bpe' or 'pretrained' (did you mean 'char'?)"),
     Case("unknown_model_family", edit("  n_layer: 1", "  family: gpt3\n  n_layer: 1"),
@@ -239,7 +239,7 @@ def test_every_problem_at_once_one_line_each(tmp_path: Path, capsys) -> None:
 
 def test_yaml_exponent_without_dot_is_a_number(tmp_path: Path) -> None:
     """YAML 1.1 reads `3e-4` as a string; a suite means the number, as JSON and YAML 1.2 do."""
-    from ecobench.suite import suite_from_text
+    from ecobench.config.load import suite_from_text
 
     text = BASE.replace("{corpus}", "c.txt").replace("  batch_size: 4", "  batch_size: 4\n  lr: 3e-4")
     sf = suite_from_text(text, "s.yaml", ["prune.recover_lr=1e-5"])

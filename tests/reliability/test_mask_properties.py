@@ -12,11 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ecobench.prune.masks as masks_module
+from ecobench.config.schema import ModelConfig, TargetsConfig, TrainConfig
 from ecobench.data.dataset import TokenData
 from ecobench.models.build import build_model
 from ecobench.prune.masks import apply_masks, masks_for_ratio, sparsity
 from ecobench.prune.targets import select_targets
-from ecobench.suite import ModelConfig, TargetsConfig, TrainConfig
 from ecobench.train import train
 
 # few distinct magnitudes, so that ties at the threshold are common

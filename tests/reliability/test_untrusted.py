@@ -16,10 +16,11 @@ import torch
 
 import ecobench
 import ecobench.data.corpus as corpus
+from ecobench.config.load import load_suite
+from ecobench.config.schema import DataConfig
+from ecobench.dense import load_dense, load_recorded
 from ecobench.errors import DataError, ResultsError, UserError
 from ecobench.results import load, load_cells, load_manifest
-from ecobench.runner import load_dense, load_trajectory
-from ecobench.suite import DataConfig, load_suite
 
 from .conftest import SMOKE, TINY_SETS, run_inprocess
 
@@ -45,7 +46,7 @@ def test_reading_a_results_folder_never_unpickles(tiny_run: Path, no_unpickling)
     data = load_data(suite.data, suite.model)
     dense = tiny_run / "dense" / "seed-0"
     assert sum(p.numel() for p in load_dense(suite, 0, dense, data).parameters()) > 0
-    assert load_trajectory(dense)
+    assert load_recorded(dense)
 
 
 def test_a_pickle_in_the_results_is_data_not_code(tiny_run: Path, tmp_path: Path) -> None:
@@ -73,7 +74,7 @@ def test_the_package_has_no_unsafe_loaders() -> None:
     for path in PACKAGE.rglob("*.py"):
         text = path.read_text()
         for pattern in (r"\bimport pickle\b", r"\bimport dill\b", r"allow_pickle\s*=\s*True", r"yaml\.(unsafe_load|full_load)",
-                        r"yaml\.load\((?![^)]*Loader=_Loader)", r"trust_remote_code\s*=\s*True", r"(?<![.\w])eval\(", r"(?<![.\w])exec\("):
+                        r"yaml\.load\((?![^)]*Loader=SuiteLoader)", r"trust_remote_code\s*=\s*True", r"(?<![.\w])eval\(", r"(?<![.\w])exec\("):
             bad += [f"{path.relative_to(PACKAGE)}: {m.group(0)}" for m in re.finditer(pattern, text)]
         for m in re.finditer(r"torch\.load\(([^)]*)\)", text):
             if "weights_only=True" not in m.group(1):
@@ -161,8 +162,8 @@ def test_pretrained_pickle_weights_are_not_executed(tmp_path: Path) -> None:
     """A local checkpoint whose weights file is a malicious pickle: loading it never runs the payload."""
     from transformers import GPT2Config
 
+    from ecobench.config.schema import ModelConfig
     from ecobench.models.build import build_model
-    from ecobench.suite import ModelConfig
 
     ckpt = tmp_path / "ckpt"
     GPT2Config(n_layer=1, n_head=2, n_embd=16, vocab_size=50, n_positions=32).save_pretrained(ckpt)

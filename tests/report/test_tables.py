@@ -7,6 +7,7 @@ import math
 import pandas as pd
 import pytest
 
+from ecobench.record import SCHEMA_VERSION, parse_record
 from ecobench.report.tables import CELL_PHASES, cell_table, compare_frame
 from ecobench.results import load, load_cells, records_to_frame
 
@@ -14,10 +15,10 @@ from ecobench.results import load, load_cells, records_to_frame
 def _rec(seed: int, method: str, ratio: float, loss: float, phases: dict[str, float], source: str = "measured:rapl"):
     cell = {"suite": "s", "key": f"seed{seed}/{method}/layer/r{ratio}", "model": "m", "seed": seed, "method": method,
             "method_name": method, "scope": "-" if method == "dense" else "layer", "ratio": ratio, "multiplier": None}
-    return {"cell": cell, "status": "ok", "metrics": {"loss": loss, "sparsity": ratio, "params_nonzero": 10,
+    return parse_record({"schema": SCHEMA_VERSION, "key": cell["key"], "cell": cell, "status": "ok", "metrics": {"loss": loss, "sparsity": ratio, "params_nonzero": 10,
                                                       "params_total": 20},
             "phases": [{"phase": p, "energy_kwh": e, "co2e_g": 2 * e, "water_l": 3 * e, "source_cpu": source}
-                       for p, e in phases.items()]}
+                       for p, e in phases.items()]}, "test")
 
 
 def test_mean_std_count_and_same_seed_deltas() -> None:
@@ -51,7 +52,7 @@ def test_mean_std_count_and_same_seed_deltas() -> None:
 def test_failed_cells_are_counted_not_averaged() -> None:
     recs = [_rec(0, "dense", 0.0, 2.0, {"train": 1.0, "eval": 1.0}),
             _rec(0, "magnitude", 0.5, 2.5, {"eval": 1.0}),
-            {**_rec(1, "magnitude", 0.5, math.nan, {}), "status": "failed", "reason": "nan", "metrics": {}}]
+            _rec(1, "magnitude", 0.5, math.nan, {}).model_copy(update={"status": "failed", "reason": "nan", "metrics": {}})]
     row = compare_frame(records_to_frame(recs, run="r")).query("method == 'magnitude'").iloc[0]
     assert row["n_seeds"] == 1 and row["n_failed"] == 1 and row["loss_mean"] == pytest.approx(2.5)
 

@@ -1,0 +1,127 @@
+"""One cell of the sweep: score -> prune -> recover -> evaluate -> inference, each phase inside its own footprint
+window. A pure function of (suite, cell, dense checkpoint folder) returning one CellRecord, so cells can run in
+other processes or on other machines; only the driver writes the results folder."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ecobench.config.schema import Suite
+from ecobench.data.dataset import load_data
+from ecobench.dense import load_dense, load_recorded, phase_row
+from ecobench.errors import CellFailed
+from ecobench.footprint import Monitor
+from ecobench.models.build import count_params
+from ecobench.prune.masks import apply_masks, make_masks, overall_sparsity, zeros_per_tensor
+from ecobench.prune.methods import REGISTRY, ScoreInputs
+from ecobench.prune.targets import select_targets
+from ecobench.record import CellInfo, CellRecord, PhaseRow
+from ecobench.sweep import DENSE, Cell, method_by_label
+from ecobench.train import evaluate, generate_tokens, train
+
+RECOVER_SEED_OFFSET = 1_000_003  # recovery draws other batches than dense training, reproducibly per seed
+
+
+def cell_info(suite: Suite, cell: Cell) -> CellInfo:
+    method = None if cell.is_dense else method_by_label(suite, cell.method)
+    return CellInfo(
+        suite=suite.name,
+        key=cell.key,
+        model=suite.model.label,
+        seed=cell.seed,
+        method=cell.method,
+        method_name=DENSE if method is None else method.name,
+        method_options="" if method is None else json.dumps(method.model_dump(exclude={"name", "label"}), sort_keys=True),
+        scope=cell.scope,
+        ratio=cell.ratio,
+        multiplier=cell.multiplier,
+    )
+
+
+def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Monitor, progress: bool = True) -> CellRecord:
+    """Score, prune, recover, evaluate and time one cell of the sweep; return its record (one results line)."""
+    info = cell_info(suite, cell)
+    if dense.get("status") != "ok":
+        return CellRecord(key=cell.key, cell=info, status="failed", reason=f"dense training failed: {dense.get('reason')}")
+    phases: list[dict[str, Any]] = []
+    data = load_data(suite.data, suite.model)
+    model = load_dense(suite, cell.seed, dense_dir, data)
+    targets = select_targets(model, suite.prune.targets)
+
+    @contextmanager
+    def window(phase: str, **extra: Any) -> Iterator[dict]:
+        found: dict[str, Any] = {}
+        with monitor.window(f"{cell.key}/{phase}") as w:
+            yield found
+        phases.append(phase_row(phase, monitor, w, **extra, **found))
+
+    try:
+        if cell.is_dense:
+            phases.append(dense["row"])
+        else:
+            method = method_by_label(suite, cell.method)
+            spec = REGISTRY[method.name]
+            with window("score"):
+                inputs = ScoreInputs(
+                    weights={n: p.detach() for n, p in targets.items()},
+                    recorded=load_recorded(dense_dir) if "recorded" in spec.needs else {},
+                    seed=cell.seed,
+                    model=model,
+                )
+                scores = spec.score(method, inputs)
+            with window("prune"):
+                masks = make_masks(scores, cell.ratio, cell.scope, cell.multiplier)
+                apply_masks(targets, masks)
+            del scores, inputs
+            steps = suite.prune.recover_steps
+            if steps:
+                lr = suite.prune.recover_lr or suite.train.lr / 10
+                held = {n: (targets[n], masks[n]) for n in targets}
+                with window("recover", steps=steps, tokens=steps * suite.train.batch_size * data.context):
+                    train(model, data, suite.train, steps=steps, seed=cell.seed + RECOVER_SEED_OFFSET, phase="recover",
+                          constant_lr=lr, masks=held, progress=progress)
+        eval_bs = suite.eval.batch_size or 4 * suite.train.batch_size
+        max_batches = None if suite.eval.batches == "all" else suite.eval.batches
+        with window("eval") as found:
+            ev = evaluate(model, data, eval_bs, max_batches)
+            found.update(tokens=ev.tokens, tokens_per_s=ev.tokens / ev.wall_s if ev.wall_s > 0 else None)
+        if suite.eval.inference_tokens:
+            bs = suite.eval.inference_batch_size
+            generate_tokens(model, data, min(64, suite.eval.inference_tokens), bs)  # warm-up, outside the window
+            with window("inference") as found:
+                t0 = time.perf_counter()
+                made = generate_tokens(model, data, suite.eval.inference_tokens, bs)
+                wall = time.perf_counter() - t0
+                found.update(tokens=made, tokens_per_s=made / wall, latency_ms_per_token=1000 * wall / (made / bs))
+            row = phases[-1]
+            if row.get("energy_kwh") is not None:
+                row["energy_kwh_per_1k_tokens"] = row["energy_kwh"] / made * 1000
+        counts = zeros_per_tensor({k: p.detach() for k, p in targets.items()})
+        frac, zeros, n = overall_sparsity(counts)
+        nonzero = sum(int((p != 0).sum()) for p in {id(p): p for p in model.parameters()}.values())
+        metrics = {
+            "loss": ev.loss,
+            "bpc": ev.loss / math.log(2) / data.chars_per_token,
+            "ppl": math.exp(min(ev.loss, 700)),
+            "sparsity": frac,
+            "sparsity_target": cell.ratio,
+            "pruned_weights": zeros,
+            "targeted_weights": n,
+            "params_total": count_params(model),
+            "params_nonzero": nonzero,
+            "recover_steps": 0 if cell.is_dense else suite.prune.recover_steps,
+            "eval_tokens": ev.tokens,
+            "dense_train_loss": dense["train_loss"],
+            "layer_sparsity": {k: z / m for k, (z, m) in counts.items()},
+        }
+        return CellRecord(key=cell.key, cell=info, status="ok", metrics=metrics,
+                          phases=[PhaseRow.model_validate(p) for p in phases])
+    except CellFailed as err:
+        return CellRecord(key=cell.key, cell=info, status="failed", reason=str(err), failed_phase=err.phase,
+                          failed_step=err.step, phases=[PhaseRow.model_validate(p) for p in phases])

@@ -1,0 +1,189 @@
+"""The suite's schema: one small typed config object per section, defaults in one place.
+
+Library code (data, models, train, prune) reads these plain objects; it never sees the YAML they came from.
+Pruning methods come from the registry (`ecobench.prune.methods`), so their options are validated here too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, PlainSerializer, PlainValidator, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from ecobench.config.base import Config
+from ecobench.footprint.config import FootprintConfig
+from ecobench.prune.methods import REGISTRY, MethodOptions
+
+
+class DataConfig(Config):
+    corpus: Literal["shakespeare", "tinyshakespeare", "python-stdlib", "path"] = "shakespeare"
+    path: str | None = None  # file or glob for corpus=path; a local copy for tinyshakespeare
+    url: str | None = None  # tinyshakespeare only: where to fetch it (checked against sha256)
+    sha256: str | None = None  # expected checksum of a fetched or local file (tinyshakespeare: the known one)
+    tokenizer: Literal["char", "byte", "bpe", "pretrained"] = "char"
+    vocab_size: int = Field(1024, ge=260, le=65535)  # bpe only: the trained vocabulary size
+    context: int = Field(128, ge=2)  # tokens per training sequence
+    val_fraction: float = Field(0.1, gt=0, lt=1)  # the last fraction of the token stream is validation
+    max_chars: int | None = Field(None, ge=1)  # keep only the first N characters of the corpus
+
+    @model_validator(mode="after")
+    def _paths(self) -> DataConfig:
+        if self.corpus == "path" and not self.path:
+            raise ValueError("corpus 'path' needs `path:` (a file or a glob)")
+        if self.corpus in ("shakespeare", "python-stdlib") and (self.path or self.url):
+            raise ValueError(f"corpus '{self.corpus}' takes no `path` or `url`")
+        if self.corpus == "path" and self.url:
+            raise ValueError("`url` is only for corpus 'tinyshakespeare'; corpus 'path' reads local files")
+        return self
+
+
+class ModelConfig(Config):
+    name: str | None = None  # label in results; derived from the shape when absent
+    family: Literal["gpt2", "llama"] = "gpt2"
+    n_layer: int = Field(4, ge=1)  # transformer blocks
+    n_head: int = Field(4, ge=1)  # attention heads per block
+    n_embd: int = Field(128, ge=8)  # residual width
+    intermediate: int | None = Field(None, ge=8)  # MLP width (default 4 x n_embd)
+    dropout: float = Field(0.0, ge=0, lt=1)
+    pretrained: str | None = None  # a local Hugging Face checkpoint directory (skips the config above)
+    gguf_file: str | None = None  # file name inside `pretrained` when the checkpoint is GGUF
+
+    @model_validator(mode="after")
+    def _heads(self) -> ModelConfig:
+        if self.pretrained is None and self.n_embd % self.n_head:
+            raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
+        return self
+
+    @property
+    def label(self) -> str:
+        if self.name:
+            return self.name
+        if self.pretrained:
+            return Path(self.pretrained).name
+        return f"{self.family}-L{self.n_layer}-H{self.n_head}-D{self.n_embd}"
+
+
+class TrainConfig(Config):
+    steps: int = Field(500, ge=0)  # optimizer steps of dense training (0: use the model as loaded)
+    batch_size: int = Field(32, ge=1)  # sequences per step
+    lr: float = Field(1e-3, gt=0)  # peak learning rate
+    min_lr: float | None = Field(None, ge=0)  # cosine floor (default lr / 10)
+    warmup_steps: int = Field(50, ge=0)  # linear warm-up before the cosine decay
+    weight_decay: float = Field(0.1, ge=0)
+    beta1: float = Field(0.9, ge=0, lt=1)
+    beta2: float = Field(0.99, ge=0, lt=1)
+    grad_clip: float = Field(1.0, ge=0)  # max global grad norm; 0 disables
+    eval_interval: int = Field(0, ge=0)  # steps between validation checks (4 batches) during training; 0: none
+    record_every: int = Field(50, ge=1)  # steps between trajectory checkpoints
+    threads: int | None = Field(None, ge=1)  # torch intra-op threads (default: torch's choice)
+
+
+def _method_entry(value: Any) -> MethodOptions:
+    """A `prune.methods` entry, validated by the options class its `name` registers (see prune/methods/)."""
+    if isinstance(value, MethodOptions):
+        return value
+    if not isinstance(value, dict):
+        raise PydanticCustomError("model_type", "expected a mapping")
+    name = value.get("name")
+    if name is None:
+        raise PydanticCustomError("union_tag_not_found", "each method needs a `name`")
+    if not isinstance(name, str) or name not in REGISTRY:
+        raise PydanticCustomError("union_tag_invalid", "unknown method {tag}", {"tag": str(name)})
+    return REGISTRY[name].options.model_validate(value)
+
+
+MethodEntry = Annotated[
+    MethodOptions, PlainValidator(_method_entry), PlainSerializer(lambda m: m.model_dump(mode="json"), return_type=dict)
+]
+
+
+class TargetsConfig(Config):
+    blocks: bool = True  # Linear/Conv1D weights inside the transformer blocks
+    embeddings: bool = False  # token (and position) embedding tables
+    lm_head: bool = False  # the output projection (when not tied to the embeddings)
+    include: list[str] | None = None  # extra fnmatch patterns on parameter names
+    exclude: list[str] | None = None  # fnmatch patterns removed from the set above
+
+
+class PruneConfig(Config):
+    methods: list[MethodEntry] = Field(min_length=1)
+    ratios: list[float] = Field(min_length=1)  # fraction of targeted weights to zero, each in [0, 1)
+    scope: Literal["layer", "global"] | list[Literal["layer", "global"]] = "layer"
+    targets: TargetsConfig = TargetsConfig()
+    recover_steps: int = Field(0, ge=0)  # fine-tuning steps after pruning, mask held (0: none)
+    recover_lr: float | None = Field(None, gt=0)  # default: train.lr / 10, constant
+
+    @field_validator("ratios")
+    @classmethod
+    def _ratios(cls, v: list[float]) -> list[float]:
+        bad = [r for r in v if not (0 <= r < 1) or math.isnan(r)]
+        if bad:
+            raise ValueError(f"ratios must be in [0, 1), got {bad}")
+        if len(set(v)) != len(v):
+            raise ValueError(f"ratios has duplicates: {sorted(r for r in set(v) if v.count(r) > 1)}")
+        return v
+
+    @field_validator("scope")
+    @classmethod
+    def _some_scope(cls, v: str | list[str]) -> str | list[str]:
+        if not v:
+            raise ValueError("scope must be 'layer', 'global' or a non-empty list of them")
+        return v
+
+    @field_validator("methods")
+    @classmethod
+    def _unique_methods(cls, v: list) -> list:
+        labels = [m.display for m in v]
+        dups = sorted({x for x in labels if labels.count(x) > 1})
+        if dups:
+            raise ValueError(f"duplicate methods {dups}: give each a distinct `label`")
+        return v
+
+    @property
+    def scopes(self) -> list[str]:
+        return [self.scope] if isinstance(self.scope, str) else list(dict.fromkeys(self.scope))
+
+
+class EvalConfig(Config):
+    batches: int | Literal["all"] = 50  # validation batches (of eval.batch_size sequences) or the whole split
+    batch_size: int | None = Field(None, ge=1)  # default: 4 x train.batch_size (no gradients, so larger fits)
+    inference_tokens: int = Field(0, ge=0)  # tokens timed in the inference phase (0: no inference phase)
+    inference_batch_size: int = Field(1, ge=1)
+
+    @field_validator("batches")
+    @classmethod
+    def _positive(cls, v: int | str) -> int | str:
+        if isinstance(v, int) and v < 1:
+            raise ValueError("batches must be >= 1 or 'all'")
+        return v
+
+
+class Suite(Config):
+    name: str = Field(min_length=1, pattern=r"^[^/\\\x00]+$")
+    seeds: list[int] = Field(min_length=1)
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    prune: PruneConfig
+    eval: EvalConfig = EvalConfig()
+    footprint: FootprintConfig = FootprintConfig()
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v: list[int]) -> list[int]:
+        if any(s < 0 for s in v):
+            raise ValueError("seeds must be >= 0")
+        if len(set(v)) != len(v):
+            raise ValueError("seeds has duplicates")
+        return v
+
+    def fingerprint(self) -> str:
+        """Identity of what the suite computes (not its name), so a resume never mixes two suites."""
+        d = self.model_dump(mode="json")
+        d.pop("name")
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]

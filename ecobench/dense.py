@@ -1,0 +1,111 @@
+"""The dense model of a seed: trained once (with every recorder the suite's methods ask for), saved as safetensors
+beside its recorded state, and loaded back for each cell."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, load_model, save_file, save_model
+
+from ecobench.atomic import save_with, write_json
+from ecobench.config.schema import Suite
+from ecobench.data.dataset import TokenData, load_data
+from ecobench.data.tokenizer import tokenizer_state
+from ecobench.errors import CellFailed, UserError
+from ecobench.footprint import Monitor
+from ecobench.models.build import build_model
+from ecobench.prune.methods import REGISTRY
+from ecobench.prune.targets import describe_targets, select_targets
+from ecobench.train import train
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = "model.safetensors"
+RECORDED_FILE = "trajectory.safetensors"  # state recorded during training, keyed `<spec key>/<weight name>`
+MARKER = "train.json"  # written last: its presence marks the checkpoint complete
+
+
+def phase_row(phase: str, monitor: Monitor, window: Any, **extra: Any) -> dict[str, Any]:
+    """A phase's stored columns: its footprint (energy, carbon, water, provenance) and what it did."""
+    return {"phase": phase, **monitor.columns(window.result), **extra}
+
+
+def record_specs(suite: Suite) -> list[Any]:
+    """What the suite's methods ask to record during dense training, each spec once."""
+    specs = (REGISTRY[m.name].record(m) for m in suite.prune.methods if REGISTRY[m.name].record is not None)
+    return list(dict.fromkeys(specs))
+
+
+def _recorders(suite: Suite, targets: dict[str, torch.nn.Parameter]) -> list[Any]:
+    """One recorder per kind of spec (specs of one kind share a schedule and a pass over the weights)."""
+    by_kind: dict[type, list[Any]] = {}
+    for spec in record_specs(suite):
+        by_kind.setdefault(type(spec), []).append(spec)
+    return [kind.recorder(targets, specs, suite.train.steps, suite.train.record_every) for kind, specs in by_kind.items()]
+
+
+def ensure_dense(suite: Suite, seed: int, dense_dir: Path, monitor: Monitor, progress: bool) -> dict:
+    """Train the seed's dense model once (or reuse a complete checkpoint)."""
+    marker = dense_dir / MARKER
+    if marker.is_file():
+        try:
+            info = json.loads(marker.read_text())
+            if (dense_dir / MODEL_FILE).is_file():
+                return info
+        except (OSError, ValueError):
+            pass
+        log.warning("%s: incomplete dense checkpoint; retraining", dense_dir)
+    dense_dir.mkdir(parents=True, exist_ok=True)
+    data = load_data(suite.data, suite.model)
+    model = build_model(suite.model, data.vocab_size, data.context, seed)
+    targets = select_targets(model, suite.prune.targets)
+    recorders = _recorders(suite, targets)
+    try:
+        with monitor.window(f"seed{seed}/dense/train") as w:
+            res = train(model, data, suite.train, steps=suite.train.steps, seed=seed,
+                        hooks=tuple(r.on_step for r in recorders), eval_every=suite.train.eval_interval,
+                        progress=progress)
+    except CellFailed as err:
+        info = {"status": "failed", "reason": str(err), "phase": err.phase, "step": err.step}
+        write_json(dense_dir / "failed.json", info)
+        return info
+    save_with(lambda p: save_model(model, p), dense_dir / MODEL_FILE)
+    if recorders:
+        state = {k: t for r in recorders for k, t in r.state_tensors().items()}
+        save_with(lambda p: save_file(state, p), dense_dir / RECORDED_FILE)
+    (dense_dir / "tokenizer.json").write_text(tokenizer_state(data.tokenizer))
+    info = {
+        "status": "ok",
+        "train_loss": res.final_loss,
+        "val_history": res.val_history,
+        "targets": describe_targets(targets),
+        "trajectory_checkpoints": max((len(r.schedule) for r in recorders), default=0),
+        "trajectory_extra_bytes": sum(r.extra_bytes() for r in recorders),
+        "row": phase_row("train", monitor, w, steps=res.steps, tokens=res.tokens,
+                         tokens_per_s=res.tokens / w.result.wall_s if w.result.wall_s > 0 else None),
+    }
+    write_json(marker, info)
+    return info
+
+
+def load_dense(suite: Suite, seed: int, dense_dir: Path, data: TokenData) -> torch.nn.Module:
+    model = build_model(suite.model, data.vocab_size, data.context, seed)
+    missing, unexpected = load_model(model, str(dense_dir / MODEL_FILE), strict=False)
+    if unexpected or [m for m in missing if "bias" not in m and "masked_bias" not in m]:
+        raise UserError(f"{dense_dir}: checkpoint does not match the model (missing {missing}, unexpected {unexpected})")
+    return model
+
+
+def load_recorded(dense_dir: Path) -> dict[str, dict[str, torch.Tensor]]:
+    """spec key -> weight name -> tensor, as recorded during the seed's dense training."""
+    path = dense_dir / RECORDED_FILE
+    out: dict[str, dict[str, torch.Tensor]] = {}
+    if path.is_file():
+        for k, t in load_file(str(path)).items():
+            spec, name = k.split("/", 1)
+            out.setdefault(spec, {})[name] = t
+    return out

@@ -1,0 +1,15 @@
+"""Pruning methods, one module each; importing this package registers the built-in ones."""
+
+from ecobench.prune.methods import magnitude, random, trajectory  # noqa: F401 (registration)
+from ecobench.prune.methods.base import (
+    REGISTRY,
+    Method,
+    MethodOptions,
+    ScoreInputs,
+    Scores,
+    method_names,
+    register,
+    unregister,
+)
+
+__all__ = ["REGISTRY", "Method", "MethodOptions", "ScoreInputs", "Scores", "method_names", "register", "unregister"]

@@ -1,0 +1,92 @@
+"""The method registry: a pruning method is one module declaring its name, options, needs and score function.
+
+The suite schema, `--set`, "did you mean" hints, `validate`'s description, the sweep and the runner all read
+`REGISTRY`, so adding a method touches its own module (and its test) only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ecobench.config.base import Config
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+# What a method may read. `weights`: the dense model's final weights; `recorded`: state recorded during dense
+# training (a RecordSpec); `calibration`: activations of calibration batches; `gradients`: gradients of them.
+NEEDS = ("weights", "recorded", "calibration", "gradients")
+
+
+class MethodOptions(Config):
+    """Options every method takes. A method's own class adds `name: Literal["<its name>"]` and its fields."""
+
+    name: str
+    label: str | None = None  # the method's name in results (default: the method name)
+
+    @property
+    def display(self) -> str:
+        return self.label or self.name
+
+    def cut_points(self, ratios: list[float], scopes: list[str]) -> list[tuple[str, float | None, float | None]]:
+        """(scope, ratio, multiplier) of each cell this method contributes to a seed; ratio 0 is the dense cell."""
+        return [(scope, r, None) for scope in scopes for r in ratios if r > 0]
+
+    def problems(self) -> list[tuple[str, str]]:
+        """Suite-level problems this method sees beyond its own fields: (field under the method, message)."""
+        return []
+
+
+@dataclass
+class ScoreInputs:
+    """Everything a score function may read; what a method does not `need` is left empty."""
+
+    weights: dict[str, torch.Tensor]  # targeted weights of the dense model (not modified)
+    recorded: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)  # RecordSpec key -> name -> tensor
+    seed: int = 0
+    model: nn.Module | None = None  # the dense model, for methods that read activations or gradients
+
+
+@dataclass
+class Scores:
+    """What the score phase hands the prune phase. Higher = more important; a score never prunes."""
+
+    rank: dict[str, torch.Tensor]  # the values cut at a quantile (sparsity threshold)
+    spread: dict[str, torch.Tensor] | None = None  # std threshold: tensors whose std(|.|) sets t
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    options: type[MethodOptions]
+    score: Callable[[Any, ScoreInputs], Scores]
+    summary: str  # one line for `validate` and the docs
+    needs: frozenset[str] = frozenset({"weights"})
+    record: Callable[[Any], Any] | None = None  # options -> RecordSpec to record during dense training, or None
+
+    RESERVED: ClassVar[frozenset[str]] = frozenset({"dense"})  # a cell's method name for the unpruned reference
+
+
+REGISTRY: dict[str, Method] = {}
+
+
+def register(method: Method) -> Method:
+    if method.name in REGISTRY or method.name in Method.RESERVED:
+        raise ValueError(f"a method named {method.name!r} is already registered")
+    unknown = set(method.needs) - set(NEEDS)
+    if unknown:
+        raise ValueError(f"method {method.name!r} needs unknown inputs {sorted(unknown)}; known: {NEEDS}")
+    REGISTRY[method.name] = method
+    return method
+
+
+def unregister(name: str) -> None:
+    """For tests that register a method of their own."""
+    REGISTRY.pop(name, None)
+
+
+def method_names() -> list[str]:
+    return list(REGISTRY)
