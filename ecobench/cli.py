@@ -13,8 +13,9 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers is imported anywhere
 
-from ecobench import __version__  # noqa: E402
-from ecobench.errors import UserError  # noqa: E402
+from ecobench import __version__
+from ecobench.errors import UserError
+from ecobench.report.cli import add_report_commands
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -70,12 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("doctor", help="what this machine can measure, and how")
     sp.set_defaults(func=_cmd_doctor)
 
-    try:
-        from ecobench.report.cli import add_report_commands
-    except ImportError:
-        pass
-    else:
-        add_report_commands(sub)
+    add_report_commands(sub)
     return p
 
 

@@ -22,9 +22,9 @@ from ecobench.sweep import expand
 def _git_commit() -> str | None:
     here = Path(__file__).resolve().parent.parent
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)  # noqa: S607 (git from PATH)
         if out.returncode == 0:
-            dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+            dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,  # noqa: S607 (git from PATH)
                                    capture_output=True, text=True, timeout=5).stdout.strip()
             return out.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):

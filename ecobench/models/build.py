@@ -6,11 +6,11 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach a model hub at run time
 
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
+import torch
+from torch import nn
 
-from ecobench.config.schema import ModelConfig  # noqa: E402
-from ecobench.errors import UserError  # noqa: E402
+from ecobench.config.schema import ModelConfig
+from ecobench.errors import UserError
 
 
 def build_model(cfg: ModelConfig, vocab_size: int, context: int, seed: int) -> nn.Module:
@@ -23,7 +23,7 @@ def build_model(cfg: ModelConfig, vocab_size: int, context: int, seed: int) -> n
         try:
             # transformers reads safetensors, and .bin files only through torch.load(weights_only=True)
             return AutoModelForCausalLM.from_pretrained(cfg.pretrained, dtype=torch.float32, **kw)
-        except Exception as err:  # noqa: BLE001 (a user's checkpoint: any failure to read it is theirs to fix, in one line)
+        except Exception as err:  # a user's checkpoint: any failure to read it is theirs to fix, in one line
             raise UserError(f"model.pretrained: cannot load {cfg.pretrained}: {str(err).splitlines()[0]}") from err
     inter = cfg.intermediate or 4 * cfg.n_embd
     if cfg.family == "gpt2":

@@ -7,7 +7,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # never open a window; the same bytes on every machine
 
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 WIDTHS_IN = {"one": 3.5, "two": 7.0}  # one- and two-column figure widths of most venues
 # Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour-vision deficiencies.

@@ -53,7 +53,7 @@ class Channel:
             if self.failed is None:
                 try:
                     self.total_j += self._energy_since_last_j()
-                except Exception as err:  # a driver or file that vanished mid-run: say so, never crash a phase
+                except Exception as err:  # noqa: BLE001 (a driver or file that vanished: say so, never crash a phase)
                     self.failed = f"{type(err).__name__}: {err}"
                     log.warning("%s meter %s stopped counting: %s", self.component, self.device, self.failed)
             self.last_update_s = self.clock()
@@ -69,5 +69,5 @@ class Channel:
     def _energy_since_last_j(self) -> float:
         raise NotImplementedError
 
-    def close(self) -> None:  # noqa: B027 - most channels hold nothing
+    def close(self) -> None:  # most channels hold nothing
         pass
