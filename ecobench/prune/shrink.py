@@ -130,6 +130,24 @@ def _need(energy, i: int, what: str, names) -> torch.Tensor:
     return energy
 
 
+def _plan(scores, prefix: str, i: int, block: nn.Module, fam: _Family, keep_neurons: int, keep_groups: int,
+          inner: int, n_kv: int, rep: int) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """(kept neuron indices, kept key/value group indices) of one block; None where that part is not pruned."""
+    neurons = groups = None
+    if keep_neurons:
+        e = _row_col_energy(scores, prefix, block, fam.mlp_in, (fam.mlp_out,))
+        neurons = _top(_need(e, i, "MLP neurons", (*fam.mlp_in, fam.mlp_out)), keep_neurons)
+    if keep_groups:
+        hd = block.self_attn.head_dim
+        names = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj")
+        q = _row_col_energy(scores, prefix, block, ("self_attn.q_proj",), ("self_attn.o_proj",))
+        kv = _row_col_energy(scores, prefix, block, ("self_attn.k_proj", "self_attn.v_proj"), ())
+        parts = [x for x in (None if q is None else q.reshape(n_kv, rep * hd).sum(1),
+                             None if kv is None else kv.reshape(n_kv, hd).sum(1)) if x is not None]
+        groups = _top(_need(sum(parts) if parts else None, i, "heads", names), keep_groups)
+    return neurons, groups
+
+
 @torch.no_grad()
 def shrink_model(
     model: nn.Module, scores: dict[str, torch.Tensor], mlp_ratio: float, head_ratio: float, scope: str = "layer"
@@ -142,28 +160,21 @@ def shrink_model(
     rep = n_heads // n_kv
     before = _count(model)
     blocks = model.get_submodule(fam.blocks)
+    # rank every layer first, so that a layer without scores refuses before any layer is rewritten
+    plans = [_plan(scores, f"{fam.blocks}.{i}", i, block, fam, mlp_ratio and keep_neurons,
+                   head_ratio and keep_groups, inner, n_kv, rep) for i, block in enumerate(blocks)]
     kept: list[LayerKept] = []
-    for i, block in enumerate(blocks):
-        prefix = f"{fam.blocks}.{i}"
-        neurons = torch.arange(inner)
-        if mlp_ratio:
-            e = _row_col_energy(scores, prefix, block, fam.mlp_in, (fam.mlp_out,))
-            neurons = _top(_need(e, i, "MLP neurons", (*fam.mlp_in, fam.mlp_out)), keep_neurons)
+    for i, (block, (neurons, groups)) in enumerate(zip(blocks, plans)):
+        if neurons is not None:
             for sub in fam.mlp_in:
                 _swap(block, sub, keep_outputs(block.get_submodule(sub), neurons))
             _swap(block, fam.mlp_out, keep_inputs(block.get_submodule(fam.mlp_out), neurons))
             if hasattr(block.mlp, "intermediate_size"):
                 block.mlp.intermediate_size = keep_neurons
         heads = torch.arange(n_heads)
-        if head_ratio:  # llama only (check_structured refused GPT-2): whole key/value groups of `rep` query heads
+        if groups is not None:  # llama only (check_structured refused GPT-2): whole key/value groups
             attn = block.self_attn
             hd = attn.head_dim
-            names = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj")
-            q = _row_col_energy(scores, prefix, block, ("self_attn.q_proj",), ("self_attn.o_proj",))
-            kv = _row_col_energy(scores, prefix, block, ("self_attn.k_proj", "self_attn.v_proj"), ())
-            parts = [x for x in (None if q is None else q.reshape(n_kv, rep * hd).sum(1),
-                                 None if kv is None else kv.reshape(n_kv, hd).sum(1)) if x is not None]
-            groups = _top(_need(sum(parts) if parts else None, i, "heads", names), keep_groups)
             heads = (groups[:, None] * rep + torch.arange(rep)).reshape(-1)  # query heads of the kept groups
             q_rows = (heads[:, None] * hd + torch.arange(hd)).reshape(-1)
             kv_rows = (groups[:, None] * hd + torch.arange(hd)).reshape(-1)
@@ -171,6 +182,7 @@ def shrink_model(
             attn.k_proj = keep_outputs(attn.k_proj, kv_rows)
             attn.v_proj = keep_outputs(attn.v_proj, kv_rows)
             attn.o_proj = keep_inputs(attn.o_proj, q_rows)
+        neurons = torch.arange(inner) if neurons is None else neurons
         kept.append(LayerKept(i, len(neurons), inner, len(heads), n_heads, tuple(neurons.tolist()),
                               tuple(heads.tolist())))
     if mlp_ratio:

@@ -161,8 +161,11 @@ def test_structured_refusals_are_one_line(make, mlp, heads, scope, field, match)
     assert all(torch.equal(before[n], p) for n, p in model.state_dict().items())  # nothing was changed
 
 
-def test_structured_needs_the_group_scored() -> None:
+def test_structured_needs_the_group_scored_and_changes_nothing_when_it_refuses() -> None:
     model = tiny_llama()
-    scores = {n: s for n, s in weight_scores(model).items() if ".mlp." not in n}
-    with pytest.raises(StructureError, match="layer 0: none of mlp.gate_proj"):
+    before = {n: p.clone() for n, p in model.state_dict().items()}
+    scores = {n: s for n, s in weight_scores(model).items() if not n.startswith("model.layers.1.mlp.")}
+    with pytest.raises(StructureError, match="layer 1: none of mlp.gate_proj"):
         Structured(mlp=True, heads=False).shrink(model, scores, 0.5, "layer")
+    assert model.config.intermediate_size == 64  # layer 0 (which had scores) was not rewritten either
+    assert all(torch.equal(before[n], p) for n, p in model.state_dict().items())
