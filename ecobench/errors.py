@@ -27,6 +27,15 @@ class DataError(UserError):
         self.field = field
 
 
+class StructureError(UserError):
+    """A pruning structure cannot be applied: a malformed N:M, a ratio that would empty a layer, a model that cannot
+    hold the structure. `field` names the suite key at fault."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
 class SensorError(UserError):
     """The suite asked for a measurement this machine cannot make; `field` names the suite key that asked."""
 
