@@ -75,3 +75,16 @@ def test_hydro_evaporation_is_macknick_median_on_the_hydro_share():
     assert site.ewif_convention == "mix:hydro-included" and site.ewif_l_per_kwh > 10  # Norway: ~90 % hydro
     given = resolve_site(SiteConfig(country="NOR", hydro_evaporation="include", ewif_l_per_kwh=3.14))
     assert (given.ewif_l_per_kwh, given.ewif_convention) == (3.14, "given")
+
+
+def test_readme_ewif_table_matches_the_data_file():
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    rows = {line.split("|")[1].strip(): line.split("|")[2:4] for line in readme.splitlines()
+            if line.startswith("| ") and "L/kWh" not in line and line.count("|") == 5}
+    for name, country in (("USA", "USA"), ("FRA", "FRA"), ("NOR", "NOR"), ("CHN", "CHN"), ("world", None)):
+        excluded, included = (float(v) for v in rows[name])
+        assert excluded == round(country_ewif_l_per_kwh(country, "exclude")[0], 2), name
+        assert included == round(country_ewif_l_per_kwh(country, "include")[0], 2), name
+    assert float(rows["U.S., Li et al."][0]) == site_factors()["literature_ewif_l_per_kwh"]["li-et-al-2023-us"]["l_per_kwh"]
