@@ -42,7 +42,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_doctor(args: argparse.Namespace) -> int:
     from ecobench.footprint.doctor import doctor_report
 
-    print(doctor_report())
+    if args.suite is None:
+        print(doctor_report())
+        return 0
+    from ecobench.config.load import load_suite
+
+    sf = load_suite(args.suite, args.set)
+    print(doctor_report(site=sf.suite.footprint.site, site_label=f"footprint.site of {args.suite}"))
     return 0
 
 
@@ -68,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     suite_args(sp)
     sp.set_defaults(func=_cmd_validate)
 
-    sp = sub.add_parser("doctor", help="what this machine can measure, and how")
+    sp = sub.add_parser("doctor", help="what this machine can measure, how to fix what it cannot, and a suite's site")
+    sp.add_argument("suite", nargs="?", help="suite YAML file: also print the site factors (EWIF) it resolves to")
+    sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a suite field")
     sp.set_defaults(func=_cmd_doctor)
 
     add_report_commands(sub)

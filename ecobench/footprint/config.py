@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from ecobench.config.base import Config
+from ecobench.footprint import grid
 
 PresetName = Literal["world-average", "us-average", "hyperscaler"]
 
@@ -30,17 +31,17 @@ class SiteConfig(Config):
     carbon_intensity_g_per_kwh: float | None = Field(None, ge=0)  # gCO2e per kWh; overrides country data
     pue: float | None = Field(None, ge=1.0, le=5.0)  # power usage effectiveness (facility / IT energy)
     wue_l_per_kwh: float | None = Field(None, ge=0)  # on-site water (cooling), litres per kWh of IT energy
-    ewif_l_per_kwh: float | None = Field(None, ge=0)  # off-site water, litres per kWh generated
+    ewif_l_per_kwh: float | None = Field(None, ge=0)  # off-site water, litres per kWh generated; overrides the mix
+    # reservoir evaporation in the mix-derived EWIF: exclude (Li et al.'s code) or include (Macknick et al. median)
+    hydro_evaporation: grid.HydroEvaporation = "exclude"
 
     @field_validator("country")
     @classmethod
     def _known_country(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        from ecobench.footprint.site import known_countries
-
         code = value.upper()
-        countries = known_countries()
+        countries = grid.known_countries()
         if code not in countries:
             close = difflib.get_close_matches(code, sorted(countries), n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
@@ -52,14 +53,12 @@ class SiteConfig(Config):
     def _known_region(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return None
-        from ecobench.footprint.site import known_regions, preset_values
-
         if "country" not in info.data:  # the country itself failed; that error says enough
             return value
-        country = info.data["country"] or preset_values(info.data.get("preset", "world-average")).get("country")
+        country = info.data["country"] or grid.preset_values(info.data.get("preset", "world-average")).get("country")
         if country is None:
             raise ValueError("region needs a country (ISO alpha-3), e.g. country: USA")
-        regions = known_regions(country)
+        regions = grid.known_regions(country)
         if not regions:
             raise ValueError(f"codecarbon has no regional data for {country}; remove region")
         if value.lower() not in regions:
@@ -77,6 +76,8 @@ class FootprintConfig(Config):
     gpu: Literal["auto", "counter", "power", "none"] = "auto"  # auto: counter, power samples for short windows
     cpu: Literal["auto", "rapl", "codecarbon-load", "codecarbon-tdp", "none"] = "auto"  # auto: RAPL, else load
     ram: Literal["codecarbon", "none"] = "codecarbon"  # codecarbon's RAM power model, or off
+    # CPU estimate: this process tree's share of CPU time (honest on shared machines), or the machine's whole load
+    cpu_attribution: Literal["process", "machine"] = "process"
     sample_interval_s: float = Field(0.1, gt=0, le=10)  # GPU power sampling period (background thread)
     min_counter_window_s: float = Field(0.5, ge=0)  # shorter GPU windows use power samples (counter is ~100 ms)
     site: SiteConfig = SiteConfig()  # grid, PUE and water factors

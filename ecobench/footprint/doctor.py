@@ -1,22 +1,47 @@
-"""`ecobench doctor`: what this machine can measure, how, and what to do about what it cannot."""
+"""`ecobench doctor`: what this machine can measure, how, one concrete fix for each thing it cannot, and the
+site factors (EWIF with its source and convention) a suite's footprint would use."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from ecobench.footprint import codecarbon_adapter as cc
+from ecobench.footprint.config import SiteConfig
 from ecobench.footprint.meters import estimate, nvml, rapl
+from ecobench.footprint.site import resolve_site
+
+NVML_FIX = ("fix: install the NVIDIA driver (it provides libnvidia-ml.so) and the package nvidia-ml-py; in a "
+            "container, start it with the GPU exposed (docker run --gpus all)")
+VISIBLE_FIX = "fix: unset CUDA_VISIBLE_DEVICES, or list a GPU in it (e.g. CUDA_VISIBLE_DEVICES=0)"
+NO_POWERCAP_FIX = ("fix: on bare-metal Linux load the driver (sudo modprobe intel_rapl_common); in a container "
+                   "mount it (-v /sys/class/powercap:/sys/class/powercap:ro); virtual machines rarely expose RAPL, "
+                   "so there the CPU stays an estimate")
+RAM_FIX = ("fix: none on this kind of machine: Linux exposes no RAM power meter (RAPL's dram domain is not read), "
+           "so RAM stays codecarbon's estimate; set footprint.ram: none to leave it out")
 
 
-def doctor_report(powercap_root: Path | str = rapl.DEFAULT_POWERCAP_ROOT) -> str:
-    """A few lines per component; never raises on missing hardware."""
+def doctor_report(powercap_root: Path | str = rapl.DEFAULT_POWERCAP_ROOT, site: SiteConfig | None = None,
+                  site_label: str = "the default site (pass a suite to see its own)") -> str:
+    """A few lines per component and the site; never raises on missing hardware."""
     lines = ["GPU (NVML, package nvidia-ml-py):"]
     lines += _gpu_lines()
     lines.append(f"CPU (RAPL under {powercap_root}):")
     lines += _rapl_lines(Path(powercap_root))
     lines.append("CPU and RAM estimates (codecarbon):")
     lines += _codecarbon_lines()
+    lines.append(f"Site: {site_label}:")
+    lines += site_lines(site or SiteConfig())
     return "\n".join(lines)
+
+
+def site_lines(config: SiteConfig) -> list[str]:
+    s = resolve_site(config)
+    return [
+        f"  {s.name}: PUE {s.pue:g} ({s.pue_source}), {s.carbon_intensity_g_per_kwh:.0f} gCO2e/kWh "
+        f"({s.carbon_intensity_source}), WUE {s.wue_l_per_kwh:g} L/kWh ({s.wue_source})",
+        f"  {s.describe_ewif()}; footprint.site.hydro_evaporation: {config.hydro_evaporation}",
+    ]
 
 
 def _gpu_lines() -> list[str]:
@@ -32,6 +57,8 @@ def _gpu_lines() -> list[str]:
             out.append(f"  gpu{d.visible_index} = NVML {d.index}: {d.name} {d.uuid}; {counter}; {power}")
         if probe.problem:
             out.append(f"  none: {probe.problem} -> GPU energy source 'none'")
+            out.append("  " + (VISIBLE_FIX if env is not None and probe.initialized else NVML_FIX)
+                       + " (on a machine without an NVIDIA GPU there is nothing to fix)")
         return out
     finally:
         nvml.shutdown(probe)
@@ -45,15 +72,17 @@ def _rapl_lines(root: Path) -> list[str]:
         out.append(f"  {d.path.name} ({d.name}): {state}")
     if probe.usable:
         out.append(f"  -> CPU energy measured (measured:rapl, {len(probe.usable)} package(s))")
+        return out
+    out.append(f"  -> not usable: {probe.problem}; CPU energy will be codecarbon's estimate")
+    if any(d.problem and "permission denied" in d.problem for d in probe.domains):
+        out.append(f"  fix: {rapl.RAPL_FIX}")
     else:
-        out.append(f"  -> not usable: {probe.problem}; CPU energy will be codecarbon's estimate")
+        out.append(f"  {NO_POWERCAP_FIX}")
     return out
 
 
 def _codecarbon_lines() -> list[str]:
-    import codecarbon
-
-    info = estimate.cpu_model()
+    info = cc.cpu_model()
     if info.matched:
         match = f"matched '{info.matched}' in codecarbon's TDP table: {info.tdp_w:g} W per CPU"
     else:
@@ -62,10 +91,13 @@ def _codecarbon_lines() -> list[str]:
             f"({info.threads} threads x its per-thread default)"
         )
     ram = estimate.CodecarbonRamChannel()
+    max_w = info.max_power_w or 0
     return [
-        f"  codecarbon {codecarbon.__version__}",
+        f"  codecarbon {cc.version()}",
         f"  CPU model '{info.model}', {info.physical_cpus} physical CPU(s), {info.threads} threads: {match}",
-        f"  CPU estimate without RAPL: max {(info.max_power_w or 0):g} W x (0.1 + 0.9 x load^3) "
-        "(estimated:codecarbon-cpu-load)",
+        f"  CPU estimate without RAPL (footprint.cpu_attribution): process = max {max_w:g} W x this process tree's "
+        f"share of CPU time (estimated:codecarbon-cpu-process); machine = max {max_w:g} W x (0.1 + 0.9 x load^3) "
+        "on the whole machine's load (estimated:codecarbon-cpu-load)",
         f"  RAM estimate: {ram.power_w:g} W for {ram.memory_gb:.1f} GB (estimated:codecarbon-ram)",
+        f"  {RAM_FIX}",
     ]

@@ -1,28 +1,36 @@
-"""Site factors: PUE, carbon intensity, on-site WUE and off-site EWIF, each with where it came from.
+"""Site factors, and the one conversion from IT energy to facility energy, carbon and water.
 
-carbon (g)  = E_IT (kWh) x PUE x CI (g/kWh)
-water (L)   = E_IT (kWh) x (WUE + PUE x EWIF)      -- Li et al. 2023, "Making AI Less Thirsty"
+facility (kWh) = E_IT x PUE
+carbon (g)     = E_IT x PUE x CI (g/kWh)
+water (L)      = E_IT x (WUE + PUE x EWIF)      -- Li et al. 2023, "Making AI Less Thirsty"
 
-Carbon intensity comes from codecarbon's bundled data through codecarbon's own `Emissions` class
-(country mix, or US state / Canadian province / Chinese province / Nordic zone), so ecobench and
-codecarbon agree by construction. EWIF not given directly is the country's generation mix (also
-codecarbon's data) times the per-fuel factors in data/site_factors.json.
+Carbon intensity comes from codecarbon's bundled data through codecarbon's own lookup (footprint/grid.py), so
+ecobench and codecarbon agree by construction. EWIF not given directly is the site's generation mix (also
+codecarbon's data) times the per-fuel factors in data/site_factors.json, under one stated convention for
+hydropower's reservoir evaporation (`hydro_evaporation`), for presets and countries alike.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict, dataclass
-from functools import cache
-from importlib import resources
 from typing import Any
 
+from ecobench.footprint import grid
 from ecobench.footprint.config import SiteConfig
 
 log = logging.getLogger(__name__)
 
-_REGIONAL_COUNTRIES = ("USA", "CAN", "CHN", "SWE", "NOR", "FIN")
+
+@dataclass(frozen=True)
+class SiteFootprint:
+    """What a quantity of IT energy costs at a site; None throughout when the energy is unknown."""
+
+    facility_kwh: float | None
+    co2e_g: float | None
+    water_onsite_l: float | None  # cooling at the data centre: E_IT x WUE
+    water_offsite_l: float | None  # generating the electricity: E_IT x PUE x EWIF
+    water_l: float | None
 
 
 @dataclass(frozen=True)
@@ -40,106 +48,34 @@ class Site:
     ewif_source: str
     pue_source: str
     wue_source: str
+    ewif_convention: str = grid.CONVENTIONS["exclude"]  # mix:hydro-excluded | mix:hydro-included | given
+
+    def footprint(self, energy_kwh: float | None) -> SiteFootprint:
+        """Facility energy, carbon and water of `energy_kwh` of IT energy at this site."""
+        if energy_kwh is None:
+            return SiteFootprint(None, None, None, None, None)
+        facility = energy_kwh * self.pue
+        onsite = energy_kwh * self.wue_l_per_kwh
+        offsite = facility * self.ewif_l_per_kwh
+        return SiteFootprint(
+            facility_kwh=facility,
+            co2e_g=facility * self.carbon_intensity_g_per_kwh,
+            water_onsite_l=onsite,
+            water_offsite_l=offsite,
+            water_l=energy_kwh * (self.wue_l_per_kwh + self.pue * self.ewif_l_per_kwh),
+        )
+
+    def describe_ewif(self) -> str:
+        """One line: the off-site water factor, where it came from and under which convention."""
+        return f"EWIF {self.ewif_l_per_kwh:.3g} L/kWh ({self.ewif_source}; convention {self.ewif_convention})"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-@cache
-def site_factors() -> dict[str, Any]:
-    """The one data file with every non-codecarbon factor and its source."""
-    text = resources.files("ecobench.footprint").joinpath("data/site_factors.json").read_text()
-    return json.loads(text)
-
-
-def preset_values(preset: str) -> dict[str, Any]:
-    return {k: v for k, v in site_factors()["presets"][preset].items() if not k.startswith("_")}
-
-
-@cache
-def _energy_mix() -> dict[str, dict[str, Any]]:
-    from codecarbon.input import DataSource
-
-    return DataSource().get_global_energy_mix_data()
-
-
-def known_countries() -> frozenset[str]:
-    """ISO alpha-3 codes codecarbon has a generation mix for."""
-    return frozenset(_energy_mix())
-
-
-@cache
-def known_regions(country: str) -> frozenset[str]:
-    """Sub-national regions codecarbon's own emissions lookup understands (lower case)."""
-    from codecarbon.core.emissions import _NORDIC_REGIONS_BY_COUNTRY
-    from codecarbon.input import DataSource
-
-    source = DataSource()
-    country = country.upper()
-    if country == "USA":
-        return frozenset(k for k in source.get_country_emissions_data("usa") if not k.startswith("_"))
-    if country == "CAN":
-        return frozenset(k for k in source.get_country_energy_mix_data("can") if not k.startswith("_"))
-    if country == "CHN":
-        names: set[str] = set()
-        for province in source.get_china_provincial_emissions_data()["data"].values():
-            names.update(province["names"])
-        return frozenset(names)
-    return frozenset(r.lower() for r in _NORDIC_REGIONS_BY_COUNTRY.get(country, ()))
-
-
-def carbon_intensity_g_per_kwh(country: str | None, region: str | None = None) -> tuple[float, str]:
-    """Grid carbon intensity from codecarbon's bundled data, via codecarbon's own lookup."""
-    from codecarbon.core.emissions import Emissions
-    from codecarbon.core.units import Energy
-    from codecarbon.external.geography import GeoMetadata
-    from codecarbon.input import DataSource
-
-    from ecobench.footprint.meters.estimate import quiet_codecarbon
-
-    if country is None:
-        value = float(DataSource().get_carbon_intensity_per_source_data()["world_average"])
-        return value, "codecarbon:world_average"
-    with quiet_codecarbon():
-        kg = Emissions(DataSource()).get_private_infra_emissions(
-            Energy.from_energy(kWh=1.0), GeoMetadata(country_iso_code=country, region=region)
-        )
-    where = f"{country}/{region.lower()}" if region else country
-    return float(kg) * 1000.0, f"codecarbon:{where}"
-
-
-def mix_ewif_l_per_kwh(mix: dict[str, Any]) -> float:
-    """Generation-weighted mean of the per-fuel water factors for one codecarbon mix record."""
-    factors = site_factors()
-    per_fuel = factors["ewif_l_per_kwh_by_fuel"]
-    total_twh = 0.0
-    water = 0.0
-    for key, fuel in factors["codecarbon_mix_fuel"].items():
-        if key.startswith("_"):
-            continue
-        twh = float(mix.get(key) or 0.0)
-        total_twh += twh
-        water += twh * per_fuel[fuel]
-    if total_twh <= 0:
-        raise ValueError(f"no generation recorded for {mix.get('country_name', '?')}")
-    return water / total_twh
-
-
-def country_ewif_l_per_kwh(country: str | None) -> tuple[float, str]:
-    """EWIF from codecarbon's 2023 generation mix; None means the sum over all its countries."""
-    mixes = _energy_mix()
-    if country is not None:
-        return mix_ewif_l_per_kwh(mixes[country]), f"derived:codecarbon-mix:{country}"
-    world: dict[str, float] = {}
-    for mix in mixes.values():
-        for key in site_factors()["codecarbon_mix_fuel"]:
-            world[key] = world.get(key, 0.0) + float(mix.get(key) or 0.0)
-    return mix_ewif_l_per_kwh(world), "derived:codecarbon-mix:all-countries"
-
-
 def resolve_site(config: SiteConfig) -> Site:
     """Preset defaults, then the suite's own values; location-bound values follow the country."""
-    preset = preset_values(config.preset)
+    preset = grid.preset_values(config.preset)
     tag = f"preset:{config.preset}"
     country = config.country if config.country is not None else preset.get("country")
     moved = config.country is not None and config.country != preset.get("country")
@@ -149,14 +85,13 @@ def resolve_site(config: SiteConfig) -> Site:
     elif preset.get("carbon_intensity_g_per_kwh") is not None and not moved and config.region is None:
         ci, ci_source = float(preset["carbon_intensity_g_per_kwh"]), tag
     else:
-        ci, ci_source = carbon_intensity_g_per_kwh(country, config.region)
+        ci, ci_source = grid.carbon_intensity_g_per_kwh(country, config.region)
 
     if config.ewif_l_per_kwh is not None:
-        ewif, ewif_source = config.ewif_l_per_kwh, "given"
-    elif preset.get("ewif_l_per_kwh") is not None and not moved:
-        ewif, ewif_source = float(preset["ewif_l_per_kwh"]), tag
+        ewif, ewif_source, convention = config.ewif_l_per_kwh, "given", grid.GIVEN
     else:
-        ewif, ewif_source = country_ewif_l_per_kwh(country)
+        ewif, ewif_source = grid.country_ewif_l_per_kwh(country, config.hydro_evaporation)
+        convention = grid.CONVENTIONS[config.hydro_evaporation]
 
     pue, pue_source = (config.pue, "given") if config.pue is not None else (float(preset["pue"]), tag)
     wue, wue_source = (
@@ -179,4 +114,5 @@ def resolve_site(config: SiteConfig) -> Site:
         ewif_source=ewif_source,
         pue_source=pue_source,
         wue_source=wue_source,
+        ewif_convention=convention,
     )

@@ -15,7 +15,11 @@ PHASE_CHOICES = (*PHASES, "total")
 def _runs_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("runs", nargs="+", metavar="RUN", help="results folder(s) written by `ecobench run`")
     sp.add_argument("--force", action="store_true",
-                    help="compare runs even when their suites differ in more than name, seeds or ratios")
+                    help="compare runs even when their suites differ in more than name, seeds or ratios, or their "
+                         "water (EWIF) conventions differ")
+    sp.add_argument("--energy", choices=("gross", "above-idle"), default="gross",
+                    help="footprint basis: gross energy, or energy above the idle baseline (default gross); carbon "
+                         "and water follow it")
 
 
 def _write(text: str, output: str | None) -> None:
@@ -38,7 +42,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     metrics = parse_list(args.metric, METRICS, "metric")
     phases = parse_list(args.phase, PHASE_CHOICES, "phase")
     runs = load_runs(args.runs, force=args.force)
-    agg = compare_frame(runs.rows, runs.names)
+    agg = compare_frame(runs.rows, runs.names, args.energy)
     if agg.empty:
         raise UserError(f"{', '.join(args.runs)}: no finished cells to compare")
     _write(render(agg, args.format, metrics, phases), args.output)
@@ -61,7 +65,8 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
     formats = tuple(parse_list(args.format, FIG_FORMATS, "figure format") or FIG_FORMATS)
     runs = load_runs(args.runs, force=args.force)
-    written, skipped = render_all(runs.rows, Path(args.out), args.width, formats, _ratio(args.ratio), args.method)
+    written, skipped = render_all(runs.rows, Path(args.out), args.width, formats, _ratio(args.ratio), args.method,
+                                  args.energy)
     for p in written:
         print(p)
     for stem, why in skipped.items():
@@ -74,7 +79,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from ecobench.report.runs import load_runs
 
     runs = load_runs(args.runs, force=args.force)
-    out = write_report(runs, Path(args.out), args.width, ["ecobench", *sys.argv[1:]])
+    out = write_report(runs, Path(args.out), args.width, ["ecobench", *sys.argv[1:]], args.energy)
     print(out)
     return 0
 

@@ -14,14 +14,11 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ecobench.errors import UserError
-from ecobench.report.tables import CELL_PHASES, METRICS, PHASES
+from ecobench.report.tables import BASIS_LABEL, CELL_PHASES, METRICS, PHASES
+from ecobench.report.units import QTY_NAMES, fmt, pick_unit
 
 FORMATS = ("table", "markdown", "csv", "latex")
 METRIC_UNITS = {"loss": "nats/token", "bpc": "bits/char", "ppl": ""}
-PREFIXES = {"energy_kwh": [("kWh", 1.0), ("Wh", 1e3), ("mWh", 1e6), ("µWh", 1e9)],
-            "co2e_g": [("kgCO2e", 1e-3), ("gCO2e", 1.0), ("mgCO2e", 1e3), ("µgCO2e", 1e6)],
-            "water_l": [("L", 1.0), ("mL", 1e3), ("µL", 1e6)]}
-QTY_NAMES = {"energy_kwh": "energy", "co2e_g": "carbon", "water_l": "water"}
 
 
 @dataclass
@@ -47,25 +44,21 @@ def parse_list(values: list[str] | None, allowed: tuple[str, ...], what: str) ->
     return list(dict.fromkeys(out))
 
 
-def _fmt(x: float, digits: int = 3) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    if x == 0:
-        return "0"
-    if abs(x) >= 10 ** digits:
-        return f"{x:,.0f}"
-    return f"{x:.{digits}g}"
-
-
 def unit_scale(agg: pd.DataFrame, qty: str, cols: list[str]) -> tuple[str, float]:
-    """The largest unit in which the biggest value of these columns is at least 1 (kWh -> Wh -> mWh ...)."""
-    vals = pd.concat([pd.to_numeric(agg[c], errors="coerce") for c in cols if c in agg.columns]).abs()
-    top = vals.max() if not vals.empty else math.nan
-    options = PREFIXES[qty]
-    for unit, factor in options:
-        if not math.isnan(top) and top * factor >= 1:
-            return unit, factor
-    return options[-1] if not math.isnan(top) else options[0]
+    """One unit for these columns together (see report/units.py)."""
+    return pick_unit(pd.concat([pd.to_numeric(agg[c], errors="coerce") for c in cols if c in agg.columns]), qty)
+
+
+def energy_kind(r: pd.Series) -> str:
+    """'estimated' if any energy in the row is estimated, 'none' if no component had a meter, else 'measured'."""
+    if r["estimated"]:
+        return "estimated"
+    return "none" if str(r["energy_sources"]).strip() in ("", "none") else "measured"
+
+
+def basis(agg: pd.DataFrame) -> str:
+    """The energy basis of an aggregated frame: 'gross' or 'above-idle'."""
+    return str(agg["energy_basis"].iloc[0]) if "energy_basis" in agg.columns and len(agg) else "gross"
 
 
 def present_phases(agg: pd.DataFrame) -> list[str]:
@@ -107,6 +100,8 @@ def build_columns(agg: pd.DataFrame, metrics: list[str] | None = None, phases: l
                        group="quality"))
     cols.append(Column("params non-zero", lambda r: r["params_nonzero_mean"],
                        lambda r: f"{r['params_nonzero_mean']:,.0f}", group="quality"))
+    above = basis(agg) == "above-idle"
+    tag = ", above idle" if above else ""
     e_unit, e_f = unit_scale(agg, "energy_kwh", [f"{p}_energy_kwh" for p in PHASES] + ["cell_energy_kwh"])
     for ph in phases:
         if ph == "total":
@@ -114,22 +109,21 @@ def build_columns(agg: pd.DataFrame, metrics: list[str] | None = None, phases: l
         key = f"{ph}_energy_kwh"
         if key not in agg.columns:
             continue
-        head = f"{ph} ({e_unit}, shared)" if ph == "train" else f"{ph} ({e_unit})"
-        cols.append(Column(head, lambda r, k=key: r[k] * e_f, lambda r, k=key: _fmt(r[k] * e_f), group="footprint"))
+        head = f"{ph} ({e_unit}{tag}, shared)" if ph == "train" else f"{ph} ({e_unit}{tag})"
+        cols.append(Column(head, lambda r, k=key: r[k] * e_f, lambda r, k=key: fmt(r[k] * e_f), group="footprint"))
     if "total" in phases:
         for qty in ("energy_kwh", "co2e_g", "water_l"):
             key = f"cell_{qty}"
             unit, f = (e_unit, e_f) if qty == "energy_kwh" else unit_scale(agg, qty, [key, f"train_{qty}"])
-            cols.append(Column(f"cell {QTY_NAMES[qty]} ({unit})", lambda r, k=key, f=f: r[k] * f,
-                               lambda r, k=key, f=f: _fmt(r[k] * f), "min", group="footprint"))
+            cols.append(Column(f"cell {QTY_NAMES[qty]} ({unit}{tag})", lambda r, k=key, f=f: r[k] * f,
+                               lambda r, k=key, f=f: fmt(r[k] * f), "min", group="footprint"))
     if "inference" in phases and agg["inference_kwh_per_1k_tokens"].notna().any():
         i_unit, i_f = unit_scale(agg, "energy_kwh", ["inference_kwh_per_1k_tokens"])
-        cols.append(Column(f"inference ({i_unit}/1k tok)", lambda r: r["inference_kwh_per_1k_tokens"] * i_f,
-                           lambda r: _fmt(r["inference_kwh_per_1k_tokens"] * i_f), "min", group="footprint"))
+        cols.append(Column(f"inference ({i_unit}/1k tok{tag})", lambda r: r["inference_kwh_per_1k_tokens"] * i_f,
+                           lambda r: fmt(r["inference_kwh_per_1k_tokens"] * i_f), "min", group="footprint"))
         cols.append(Column("inference (tok/s)", lambda r: r["inference_tokens_per_s"],
-                           lambda r: _fmt(r["inference_tokens_per_s"]), "max", group="footprint"))
-    cols.append(Column("energy source", lambda r: math.nan,
-                       lambda r: "estimated" if r["estimated"] else "measured", numeric=False, group="flag"))
+                           lambda r: fmt(r["inference_tokens_per_s"]), "max", group="footprint"))
+    cols.append(Column("energy source", lambda r: math.nan, energy_kind, numeric=False, group="flag"))
     if agg["n_failed"].sum():
         cols.append(Column("failed", lambda r: r["n_failed"], lambda r: str(r["n_failed"]), group="flag"))
     return cols
@@ -169,6 +163,12 @@ def notes(agg: pd.DataFrame) -> list[str]:
         "every cell of a seed, so it is reported apart ('train (shared)'; CSV train_*, and pipeline_* = train + cell) "
         "and never added into cell totals",
         "best value per column within each ratio is marked (quality, cell totals, inference)",
+        f"energy: {BASIS_LABEL[basis(agg)]}"
+        + (" (each component's gross energy minus its idle power x wall time, floored at 0; carbon and water of "
+           "that energy)" if basis(agg) == "above-idle" else " (everything the meters counted during the phase)")
+        + "; a component without a meter is left out of every total, and '–' marks a value that is not known",
+        "water: EWIF convention " + ", ".join(sorted({c for v in agg.get("water_convention", pd.Series(dtype=str))
+                                                      for c in str(v).split("; ")})),
     ]
     est = agg[agg["estimated"]]
     if not est.empty:
@@ -199,7 +199,7 @@ def to_csv(agg: pd.DataFrame, metrics: list[str] | None = None, phases: list[str
         keep += [f"pipeline_{q}" for q in ("energy_kwh", "co2e_g", "water_l")]
     if "inference" in phases:
         keep += ["inference_kwh_per_1k_tokens", "inference_tokens_per_s"]
-    keep += ["estimated", "energy_sources", "n_failed"]
+    keep += ["energy_basis", "water_convention", "estimated", "energy_sources", "n_failed"]
     return agg[[c for c in keep if c in agg.columns]].to_csv(index=False, lineterminator="\n")
 
 
@@ -279,4 +279,4 @@ def render(agg: pd.DataFrame, fmt: str, metrics: list[str] | None = None, phases
     return {"table": to_table, "markdown": to_markdown, "latex": to_latex}[fmt](agg, cols)
 
 
-__all__ = ["FORMATS", "METRICS", "PHASES", "parse_list", "render", "build_columns", "notes", "latex_escape"]
+__all__ = ["FORMATS", "METRICS", "PHASES", "parse_list", "render", "build_columns", "notes", "latex_escape", "fmt"]

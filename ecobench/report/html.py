@@ -20,9 +20,10 @@ import yaml
 from ecobench import __version__
 from ecobench.errors import UserError
 from ecobench.report import plots, style
-from ecobench.report.formats import _fmt, best_mask, build_columns, notes
+from ecobench.report.formats import basis, best_mask, build_columns, energy_kind, notes
 from ecobench.report.runs import Runs
-from ecobench.report.tables import compare_frame
+from ecobench.report.tables import BASIS_LABEL, compare_frame
+from ecobench.report.units import with_unit
 
 BANDS = [(0.0, 0.3, "low (ratio ≤ 0.3)"), (0.3, 0.6, "medium (0.3 < ratio ≤ 0.6)"), (0.6, 1.0, "high (ratio > 0.6)")]
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -84,7 +85,7 @@ def _table(agg: pd.DataFrame, cols: list) -> str:
             t = f"<b>{t}</b>" if best[i][j] else t
             cls = " class=n" if c.numeric else ""
             if c.header == "energy source":
-                t = f"<span class={'est' if r['estimated'] else 'meas'}>{t}</span>"
+                t = f"<span class={ {'estimated': 'est', 'measured': 'meas'}.get(energy_kind(r), 'none') }>{t}</span>"
             tds.append(f"<td{cls}>{t}</td>")
         body.append("<tr>" + "".join(tds) + "</tr>")
     return f"<div class=wide><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
@@ -104,7 +105,7 @@ def best_per_band(agg: pd.DataFrame) -> list[tuple[str, str, str]]:
         (m, s), row = next(score.iterrows())
         ratios = ", ".join(f"{r:g}" for r in sorted(band["ratio"].unique()))
         why = (f"mean Δloss {row['loss_delta_mean']:+.4f} nats/token over ratios {ratios}; "
-               f"cell energy {_fmt(row['cell_energy_kwh'] * 1000)} Wh")
+               f"cell energy {with_unit(row['cell_energy_kwh'], 'energy_kwh')} ({BASIS_LABEL[basis(agg)]})")
         out.append((name, f"{m} ({s})", why))
     return out
 
@@ -173,10 +174,11 @@ def _reproduce(runs: Runs, report_cmd: list[str] | None) -> str:
     return "".join(out)
 
 
-def _figures(runs: Runs, width: str) -> str:
+def _figures(runs: Runs, width: str, energy: str = "gross") -> str:
     style.apply_style()
-    data = plots.prepare(runs.rows)
-    out = []
+    data = plots.prepare(runs.rows, energy)
+    out = [f"<p class=note>Footprint figures show {esc(BASIS_LABEL[energy])} energy and the carbon and water "
+           f"derived from it; water uses the off-site EWIF convention {esc(data.water)}.</p>"]
     for stem, make in plots.FIGURES.items():
         try:
             fig = make(data, width, {})
@@ -192,10 +194,10 @@ def _figures(runs: Runs, width: str) -> str:
     return "".join(out)
 
 
-def render_report(runs: Runs, width: str = "two", report_cmd: list[str] | None = None) -> str:
-    """The whole page as one string."""
-    agg = compare_frame(runs.rows, runs.names)
-    pooled = plots.prepare(runs.rows).agg
+def render_report(runs: Runs, width: str = "two", report_cmd: list[str] | None = None, energy: str = "gross") -> str:
+    """The whole page as one string; footprint figures and tables on the `energy` basis (gross | above-idle)."""
+    agg = compare_frame(runs.rows, runs.names, energy)
+    pooled = plots.prepare(runs.rows, energy).agg
     suites = sorted({str(m.get("suite_name", "?")) for m in runs.manifests.values()})
     n_cells = runs.rows.drop_duplicates(["run", "key"])
     n_failed = int((n_cells["status"] != "ok").sum())
@@ -208,7 +210,8 @@ def render_report(runs: Runs, width: str = "two", report_cmd: list[str] | None =
     if not dense.empty and not math.isnan(dense["loss_mean"].iloc[0]):
         d = dense.iloc[0]
         dense_line = (f"<p>Dense reference: loss {d['loss_mean']:.4f} nats/token over {d['n_seeds']} seed(s); "
-                      f"training it cost {_fmt(d['train_energy_kwh'] * 1000)} Wh per seed, shared by every cell "
+                      f"training it cost {with_unit(d['train_energy_kwh'], 'energy_kwh')} ({BASIS_LABEL[basis(pooled)]}) "
+                      f"per seed, shared by every cell "
                       f"of that seed (shown apart, never added into cell totals).</p>")
     title = f"ecobench report: {', '.join(suites)}"
     body = [
@@ -221,7 +224,7 @@ def render_report(runs: Runs, width: str = "two", report_cmd: list[str] | None =
         f"<table><thead><tr><th>band</th><th>best</th><th>why</th></tr></thead><tbody>{bands}</tbody></table>",
         "<h3>What was measured, what was estimated</h3>", _measured_vs_estimated(runs, agg),
         "<h2>Comparison</h2>", _tables(agg),
-        "<h2>Figures</h2>", _figures(runs, width),
+        "<h2>Figures</h2>", _figures(runs, width, energy),
         "<h2>Manifest</h2>", "".join(_manifest(n, m) for n, m in runs.manifests.items()),
         "<h2>Reproduce</h2>", _reproduce(runs, report_cmd),
     ]
@@ -232,7 +235,8 @@ def render_report(runs: Runs, width: str = "two", report_cmd: list[str] | None =
             + "\n".join(body) + "\n</body></html>\n")
 
 
-def write_report(runs: Runs, out: Path, width: str = "two", report_cmd: list[str] | None = None) -> Path:
+def write_report(runs: Runs, out: Path, width: str = "two", report_cmd: list[str] | None = None,
+                 energy: str = "gross") -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_report(runs, width, report_cmd), encoding="utf-8")
+    out.write_text(render_report(runs, width, report_cmd, energy), encoding="utf-8")
     return out

@@ -19,14 +19,14 @@ import pandas as pd
 
 from ecobench.errors import UserError
 from ecobench.report import style
-from ecobench.report.formats import PREFIXES
 from ecobench.report.style import mpl_text, plt
-from ecobench.report.tables import CELL_PHASES, aggregate, cell_table
+from ecobench.report.tables import BASIS_LABEL, CELL_PHASES, aggregate, cell_table, water_conventions
+from ecobench.report.units import QTY_NAMES as QTY_LABEL
+from ecobench.report.units import mpl_unit, pick_unit
 
 log = logging.getLogger(__name__)
 
 FIG_FORMATS = ("pdf", "svg", "png")
-QTY_LABEL = {"energy_kwh": "energy", "co2e_g": "carbon", "water_l": "water"}
 
 
 @dataclass
@@ -37,25 +37,29 @@ class PlotData:
     cells: pd.DataFrame
     colours: dict[str, str]
     notes: dict[str, str] = field(default_factory=dict)  # figure stem -> why it was skipped
+    energy: str = "gross"  # energy basis: gross | above-idle
+    water: str = ""  # the EWIF convention(s) of the rows
+
+    def label(self, qty: str) -> str:
+        """'energy (gross)', 'water (above idle; EWIF mix:hydro-excluded)': what a footprint axis shows."""
+        extra = f"; EWIF {self.water}" if qty == "water_l" and self.water else ""
+        return f"{QTY_LABEL[qty]} ({BASIS_LABEL[self.energy]}{extra})"
 
 
-def prepare(rows: pd.DataFrame) -> PlotData:
-    cells = cell_table(rows)
+def prepare(rows: pd.DataFrame, energy: str = "gross") -> PlotData:
+    cells = cell_table(rows, energy)
     if cells.empty:
         raise UserError("no finished cells to plot")
     pooled = cells.assign(run="all")
     agg = aggregate(pooled)
     names = dict(zip(cells["method"], cells["method_name"], strict=True))
-    return PlotData(agg, cells, style.method_colours(list(names), names))
+    water = ", ".join(water_conventions(rows[rows["status"] == "ok"]))
+    return PlotData(agg, cells, style.method_colours(list(names), names), energy=energy, water=water)
 
 
 def _unit(values: pd.Series, qty: str) -> tuple[str, float]:
-    top = pd.to_numeric(values, errors="coerce").abs().max()
-    for unit, f in PREFIXES[qty]:
-        if not math.isnan(top) and top * f >= 1:
-            return unit.replace("CO2e", "CO$_2$e"), f
-    unit, f = PREFIXES[qty][-1]
-    return unit.replace("CO2e", "CO$_2$e"), f
+    unit, factor = pick_unit(values, qty)
+    return mpl_unit(unit), factor
 
 
 def _series(agg: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
@@ -141,10 +145,10 @@ def pareto(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def fig_loss_vs_footprint(data: PlotData, width: str) -> plt.Figure:
     """Figure 2: loss against each cell's own energy, carbon and water, with the Pareto frontier."""
-    agg = data.agg[data.agg["cell_energy_kwh"].notna()]
     fig, axes = _figure(width, 3, 1.8, 2.3)
     for ax, qty in zip(axes, QTY_LABEL, strict=True):
         key = f"cell_{qty}"
+        agg = data.agg[data.agg[key].notna()]  # a cell whose footprint is unknown has no place on this axis
         unit, f = _unit(agg[key], qty)
         for (method, scope), g in agg.groupby(["method", "scope"], sort=True):
             ax.scatter(g[key] * f, g["loss_mean"], color=data.colours[method],
@@ -156,11 +160,13 @@ def fig_loss_vs_footprint(data: PlotData, width: str) -> plt.Figure:
             ax.step(x[front], y[front], where="post", color="#555555", lw=0.8, zorder=2, label="Pareto frontier")
             for i in front:
                 ax.annotate(agg["target"].iloc[i], (x[i], y[i]), textcoords="offset points", xytext=(3, 3), fontsize=5)
-        ax.set_xlabel(f"cell {QTY_LABEL[qty]} ({unit})")
+        ax.set_xlabel(mpl_text(f"cell {data.label(qty)}") + f" ({unit})")
         ax.set_ylabel("validation loss (nats/token)")
-        ax.set_title(f"({'abc'[list(QTY_LABEL).index(qty)]}) loss vs {QTY_LABEL[qty]}", loc="left")
-    note = ("cell footprint = score + prune + recover + eval + inference (shared dense training excluded); "
-            "frontier points labelled with their target ratio")
+        unknown = len(data.agg) - len(agg)
+        ax.set_title(f"({'abc'[list(QTY_LABEL).index(qty)]}) loss vs {QTY_LABEL[qty]}"
+                     + (f" ({unknown} unknown, not shown)" if unknown else ""), loc="left")
+    note = (f"cell footprint = score + prune + recover + eval + inference (shared dense training excluded), "
+            f"{BASIS_LABEL[data.energy]} energy; frontier points labelled with their target ratio")
     fig.suptitle(textwrap.fill(note, 70 if width == "one" else 200), fontsize=5.5)
     _legend_below(fig, axes, width)
     return fig
@@ -195,25 +201,31 @@ def fig_footprint_by_phase(data: PlotData, width: str, ratio: float | None = Non
     x = np.arange(len(rows))
     for ax, qty in zip(axes, QTY_LABEL, strict=True):
         unit, f = _unit(rows[f"cell_{qty}"], qty)
+        # a phase not run has no segment; a cell with an unknown phase gets no bar at all, and a '–' instead
+        known = rows[f"cell_{qty}"].notna().to_numpy()
         bottom = np.zeros(len(rows))
         for ph in CELL_PHASES:
-            vals = (rows[f"{ph}_{qty}"].fillna(0) * f).to_numpy(float)
+            vals = np.where(known, (rows[f"{ph}_{qty}"] * f).to_numpy(float), 0.0)
+            vals = np.nan_to_num(vals, nan=0.0)  # phases this cell did not run
             if not vals.any():
                 continue
             ax.bar(x, vals, bottom=bottom, color=style.PHASE_COLOURS[ph], width=0.7, label=ph, edgecolor="white", lw=0.3)
             bottom += vals
+        for i in np.flatnonzero(~known):
+            ax.annotate("–", (x[i], 0), ha="center", va="bottom", fontsize=7)
         ax.set_xticks(x, [mpl_text(n) for n in names], fontsize=5.5, rotation=35, ha="right", rotation_mode="anchor")
         for tick, m in zip(ax.get_xticklabels(), rows["method"], strict=True):
             tick.set_color(data.colours[m])
         ax.grid(axis="x", visible=False)
-        ax.set_ylabel(f"{QTY_LABEL[qty]} per cell ({unit})")
+        ax.set_ylabel(mpl_text(f"{data.label(qty)} per cell") + f" ({unit})")
         train = rows[f"train_{qty}"].dropna()
         shared = ""
         if not train.empty:
             t_unit, t_f = _unit(train, qty)
             shared = f"; dense training, shared: {train.mean() * t_f:.3g} {t_unit}"
         ax.set_title(f"({'abc'[list(QTY_LABEL).index(qty)]}) {QTY_LABEL[qty]}{shared}", loc="left", fontsize=6)
-    fig.suptitle(f"footprint by phase at target ratio {r:g} (mean over seeds)", fontsize=7)
+    fig.suptitle(f"footprint by phase at target ratio {r:g} (mean over seeds; {BASIS_LABEL[data.energy]} energy; "
+                 f"water EWIF {mpl_text(data.water)})", fontsize=7)
     _legend_below(fig, axes[:1], width)
     return fig
 
@@ -297,11 +309,12 @@ def save(fig: plt.Figure, out: Path, stem: str, formats: tuple[str, ...] = FIG_F
 
 
 def render_all(rows: pd.DataFrame, out: Path, width: str = "two", formats: tuple[str, ...] = FIG_FORMATS,
-               ratio: float | None = None, method: str | None = None) -> tuple[list[Path], dict[str, str]]:
+               ratio: float | None = None, method: str | None = None,
+               energy: str = "gross") -> tuple[list[Path], dict[str, str]]:
     """Every figure into `out`; returns (files written, {figure: why it was skipped})."""
     style.apply_style()
     out.mkdir(parents=True, exist_ok=True)
-    data = prepare(rows)
+    data = prepare(rows, energy)
     written: list[Path] = []
     skipped: dict[str, str] = {}
     for stem, make in FIGURES.items():

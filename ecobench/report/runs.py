@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from ecobench.errors import ResultsError
+from ecobench.report.tables import water_conventions
 from ecobench.results import load, load_manifest
 
 # Suites may differ in these and still be compared: they pick which points of the same experiment were run.
@@ -54,6 +55,15 @@ def _unique_names(paths: list[Path]) -> list[str]:
     return [f"{p.parent.name}/{p.name}" if names.count(p.name) > 1 else p.name for p in paths]
 
 
+def _refuse_mixed_water(names: list[str], frames: list[pd.DataFrame]) -> None:
+    """Water from different EWIF conventions (hydro evaporation in or out, a given value) is not comparable."""
+    by_run = {n: water_conventions(df) for n, df in zip(names, frames, strict=True)}
+    if len({c for cs in by_run.values() for c in cs}) > 1:
+        seen = "; ".join(f"{n}: {', '.join(cs)}" for n, cs in by_run.items())
+        raise ResultsError(f"these runs use different water (EWIF) conventions ({seen}); their water figures are not "
+                           "comparable; pass --force to put them in one table anyway")
+
+
 def load_runs(paths: list[str | Path], force: bool = False) -> Runs:
     """Load each folder; refuse (unless `force`) runs whose suites differ in more than name, seeds or ratios."""
     if not paths:
@@ -63,6 +73,13 @@ def load_runs(paths: list[str | Path], force: bool = False) -> Runs:
         raise ResultsError("the same results folder is given twice")
     names = _unique_names(resolved)
     manifests = {n: load_manifest(p) for n, p in zip(names, resolved, strict=True)}
+    frames = []
+    for n, p in zip(names, resolved, strict=True):
+        df = load(p)
+        df["run"] = n
+        frames.append(df)
+    if not force:
+        _refuse_mixed_water(names, frames)
     if not force:
         first = names[0]
         problems = []
@@ -73,11 +90,6 @@ def load_runs(paths: list[str | Path], force: bool = False) -> Runs:
             head = (f"these runs come from suites that differ in more than name, seeds or ratios "
                     f"({len(problems)} field(s)); pass --force to compare them anyway")
             raise ResultsError(head, [head, *problems])
-    frames = []
-    for n, p in zip(names, resolved, strict=True):
-        df = load(p)
-        df["run"] = n
-        frames.append(df)
     rows = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     if rows.empty or "loss" not in rows.columns:
         raise ResultsError(f"{', '.join(map(str, resolved))}: no finished cells to report on")

@@ -4,6 +4,10 @@ Training is special: the dense model of a seed is trained once and every cell of
 cell's own footprint (`cell_*`) is its score + prune + recover + eval + inference phases; the shared training cost
 is carried beside it (`train_*`, the same for all cells of a seed) and `pipeline_* = train_* + cell_*` is what it
 costs to produce and evaluate that one model from scratch. Nothing is summed across cells that share training.
+
+Energy is gross or above idle (`energy`), with the carbon and water the runner derived from each. A value that is
+missing (an absent meter, a meter that failed) stays missing in every sum it would enter: a phase, a cell total, a
+mean over seeds. It is never counted as 0.
 """
 
 from __future__ import annotations
@@ -19,6 +23,15 @@ QUANTITIES = ("energy_kwh", "co2e_g", "water_l")  # footprint columns of a phase
 METRICS = ("loss", "bpc", "ppl")  # quality metrics (lower is better), each with a delta against dense
 GROUP = ["run", "suite", "model", "method", "method_name", "scope", "ratio", "multiplier"]
 SOURCES = ("source_gpu", "source_cpu", "source_ram")
+ENERGY_BASES = ("gross", "above-idle")
+BASIS_LABEL = {"gross": "gross", "above-idle": "above idle"}
+# which row column holds each quantity, per energy basis
+ROW_COLUMNS = {
+    "gross": {"energy_kwh": "energy_kwh", "co2e_g": "co2e_g", "water_l": "water_l"},
+    "above-idle": {"energy_kwh": "energy_above_idle_kwh", "co2e_g": "co2e_above_idle_g",
+                   "water_l": "water_above_idle_l"},
+}
+UNRECORDED = "unrecorded"  # rows written before ecobench recorded a water convention
 
 
 def _num(df: pd.DataFrame, col: str) -> pd.Series:
@@ -50,13 +63,27 @@ def target_label(ratio: float | None, multiplier: float | None) -> str:
     return "?"
 
 
-def cell_table(rows: pd.DataFrame) -> pd.DataFrame:
+def _known_sum(values: pd.Series) -> float:
+    """The sum when every value is known; NaN when any is missing (or there is none)."""
+    return float(values.sum()) if len(values) and values.notna().all() else math.nan
+
+
+def water_conventions(rows: pd.DataFrame) -> list[str]:
+    """The EWIF conventions of these phase rows ('unrecorded' for rows from before it was recorded)."""
+    if "phase" in rows.columns:
+        rows = rows[rows["phase"].notna()]
+    if "ewif_convention" not in rows.columns:
+        return [UNRECORDED] if len(rows) else []
+    return sorted({UNRECORDED if pd.isna(v) else str(v) for v in rows["ewif_convention"]})
+
+
+def cell_table(rows: pd.DataFrame, energy: str = "gross") -> pd.DataFrame:
     """One row per finished cell: its metrics, per-phase footprint, shared training, totals, and its dense deltas."""
     ok = rows[rows["status"] == "ok"].copy()
     if ok.empty:
         return pd.DataFrame()
     for q in QUANTITIES:
-        ok[q] = _num(ok, q)
+        ok[q] = _num(ok, ROW_COLUMNS[energy][q])
     out = []
     for (_run, _key), g in ok.groupby(["run", "key"], sort=False):
         first = g.iloc[0]
@@ -65,13 +92,16 @@ def cell_table(rows: pd.DataFrame) -> pd.DataFrame:
         by_phase = {ph: g[g["phase"] == ph] for ph in PHASES}
         for ph, prow in by_phase.items():
             for q in QUANTITIES:
-                rec[f"{ph}_{q}"] = prow[q].sum(min_count=1) if not prow.empty else math.nan
+                rec[f"{ph}_{q}"] = _known_sum(prow[q])
+        ran = [ph for ph in CELL_PHASES if not by_phase[ph].empty]
         for q in QUANTITIES:
-            rec[f"cell_{q}"] = pd.Series([rec[f"{ph}_{q}"] for ph in CELL_PHASES]).sum(min_count=1)
+            rec[f"cell_{q}"] = _known_sum(pd.Series([rec[f"{ph}_{q}"] for ph in ran], dtype=float))
         inf = by_phase["inference"]
-        rec["inference_kwh_per_1k_tokens"] = _num(inf, "energy_kwh_per_1k_tokens").mean() if not inf.empty else math.nan
+        per_1k = inf["energy_kwh"] / _num(inf, "tokens") * 1000
+        rec["inference_kwh_per_1k_tokens"] = per_1k.mean(skipna=False) if not inf.empty else math.nan
         rec["inference_tokens_per_s"] = _num(inf, "tokens_per_s").mean() if not inf.empty else math.nan
         rec["estimated"], rec["energy_sources"] = _sources(g)
+        rec["water_convention"] = "; ".join(water_conventions(g))
         out.append(rec)
     cells = pd.DataFrame(out)
     return _attach_dense(cells, ok)
@@ -131,10 +161,11 @@ def aggregate(cells: pd.DataFrame, failed: pd.DataFrame | None = None, run_order
             rec[f"{c}_std"] = vals.std(ddof=1) if vals.count() > 1 else math.nan
         rec["params_nonzero_mean"] = pd.to_numeric(g["params_nonzero"], errors="coerce").mean()
         rec["params_total"] = pd.to_numeric(g["params_total"], errors="coerce").max()
-        for c in value_cols:
-            rec[c] = pd.to_numeric(g[c], errors="coerce").mean()
+        for c in value_cols:  # a seed without a value makes the mean unknown, not a mean over fewer seeds
+            rec[c] = pd.to_numeric(g[c], errors="coerce").mean(skipna=False)
         rec["estimated"] = bool(g["estimated"].any())
         rec["energy_sources"] = "; ".join(sorted(set(g["energy_sources"])))
+        rec["water_convention"] = "; ".join(sorted(set(g["water_convention"])))
         rec["dense_missing"] = int((~g["has_dense"]).sum())
         rows.append(rec)
     agg = pd.DataFrame(rows)
@@ -148,10 +179,15 @@ def aggregate(cells: pd.DataFrame, failed: pd.DataFrame | None = None, run_order
     return _sort_key(agg, run_order or list(dict.fromkeys(agg["run"]))).reset_index(drop=True)
 
 
-def compare_frame(rows: pd.DataFrame, run_order: list[str] | None = None) -> pd.DataFrame:
-    """Phase rows of one or more runs -> the aggregated comparison (the one thing compare, plot and report share)."""
+def compare_frame(rows: pd.DataFrame, run_order: list[str] | None = None, energy: str = "gross") -> pd.DataFrame:
+    """Phase rows of one or more runs -> the aggregated comparison (the one thing compare, plot and report share).
+
+    `energy` is 'gross' or 'above-idle'; the frame's `energy_basis` column says which one its footprint columns are."""
     failed = rows[rows["status"] != "ok"]
     for c in GROUP:
         if c not in failed.columns:
             failed = failed.assign(**{c: None})
-    return aggregate(cell_table(rows), failed, run_order)
+    agg = aggregate(cell_table(rows, energy), failed, run_order)
+    if not agg.empty:
+        agg["energy_basis"] = energy
+    return agg

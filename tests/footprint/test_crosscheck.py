@@ -12,7 +12,9 @@ from ecobench.footprint import FootprintConfig, Monitor
 def test_co2e_matches_codecarbon_tracker_within_5_percent(tmp_path):
     from codecarbon import OfflineEmissionsTracker
 
-    config = FootprintConfig.model_validate({"idle_seconds": 0, "site": {"preset": "us-average"}})
+    config = FootprintConfig.model_validate(
+        {"idle_seconds": 0, "cpu_attribution": "machine", "site": {"preset": "us-average"}}
+    )  # codecarbon tracker default: machine mode
     monitor = Monitor(config)  # this machine's real meters, as codecarbon sees them
     monitor.start()
     tracker = OfflineEmissionsTracker(

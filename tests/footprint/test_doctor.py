@@ -29,3 +29,27 @@ def test_report_on_a_gpu_machine_with_root_only_rapl(fake_nvml, tmp_path, monkey
 def test_report_without_gpu_or_rapl(no_nvml, tmp_path):
     report = doctor_report(tmp_path / "absent")
     assert "NVML unavailable" in report and "does not exist" in report
+
+
+def test_every_unmeasured_component_gets_a_fix_line(no_nvml, tmp_path):
+    report = doctor_report(tmp_path / "absent")
+    lines = report.splitlines()
+    assert any(line.strip().startswith("fix: install the NVIDIA driver") for line in lines)  # GPU
+    assert any(line.strip().startswith("fix: on bare-metal Linux load the driver") for line in lines)  # CPU
+    assert any(line.strip().startswith("fix: none on this kind of machine") for line in lines)  # RAM
+
+
+def test_site_ewif_with_source_and_convention():
+    from ecobench.footprint import SiteConfig
+    from ecobench.footprint.doctor import site_lines
+
+    text = "\n".join(site_lines(SiteConfig(country="NOR", hydro_evaporation="include")))
+    assert "derived:codecarbon-mix:NOR" in text and "mix:hydro-included" in text
+
+
+def test_cli_doctor_with_a_suite_prints_its_site():
+    from tests.conftest import SUITES, run_cli
+
+    proc = run_cli("doctor", str(SUITES / "smoke.yaml"), "--set", "footprint.site.country=FRA")
+    assert proc.returncode == 0, proc.stderr
+    assert "EWIF 1.62 L/kWh (derived:codecarbon-mix:FRA; convention mix:hydro-excluded)" in proc.stdout

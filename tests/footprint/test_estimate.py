@@ -1,19 +1,14 @@
-"""The real codecarbon path on this CPU: its TDP lookup, its load model, its RAM model."""
+"""The real codecarbon path on this CPU: its TDP lookup, its load model, its RAM model; process attribution."""
 
 from __future__ import annotations
 
-import time
+import subprocess
+import sys
 
 import pytest
 
 from ecobench.footprint import FootprintConfig, Monitor
 from ecobench.footprint.meters import estimate
-
-
-def busy(seconds: float) -> None:
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        pass
 
 
 def test_cpu_model_comes_from_codecarbon():
@@ -22,53 +17,75 @@ def test_cpu_model_comes_from_codecarbon():
     assert info.tdp_w is not None and info.tdp_w > 0  # matched, or codecarbon's per-thread default
 
 
-def test_load_model_energy_is_within_its_bounds():
-    info = estimate.cpu_model()
-    channel = estimate.CodecarbonCpuChannel(info, "cpu_load")
+def test_load_model_energy_is_within_its_bounds(clock):
+    channel = estimate.CodecarbonCpuChannel(estimate.cpu_model(), "cpu_load", clock, "machine")
     channel.start()
-    t0 = time.perf_counter()
-    busy(0.3)
+    clock.advance(2.0)
     energy = channel.update()
-    wall = time.perf_counter() - t0
     # codecarbon: max_power x (0.1 + 0.9 x load^3), so between 10 % and 100 % of max power
-    assert 0.1 * channel.max_power_w * wall * 0.98 <= energy <= channel.max_power_w * wall * 1.02
+    assert 0.1 * channel.max_power_w * 2.0 <= energy <= channel.max_power_w * 2.0
+    assert channel.source == "estimated:codecarbon-cpu-load"
 
 
-def test_constant_mode_is_half_tdp():
-    channel = estimate.CodecarbonCpuChannel(estimate.cpu_model(), "constant")
+def test_constant_mode_is_half_tdp(clock):
+    channel = estimate.CodecarbonCpuChannel(estimate.cpu_model(), "constant", clock, "process")
     channel.start()
-    t0 = time.perf_counter()
-    time.sleep(0.2)
-    energy = channel.update()
-    assert channel.source == "estimated:codecarbon-tdp"
-    assert energy == pytest.approx(0.5 * channel.max_power_w * (time.perf_counter() - t0), rel=0.05)
+    clock.advance(3.0)
+    assert channel.source == "estimated:codecarbon-tdp" and channel.attribution == "machine"
+    assert channel.update() == pytest.approx(0.5 * channel.max_power_w * 3.0)
 
 
-def test_ram_model_is_constant_power():
-    channel = estimate.CodecarbonRamChannel()
+def test_process_attribution_is_the_trees_share_of_cpu_time(clock):
+    info = estimate.cpu_model()
+    used = {"s": 100.0}
+    channel = estimate.CodecarbonCpuChannel(info, "cpu_load", clock, "process", cpu_time=lambda: used["s"])
+    channel.start()
+    clock.advance(4.0)
+    used["s"] += 2.0  # 2 CPU seconds in 4 wall seconds
+    share = 2.0 / (4.0 * info.threads)
+    assert channel.update() == pytest.approx(channel.max_power_w * share * 4.0)
+    clock.advance(1.0)  # idle: no CPU time, no energy (no idle floor in process mode)
+    assert channel.update() == pytest.approx(channel.max_power_w * share * 4.0)
+    assert channel.source == "estimated:codecarbon-cpu-process"
+
+
+def test_process_tree_cpu_time_counts_children():
+    before = estimate.process_tree_cpu_s()
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass\n"
+    subprocess.run([sys.executable, "-c", burn], check=True)  # a child, reaped: counted in children_*
+    assert estimate.process_tree_cpu_s() - before >= 0.3
+
+
+def test_ram_model_is_constant_power(clock):
+    channel = estimate.CodecarbonRamChannel(clock)
     assert channel.power_w > 0 and channel.memory_gb > 0
     channel.start()
-    time.sleep(0.1)
-    assert channel.update() == pytest.approx(channel.power_w * 0.1, rel=0.3)
+    clock.advance(0.5)
+    assert channel.update() == pytest.approx(channel.power_w * 0.5)
 
 
-def test_monitor_without_gpu_or_rapl_estimates_and_says_so(tmp_path, no_nvml):
-    m = Monitor(FootprintConfig(idle_seconds=0.5), powercap_root=tmp_path / "absent")
+def test_monitor_without_gpu_or_rapl_estimates_and_says_so(tmp_path, no_nvml, clock):
+    m = Monitor(FootprintConfig(idle_seconds=2.0), powercap_root=tmp_path / "absent", clock=clock, sleep=clock.advance)
     m.start()
     with m.window("train") as w:
-        busy(0.5)
+        clock.advance(3.0)
     m.close()
     r = w.result
-    assert (r.gpu_source, r.cpu_source, r.ram_source) == (
+    assert (r.components["gpu"].source, r.components["cpu"].source, r.components["ram"].source) == (
         "none",
-        "estimated:codecarbon-cpu-load",
+        "estimated:codecarbon-cpu-process",
         "estimated:codecarbon-ram",
     )
-    assert r.cpu_energy_j > 0 and r.ram_energy_j > 0 and r.gpu_energy_j == 0.0
+    assert r.components["gpu"].energy_j is None and r.components["gpu"].reason.startswith("NVML unavailable")
+    assert r.components["cpu"].energy_j >= 0 and r.components["ram"].energy_j > 0
+    assert r.energy_j == r.components["cpu"].energy_j + r.components["ram"].energy_j
     line = m.summary_line()
-    assert "CPU ESTIMATED (codecarbon load model" in line and "RAM ESTIMATED" in line and "GPU none" in line
-    idle = m.manifest()["idle_baseline"]
-    assert idle["cpu_w"] > 0 and idle["ram_w"] == pytest.approx(m._meters.ram[0].power_w, rel=1e-3)
+    assert "CPU ESTIMATED (codecarbon process-share model" in line and "RAM ESTIMATED" in line and "GPU none" in line
+    manifest = m.manifest()
+    idle = manifest["idle_baseline"]
+    assert idle["ram_w"] == pytest.approx(m._meters.ram[0].power_w)
     assert idle["gpu_w"] is None  # absent, not zero
-    # constant RAM model: nothing above idle, by construction
-    assert r.above_idle_j("ram") == pytest.approx(0.0, abs=1e-3)
+    assert manifest["cpu_attribution"] == "process" and m.columns(r)["cpu_attribution"] == "process"
+    # constant RAM model: nothing above idle, by construction; the total above idle is over CPU and RAM
+    assert r.above_idle_j("ram") == pytest.approx(0.0)
+    assert r.above_idle_j() == pytest.approx(r.above_idle_j("cpu"))

@@ -26,8 +26,8 @@ def test_counter_energy_is_the_counter_difference(fake_nvml, clock):
     m.close()
     r = w.result
     assert r.wall_s == pytest.approx(2.0)
-    assert r.gpu_source == "measured:nvml-counter"
-    assert r.gpu_energy_j == pytest.approx(500.0, abs=1e-3)  # 250 W x 2 s, read in mJ
+    assert r.components["gpu"].source == "measured:nvml-counter"
+    assert r.components["gpu"].energy_j == pytest.approx(500.0, abs=1e-3)  # 250 W x 2 s, read in mJ
     assert r.gpu_device_energy_j == {"gpu0": pytest.approx(500.0, abs=1e-3)}
     assert fake.shutdowns == 1  # ours; codecarbon also calls nvmlInit when first imported
 
@@ -38,8 +38,8 @@ def test_short_window_uses_power_samples(fake_nvml, clock):
     with m.window("prune") as w:
         clock.advance(0.25)  # the counter would read 0.2 s of energy (100 ms updates): 20 % low
     m.close()
-    assert w.result.gpu_source == "measured:nvml-power"
-    assert w.result.gpu_energy_j == pytest.approx(50.0)
+    assert w.result.components["gpu"].source == "measured:nvml-power"
+    assert w.result.components["gpu"].energy_j == pytest.approx(50.0)
 
 
 def test_unsupported_counter_falls_back_to_power(fake_nvml, clock):
@@ -48,8 +48,8 @@ def test_unsupported_counter_falls_back_to_power(fake_nvml, clock):
     with m.window("train") as w:
         clock.advance(3.0)
     m.close()
-    assert w.result.gpu_source == "measured:nvml-power"
-    assert w.result.gpu_energy_j == pytest.approx(360.0)
+    assert w.result.components["gpu"].source == "measured:nvml-power"
+    assert w.result.components["gpu"].energy_j == pytest.approx(360.0)
 
 
 def test_power_integration_follows_a_power_change(fake_nvml, clock):
@@ -65,7 +65,7 @@ def test_power_integration_follows_a_power_change(fake_nvml, clock):
         channel.update()  # trapezoid: (100 + 300) / 2 x 1 s
         clock.advance(1.0)
     m.close()
-    assert w.result.gpu_energy_j == pytest.approx(100.0 + 200.0 + 300.0)
+    assert w.result.components["gpu"].energy_j == pytest.approx(100.0 + 200.0 + 300.0)
 
 
 def test_several_devices_are_summed(fake_nvml, clock):
@@ -74,7 +74,7 @@ def test_several_devices_are_summed(fake_nvml, clock):
     with m.window("train") as w:
         clock.advance(1.0)
     assert w.result.gpu_device_energy_j == {"gpu0": pytest.approx(100.0), "gpu1": pytest.approx(300.0)}
-    assert w.result.gpu_energy_j == pytest.approx(400.0)
+    assert w.result.components["gpu"].energy_j == pytest.approx(400.0)
     assert [d["uuid"] for d in m.manifest()["gpu_devices"]] == ["GPU-aaaa", "GPU-bbbb"]
     m.close()
 
@@ -85,8 +85,8 @@ def test_mixed_devices_report_the_weaker_method(fake_nvml, clock):
     with m.window("train") as w:
         clock.advance(2.0)
     m.close()
-    assert w.result.gpu_source == "measured:nvml-power"
-    assert w.result.gpu_energy_j == pytest.approx(300.0)
+    assert w.result.components["gpu"].source == "measured:nvml-power"
+    assert w.result.components["gpu"].energy_j == pytest.approx(300.0)
 
 
 def test_cuda_visible_devices_selects_and_orders(fake_nvml, clock, monkeypatch):
@@ -123,7 +123,8 @@ def test_no_driver_means_source_none(no_nvml, clock):
         clock.advance(1.0)
     cols = m.columns(w.result)
     m.close()
-    assert cols["source_gpu"] == "none" and cols["energy_gpu_kwh"] == 0.0
+    assert cols["source_gpu"] == "none" and cols["energy_gpu_kwh"] is None  # absent, never 0
+    assert cols["reason_gpu"].startswith("NVML unavailable") and cols["energy_kwh"] is None
     assert "GPU none (NVML unavailable (NVMLError_LibraryNotFound" in m.summary_line()
 
 
@@ -156,7 +157,7 @@ def test_explicit_methods_use_only_that_method(fake_nvml, clock):
         with m.window("short") as w:
             clock.advance(0.2)
         m.close()
-        assert w.result.gpu_source == source and w.result.gpu_energy_j == pytest.approx(20.0)
+        assert w.result.components["gpu"].source == source and w.result.components["gpu"].energy_j == pytest.approx(20.0)
 
 
 def test_sampler_thread_integrates_power_between_edges(fake_nvml):
@@ -172,7 +173,7 @@ def test_sampler_thread_integrates_power_between_edges(fake_nvml):
         time.sleep(0.2)
         assert channel.last_update_s > t_before  # updated by the thread, not by us
     m.close()
-    assert w.result.gpu_energy_j == pytest.approx(100.0 * w.result.wall_s, rel=1e-3)
+    assert w.result.components["gpu"].energy_j == pytest.approx(100.0 * w.result.wall_s, rel=1e-3)
 
 
 def test_failed_start_releases_nvml(fake_nvml, clock):

@@ -65,7 +65,7 @@ def test_unreadable_file_falls_back_to_codecarbon(tmp_path):
     with m.window("w") as w:
         pass
     m.close()
-    assert w.result.cpu_source == "estimated:codecarbon-cpu-load"
+    assert w.result.components["cpu"].source == "estimated:codecarbon-cpu-process"
     assert "no RAPL" in m.summary_line()
 
 
@@ -83,8 +83,8 @@ def test_monitor_window_reads_rapl(tmp_path):
         set_energy(root, 0, 4_000_000)
         set_energy(root, 1, 3_500_000)
     m.close()
-    assert w.result.cpu_source == "measured:rapl"
-    assert w.result.cpu_energy_j == pytest.approx(3.0 + 1.5)
+    assert w.result.components["cpu"].source == "measured:rapl"
+    assert w.result.components["cpu"].energy_j == pytest.approx(3.0 + 1.5)
     assert "CPU measured (RAPL, 2 package(s))" in m.summary_line()
 
 
@@ -93,9 +93,34 @@ def test_file_vanishing_mid_run_reports_none_not_zero(tmp_path):
     m = Monitor(FootprintConfig.model_validate(CPU_ONLY), powercap_root=root)
     m.start()
     with m.window("train") as w:
+        set_energy(root, 0, 3_000_000)  # 2 J counted before the file goes
         (root / "intel-rapl:0" / "energy_uj").unlink()
+    with m.window("eval") as later:
+        pass
     m.close()
-    assert w.result.cpu_source == "none"
+    cpu = w.result.components["cpu"]
+    assert cpu.energy_j is None and cpu.source == "none"  # not 0, and not the 2 J read before it vanished
+    assert "package-0" in cpu.reason and "FileNotFoundError" in cpu.reason
+    assert w.result.energy_j is None  # no other component: the total is unknown too
+    cols = m.columns(w.result)
+    assert cols["energy_cpu_kwh"] is None and cols["energy_kwh"] is None and cols["co2e_g"] is None
+    assert cols["reason_cpu"] == cpu.reason
+    assert later.result.components["cpu"].energy_j is None  # stays unknown for the rest of the run
+
+
+def test_one_package_failing_makes_the_cpu_unknown_not_partial(tmp_path):
+    root = make_powercap(tmp_path, {0: 0, 1: 0})
+    m = Monitor(FootprintConfig.model_validate({**CPU_ONLY, "ram": "codecarbon"}), powercap_root=root)
+    m.start()
+    with m.window("train") as w:
+        set_energy(root, 0, 5_000_000)
+        set_energy(root, 1, 5_000_000)
+        (root / "intel-rapl:1" / "energy_uj").unlink()
+    m.close()
+    r = w.result
+    assert r.components["cpu"].energy_j is None and "package-1" in r.components["cpu"].reason
+    assert r.components["ram"].energy_j is not None
+    assert r.energy_j == r.components["ram"].energy_j  # the total is over the components still present
 
 
 def test_require_measured_without_any_meter_exits_2(tmp_path, no_nvml):

@@ -5,12 +5,15 @@ from __future__ import annotations
 import pytest
 
 from ecobench.footprint import SiteConfig, resolve_site
-from ecobench.footprint.site import country_ewif_l_per_kwh, mix_ewif_l_per_kwh, site_factors
+from ecobench.footprint.grid import country_ewif_l_per_kwh, mix_ewif_l_per_kwh, site_factors
 
 
-def test_us_average_preset_is_li_et_al():
+def test_us_average_preset_is_li_et_al_facility_on_the_derived_us_grid():
     site = resolve_site(SiteConfig(preset="us-average"))
-    assert (site.pue, site.wue_l_per_kwh, site.ewif_l_per_kwh) == (1.17, 0.55, 3.14)
+    assert (site.pue, site.wue_l_per_kwh) == (1.17, 0.55)
+    # one convention for presets and countries: the preset's EWIF is the U.S. mix's, not a literature value
+    assert (site.ewif_l_per_kwh, site.ewif_source) == country_ewif_l_per_kwh("USA")
+    assert site.ewif_convention == "mix:hydro-excluded"
     assert site.country == "USA" and site.carbon_intensity_source == "codecarbon:USA"
     assert site.carbon_intensity_g_per_kwh == pytest.approx(369.473)  # codecarbon's bundled 2023 value
 
@@ -54,6 +57,34 @@ def test_ewif_is_the_generation_weighted_fuel_mean():
 
 
 def test_us_mix_ewif_is_lower_than_the_papers_figure():
-    # The per-fuel table counts no hydro evaporation; the 3.14 L/kWh preset is the paper's own figure.
+    # The per-fuel table counts no hydro evaporation by default; 3.14 L/kWh is the paper's own figure.
     value, source = country_ewif_l_per_kwh("USA")
     assert 1.0 < value < 1.5 and source == "derived:codecarbon-mix:USA"
+    assert site_factors()["literature_ewif_l_per_kwh"]["li-et-al-2023-us"]["l_per_kwh"] == 3.14
+
+
+def test_hydro_evaporation_is_macknick_median_on_the_hydro_share():
+    data = site_factors()["hydro_evaporation"]
+    assert data["median_gal_per_mwh"] == 4491
+    assert data["l_per_kwh"] == pytest.approx(4491 * 3.785412 / 1000)
+    mix = {"hydroelectricity_TWh": 1.0, "coal_TWh": 1.0, "country_name": "X"}
+    fuel = site_factors()["ewif_l_per_kwh_by_fuel"]
+    assert mix_ewif_l_per_kwh(mix, "exclude") == pytest.approx(fuel["coal"] / 2)
+    assert mix_ewif_l_per_kwh(mix, "include") == pytest.approx((fuel["coal"] + data["l_per_kwh"]) / 2)
+    site = resolve_site(SiteConfig(country="NOR", hydro_evaporation="include"))
+    assert site.ewif_convention == "mix:hydro-included" and site.ewif_l_per_kwh > 10  # Norway: ~90 % hydro
+    given = resolve_site(SiteConfig(country="NOR", hydro_evaporation="include", ewif_l_per_kwh=3.14))
+    assert (given.ewif_l_per_kwh, given.ewif_convention) == (3.14, "given")
+
+
+def test_readme_ewif_table_matches_the_data_file():
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    rows = {line.split("|")[1].strip(): line.split("|")[2:4] for line in readme.splitlines()
+            if line.startswith("| ") and "L/kWh" not in line and line.count("|") == 5}
+    for name, country in (("USA", "USA"), ("FRA", "FRA"), ("NOR", "NOR"), ("CHN", "CHN"), ("world", None)):
+        excluded, included = (float(v) for v in rows[name])
+        assert excluded == round(country_ewif_l_per_kwh(country, "exclude")[0], 2), name
+        assert included == round(country_ewif_l_per_kwh(country, "include")[0], 2), name
+    assert float(rows["U.S., Li et al."][0]) == site_factors()["literature_ewif_l_per_kwh"]["li-et-al-2023-us"]["l_per_kwh"]

@@ -1,115 +1,102 @@
 """CPU and RAM estimates from codecarbon's own models, without running a codecarbon tracker.
 
-We build the same hardware objects codecarbon's `ResourceTracker` builds when it finds no RAPL:
-`CPU` in `cpu_load` mode with max power = matched TDP x physical CPUs (its TDP table, or its
-per-thread default when the model is not in the table), or `constant` mode (TDP x 50 %) without
-psutil; and `RAM` in machine mode. A tracker's `start()` costs about a second of probing; this
-costs one TDP lookup per process (cached by codecarbon) and nothing per window.
+CPU, by `footprint.cpu_attribution`:
+- machine: codecarbon's machine-mode model, max power x (0.1 + 0.9 x load^3) on the whole machine's load
+  (`cpu_load`), or TDP x 50 % without psutil (`constant`); max power = matched TDP x physical CPUs.
+- process: codecarbon's process-mode rule, max power x this process tree's share of the machine's CPU time
+  (CPU seconds of this process and all its children, over wall seconds x logical CPUs). Other tenants' load is
+  not charged to the run; there is no idle floor.
+RAM: codecarbon's machine-mode constant power from the memory size. All codecarbon calls go through
+footprint/codecarbon_adapter.py.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from functools import cache
+from collections.abc import Callable
 from typing import Any
 
-from ecobench.footprint.meters.base import CC_CPU_LOAD, CC_RAM, CC_TDP, Channel, Clock
+import psutil
+
+from ecobench.footprint import codecarbon_adapter as cc
+from ecobench.footprint.codecarbon_adapter import CpuModel, cpu_model
+from ecobench.footprint.meters.base import CC_CPU_LOAD, CC_CPU_PROCESS, CC_RAM, CC_TDP, Channel, Clock
 
 log = logging.getLogger(__name__)
+
+__all__ = ["CodecarbonCpuChannel", "CodecarbonRamChannel", "CpuModel", "cpu_model", "process_tree_cpu_s"]
 
 # codecarbon's tracker calls CPU.monitor_power() every second; we sample its load model as often.
 CPU_LOAD_PERIOD_S = 1.0
 
 
-@contextmanager
-def quiet_codecarbon(level: int = logging.WARNING) -> Iterator[None]:
-    """codecarbon logs at INFO on every call; keep only warnings while we use it."""
-    cc_log = logging.getLogger("codecarbon")
-    before = cc_log.level
-    cc_log.setLevel(max(level, before))
+def process_tree_cpu_s(process: psutil.Process | None = None) -> float:
+    """User + system CPU seconds of this process and its descendants, living or finished.
+
+    A finished child's time moves into its parent's `children_*` once reaped, so the sum stays cumulative
+    and a difference of two readings is the tree's CPU time between them."""
+    process = process or psutil.Process()
+    total = 0.0
     try:
-        yield
-    finally:
-        cc_log.setLevel(before)
-
-
-@dataclass
-class CpuModel:
-    """What codecarbon knows about this CPU."""
-
-    model: str
-    tdp_w: float | None  # per physical CPU, from codecarbon's table (or its per-thread default)
-    matched: str | None  # the table entry matched, None if codecarbon fell back to its default
-    physical_cpus: int
-    threads: int
-
-    @property
-    def max_power_w(self) -> float | None:
-        return None if self.tdp_w is None else self.tdp_w * self.physical_cpus
-
-
-@cache
-def cpu_model() -> CpuModel:
-    """codecarbon's TDP lookup for this machine (1-2 s, once per process: the CPU does not change)."""
-    from codecarbon.core import cpu
-    from codecarbon.core.hardware_cache import get_cached_tdp
-    from codecarbon.core.util import count_cpus, count_physical_cpus
-    from codecarbon.input import DataSource
-
-    with quiet_codecarbon(logging.ERROR):  # it warns about unknown models; our summary says it instead
-        tdp = get_cached_tdp(cpu)
-        matched = tdp._get_matching_cpu(tdp.model, DataSource().get_cpu_power_data()) if tdp.model else None
-        physical = count_physical_cpus()
-    return CpuModel(
-        model=str(tdp.model),
-        tdp_w=float(tdp.tdp) if tdp.tdp is not None else None,
-        matched=matched,
-        physical_cpus=int(physical or 1),
-        threads=int(count_cpus()),
-    )
+        tree = [process, *process.children(recursive=True)]
+    except psutil.Error:
+        tree = [process]
+    for proc in tree:
+        try:
+            t = proc.cpu_times()
+        except psutil.Error:  # exited between listing and reading: its parent has (or will have) its time
+            continue
+        total += t.user + t.system + t.children_user + t.children_system
+    return total
 
 
 class CodecarbonCpuChannel(Channel):
-    """codecarbon's CPU estimate: its power model evaluated every second and at window edges."""
+    """codecarbon's CPU estimate, machine- or process-attributed, evaluated every second and at window edges."""
 
     component = "cpu"
     device = "cpu"
     poll_period_s = CPU_LOAD_PERIOD_S
 
-    def __init__(self, info: CpuModel, mode: str, clock: Clock = time.perf_counter):
-        """`mode` is codecarbon's: "cpu_load" (TDP x load model) or "constant" (TDP x 50 %)."""
-        from codecarbon.external.hardware import CPU
-
+    def __init__(self, info: CpuModel, mode: str, clock: Clock = time.perf_counter, attribution: str = "machine",
+                 cpu_time: Callable[[], float] = process_tree_cpu_s):
+        """`mode` is codecarbon's: "cpu_load" (load model) or "constant" (TDP x 50 %, machine only)."""
         super().__init__(clock)
         self.info = info
         self.mode = mode
-        self.source = CC_CPU_LOAD if mode == "cpu_load" else CC_TDP
-        with quiet_codecarbon():
-            self._cpu = CPU.from_utils(".", mode, info.model, info.max_power_w)
-        self.max_power_w = float(self._cpu._tdp)
+        self.attribution = "process" if attribution == "process" and mode == "cpu_load" else "machine"
+        self._model = cc.CpuPowerModel(mode, info)
+        self.max_power_w = self._model.max_power_w
+        self.source = CC_TDP if mode != "cpu_load" else CC_CPU_PROCESS if self.attribution == "process" else CC_CPU_LOAD
+        self._cpu_time = cpu_time
         self._last_t = 0.0
+        self._last_cpu_s = 0.0
 
     def _first_reading(self) -> None:
-        self._cpu.start()  # resets its load baseline: the first sample covers from now
+        self._model.start()
         self._last_t = self.clock()
+        if self.attribution == "process":
+            self._last_cpu_s = self._cpu_time()
 
     def _energy_since_last_j(self) -> float:
-        # total_power() is the mean power since its previous call, which is our previous reading.
-        # It logs at DEBUG only; no quieting here (Logger.setLevel clears every logger's cache).
-        watts = self._cpu.total_power().W
         now = self.clock()
-        energy, self._last_t = watts * (now - self._last_t), now
-        return energy
+        dt, self._last_t = now - self._last_t, now
+        if self.attribution == "process":
+            cpu_s = self._cpu_time()
+            used, self._last_cpu_s = cpu_s - self._last_cpu_s, cpu_s
+            if dt <= 0:
+                return 0.0
+            share = min(max(used, 0.0) / (dt * self.info.threads), 1.0)
+            return self.max_power_w * share * dt
+        # machine: the mean power since the model's previous call, which is our previous reading
+        return self._model.mean_power_w() * dt
 
     def describe(self) -> dict[str, Any]:
         return {
             **super().describe(),
             "model": self.info.model,
             "codecarbon_mode": self.mode,
+            "attribution": self.attribution,
             "max_power_w": self.max_power_w,
             "tdp_table_match": self.info.matched,
             "physical_cpus": self.info.physical_cpus,
@@ -126,13 +113,8 @@ class CodecarbonRamChannel(Channel):
     source = CC_RAM
 
     def __init__(self, clock: Clock = time.perf_counter):
-        from codecarbon.external.ram import RAM
-
         super().__init__(clock)
-        with quiet_codecarbon():
-            ram = RAM(tracking_mode="machine")
-            self.memory_gb = float(ram.machine_memory_GB)
-            self.power_w = float(ram.total_power().W)
+        self.memory_gb, self.power_w = cc.ram_model()
         self._last_t = 0.0
 
     def _first_reading(self) -> None:
