@@ -7,6 +7,7 @@ traceback reaches the terminal.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -196,9 +197,17 @@ def _assert_refused(rc: int, err: str, path: Path, expected: str, out: Path) -> 
     assert not out.exists() or not any(out.iterdir()), f"{out} was written: {list(out.iterdir())}"
 
 
-def test_catalogue_is_large_and_distinct() -> None:
-    assert len(CATALOGUE) >= 30
+def test_catalogue_covers_every_section_and_method() -> None:
+    """A new suite section or method without a malformed case of its own fails here, not in a user's hands."""
+    from ecobench.config.schema import Suite
+    from ecobench.prune.methods import method_names
+
     assert len({c.id for c in CATALOGUE}) == len(CATALOGUE)
+    named = " ".join(c.expect for c in CATALOGUE)
+    sections = [f for f in Suite.model_fields if not re.search(rf": {f}\b|\b{f}[.:\[]", named)]
+    assert sections == [], f"sections with no malformed case: {sections}"
+    methods = [m for m in method_names() if not any(m in (c.text or "") + c.expect for c in CATALOGUE)]
+    assert methods == [], f"methods with no malformed case: {methods}"
 
 
 @pytest.mark.parametrize("command", ["validate", "run"])

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from ecobench.errors import ResultsError
+from ecobench.record import SCHEMA_VERSION, CellRecord, parse_record
 from ecobench.report.formats import build_columns, render
 from ecobench.report.runs import load_runs
 from ecobench.report.tables import compare_frame
@@ -25,11 +26,12 @@ def _phase(p: str, e: float | None, above: float | None = None, sources: dict | 
             **(sources or {"source_cpu": "measured:rapl", "source_gpu": "none", "source_ram": "none"})}
 
 
-def _rec(seed: int, method: str, ratio: float, phases: list[dict]) -> dict:
+def _rec(seed: int, method: str, ratio: float, phases: list[dict]) -> CellRecord:
     cell = {"suite": "s", "key": f"seed{seed}/{method}/r{ratio}", "model": "m", "seed": seed, "method": method,
             "method_name": method, "scope": "-" if method == "dense" else "layer", "ratio": ratio, "multiplier": None}
-    return {"cell": cell, "status": "ok", "phases": phases,
-            "metrics": {"loss": 2.0 + ratio, "sparsity": ratio, "params_nonzero": 10, "params_total": 20}}
+    return parse_record({"schema": SCHEMA_VERSION, "key": cell["key"], "cell": cell, "status": "ok", "phases": phases,
+                         "metrics": {"loss": 2.0 + ratio, "sparsity": ratio, "params_nonzero": 10, "params_total": 20}},
+                        "test")
 
 
 def test_an_unknown_phase_energy_makes_the_cell_total_unknown_not_smaller() -> None:
