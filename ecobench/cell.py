@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from tqdm.auto import tqdm
 
 from ecobench.config.schema import Suite
 from ecobench.data.dataset import load_data
@@ -18,7 +21,8 @@ from ecobench.dense import load_dense, load_recorded, phase_row
 from ecobench.errors import CellFailed
 from ecobench.footprint import Monitor
 from ecobench.models.build import count_params
-from ecobench.prune.masks import apply_masks, make_masks, overall_sparsity, zeros_per_tensor
+from ecobench.prune.apply import Pruned, prune_structure, sparse_execution, structured_metrics
+from ecobench.prune.masks import overall_sparsity, zeros_per_tensor
 from ecobench.prune.methods import REGISTRY, ScoreInputs
 from ecobench.prune.targets import select_targets
 from ecobench.record import CellInfo, CellRecord, PhaseRow
@@ -39,6 +43,7 @@ def cell_info(suite: Suite, cell: Cell) -> CellInfo:
         method_name=DENSE if method is None else method.name,
         method_options="" if method is None else json.dumps(method.model_dump(exclude={"name", "label"}), sort_keys=True),
         scope=cell.scope,
+        structure="-" if cell.is_dense else cell.structure,
         ratio=cell.ratio,
         multiplier=cell.multiplier,
     )
@@ -61,6 +66,7 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
             yield found
         phases.append(phase_row(phase, monitor, w, **extra, **found))
 
+    pruned = Pruned(None)
     try:
         if cell.is_dense:
             phases.append(dense["row"])
@@ -76,16 +82,25 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
                 )
                 scores = spec.score(method, inputs)
             with window("prune"):
-                masks = make_masks(scores, cell.ratio, cell.scope, cell.multiplier)
-                apply_masks(targets, masks)
+                pruned = prune_structure(model, targets, scores, cell, suite.prune)
             del scores, inputs
+            if pruned.shrink is not None:  # a smaller model: its own (smaller) weights are the targets now
+                targets = select_targets(model, suite.prune.targets)
             steps = suite.prune.recover_steps
             if steps:
                 lr = suite.prune.recover_lr or suite.train.lr / 10
-                held = {n: (targets[n], masks[n]) for n in targets}
+                # masks held; a smaller model trains as it is (train() builds a fresh optimizer for its parameters)
+                held = None if pruned.masks is None else {n: (targets[n], pruned.masks[n]) for n in targets}
                 with window("recover", steps=steps, tokens=steps * suite.train.batch_size * data.context):
                     train(model, data, suite.train, steps=steps, seed=cell.seed + RECOVER_SEED_OFFSET, phase="recover",
                           constant_lr=lr, masks=held, progress=progress)
+        # what was pruned, counted before any sparse-kernel swap takes the weights out of the model
+        counts = zeros_per_tensor({k: p.detach() for k, p in targets.items()})
+        nonzero = sum(int((p != 0).sum()) for p in {id(p): p for p in model.parameters()}.values())
+        params_total = count_params(model)
+        exploited = pruned.sparsity_exploited
+        if suite.eval.execution == "sparse" and pruned.masks is not None:
+            exploited = sparse_execution(model, list(targets), say=lambda line: tqdm.write(line, file=sys.stderr))
         eval_bs = suite.eval.batch_size or 4 * suite.train.batch_size
         max_batches = None if suite.eval.batches == "all" else suite.eval.batches
         with window("eval") as found:
@@ -102,9 +117,7 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
             row = phases[-1]
             if row.get("energy_kwh") is not None:
                 row["energy_kwh_per_1k_tokens"] = row["energy_kwh"] / made * 1000
-        counts = zeros_per_tensor({k: p.detach() for k, p in targets.items()})
         frac, zeros, n = overall_sparsity(counts)
-        nonzero = sum(int((p != 0).sum()) for p in {id(p): p for p in model.parameters()}.values())
         metrics = {
             "loss": ev.loss,
             "bpc": ev.loss / math.log(2) / data.chars_per_token,
@@ -113,13 +126,16 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
             "sparsity_target": cell.ratio,
             "pruned_weights": zeros,
             "targeted_weights": n,
-            "params_total": count_params(model),
+            "params_total": params_total,
             "params_nonzero": nonzero,
             "recover_steps": 0 if cell.is_dense else suite.prune.recover_steps,
             "eval_tokens": ev.tokens,
             "dense_train_loss": dense["train_loss"],
             "layer_sparsity": {k: z / m for k, (z, m) in counts.items()},
+            "sparsity_exploited": exploited,
         }
+        if pruned.shrink is not None:
+            metrics.update(structured_metrics(pruned, targets))
         return CellRecord(key=cell.key, cell=info, status="ok", metrics=metrics,
                           phases=[PhaseRow.model_validate(p) for p in phases])
     except CellFailed as err:

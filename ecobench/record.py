@@ -36,6 +36,7 @@ class CellInfo(_Open):
     method_name: str  # the registered method
     method_options: str = ""  # JSON of the method's options beyond name and label
     scope: str
+    structure: str = "unstructured"  # 'unstructured' | 'N:M' | 'structured' | '-' (dense); older records: unstructured
     ratio: float | None = None
     multiplier: float | None = None
 

@@ -43,6 +43,12 @@ def check_suite(sf: SuiteFile) -> TokenData:
             data = load_data(suite.data, suite.model)
         except DataError as err:
             problems.append(f"{sf.where(err.field)}: {err}")
+    if data is not None and suite.prune.structures != ["unstructured"]:
+        from ecobench.prune.suite_checks import meta_model, structure_problems
+
+        model = meta_model(suite, data.vocab_size, data.context)
+        if model is not None:
+            problems += [f"{sf.where(field)}: {field}: {msg}" for field, msg in structure_problems(suite, model)]
     if problems:
         raise SuiteError(problems[0], problems)
     return data
@@ -84,7 +90,10 @@ def summary_table(df) -> str:
     if not dense.empty:
         parts.append(f"dense loss: {dense['loss'].mean():.4f} (n={len(dense)} seeds)")
     if not pruned.empty:
-        pruned = pruned.assign(row=pruned["method"] + "/" + pruned["scope"])
+        structure = pruned["structure"] if "structure" in pruned.columns else "unstructured"
+        named = pd.Series(structure, index=pruned.index).fillna("unstructured").map(
+            lambda st: "" if st == "unstructured" else f"{st}/")
+        pruned = pruned.assign(row=pruned["method"] + "/" + named + pruned["scope"])
         order = sorted(pruned["target"].unique(), key=lambda t: (t.startswith("std"), float(t.removeprefix("std"))))
         loss = pruned.pivot_table(index="row", columns="target", values="loss", aggfunc="mean")[order]
         spars = pruned.pivot_table(index="row", columns="target", values="sparsity", aggfunc="mean")[order]
@@ -176,7 +185,12 @@ def describe_grid(sf: SuiteFile, data: TokenData) -> str:
         "methods: " + "; ".join(f"{m.display} ({REGISTRY[m.name].summary})" for m in suite.prune.methods),
         f"dense models: {len(suite.seeds)} (one per seed: {suite.seeds}), {suite.train.steps} steps each",
         f"cells: {len(cells)} = {len(suite.seeds)} dense references + {len(pruned)} pruned "
-        f"({len(suite.prune.methods)} methods x {len(suite.prune.scopes)} scopes x ratios/multipliers)",
+        f"({len(suite.prune.methods)} methods x {len(suite.prune.scopes)} scopes x ratios/multipliers"
+        + (f"; structures {', '.join(suite.prune.structures)}: N:M one cell per method at 1 - N/M, structured "
+           "per ratio at layer scope" if suite.prune.structures != ["unstructured"] else "") + ")",
+        f"evaluation: {suite.eval.execution} execution"
+        + (" (masked weights through a sparse kernel where this machine has one)" if suite.eval.execution == "sparse"
+           else ""),
         f"estimated optimizer steps: {len(suite.seeds) * suite.train.steps + len(pruned) * suite.prune.recover_steps:,} "
         f"(train {suite.train.steps} x {len(suite.seeds)}, recover {suite.prune.recover_steps} x {len(pruned)})",
     ]

@@ -1,4 +1,5 @@
-"""Suite -> cells: the points of the sweep, in run order. A method's options decide its own cut points."""
+"""Suite -> cells: the points of the sweep, in run order. A method's options decide its own cut points; a structure
+other than unstructured decides them itself (N:M: one cell at its fixed sparsity; structured: each ratio, per layer)."""
 
 from __future__ import annotations
 
@@ -8,36 +9,63 @@ from ecobench.config.schema import Suite
 from ecobench.prune.methods import MethodOptions
 
 DENSE = "dense"  # a cell's method for the unpruned reference
+UNSTRUCTURED = "unstructured"
+STRUCTURED = "structured"
+
+
+def nm_sparsity(structure: str) -> float:
+    """'2:4' -> 0.5: the sparsity an N:M pattern fixes (1 - N/M)."""
+    n, m = (int(x) for x in structure.split(":"))
+    return 1 - n / m
 
 
 @dataclass(frozen=True)
 class Cell:
-    """One (seed, method, scope, ratio or multiplier) point of the sweep. `ratio` 0 with method 'dense' is the reference."""
+    """One (seed, method, structure, scope, ratio or multiplier) point of the sweep; method 'dense' is the reference."""
 
     seed: int
     method: str  # the method's label
     scope: str  # 'layer' | 'global' | '-' for the dense reference
-    ratio: float | None  # target sparsity; None for threshold=std cells
+    ratio: float | None  # target sparsity (N:M: 1 - N/M; structured: fraction of neurons/heads); None for std cells
     multiplier: float | None = None  # the paper's r for threshold=std cells
+    structure: str = UNSTRUCTURED  # 'unstructured' | 'N:M' ('2:4') | 'structured'
 
     @property
     def key(self) -> str:
+        """Unstructured keys are those of runs made before structures existed, so their folders resume."""
         target = f"r{self.ratio:g}" if self.ratio is not None else f"std{self.multiplier:g}"
-        return f"seed{self.seed}/{self.method}/{self.scope}/{target}"
+        if self.structure == UNSTRUCTURED:
+            return f"seed{self.seed}/{self.method}/{self.scope}/{target}"
+        return f"seed{self.seed}/{self.method}/{self.structure}/{self.scope}/{target}"
 
     @property
     def is_dense(self) -> bool:
         return self.method == DENSE
 
+    @property
+    def is_nm(self) -> bool:
+        return ":" in self.structure
+
+
+def _points(m: MethodOptions, structure: str, ratios: list[float], scopes: list[str]):
+    """(scope, ratio, multiplier) of one method under one structure."""
+    if structure == UNSTRUCTURED:
+        return m.cut_points(ratios, scopes)
+    if structure == STRUCTURED:  # one width per layer in a config: per-layer only (schema checks scope has layer)
+        return [("layer", r, None) for r in ratios if r > 0]
+    return [("layer", nm_sparsity(structure), None)]  # N:M: ratio and scope do not apply
+
 
 def expand(suite: Suite) -> list[Cell]:
-    """The sweep in run order: per seed, the dense reference then every method's cut points (scope x ratio)."""
+    """The sweep in run order: per seed, the dense reference then every method's cut points per structure."""
     cells: list[Cell] = []
     ratios = sorted(suite.prune.ratios)
     for seed in suite.seeds:
         cells.append(Cell(seed, DENSE, "-", 0.0))
         for m in suite.prune.methods:
-            cells += [Cell(seed, m.display, scope, r, mult) for scope, r, mult in m.cut_points(ratios, suite.prune.scopes)]
+            for st in suite.prune.structures:
+                cells += [Cell(seed, m.display, scope, r, mult, st)
+                          for scope, r, mult in _points(m, st, ratios, suite.prune.scopes)]
     return cells
 
 

@@ -16,6 +16,7 @@ from pydantic import Field, PlainSerializer, PlainValidator, field_validator, mo
 from pydantic_core import PydanticCustomError
 
 from ecobench.config.base import Config
+from ecobench.errors import StructureError
 from ecobench.footprint.config import FootprintConfig
 from ecobench.prune.methods import REGISTRY, MethodOptions
 
@@ -110,10 +111,37 @@ class TargetsConfig(Config):
     exclude: list[str] | None = None  # fnmatch patterns removed from the set above
 
 
+def _structure_entry(value: Any) -> str:
+    """One `prune.structures` entry: 'unstructured', 'structured' or 'N:M' with 0 < N < M, as one clear line."""
+    from ecobench.prune.structures import parse_structure  # the one parser of structure names
+
+    if isinstance(value, int) and not isinstance(value, bool):
+        # YAML 1.1 reads an unquoted 2:4 as the base-60 integer 124
+        raise PydanticCustomError(
+            "value_error", "{value} is not a structure; write N:M in quotes (\"2:4\"): unquoted, YAML reads 2:4 as "
+            "the base-60 number 124", {"value": value})
+    if not isinstance(value, str):
+        raise PydanticCustomError("value_error", "expected a structure name, got {value!r}", {"value": value})
+    try:
+        return parse_structure(value).name
+    except StructureError as err:
+        raise PydanticCustomError("value_error", "{msg}", {"msg": str(err).removeprefix(f"{err.field}: ")}) from None
+
+
+StructureEntry = Annotated[str, PlainValidator(_structure_entry)]
+
+
+class StructuredConfig(Config):
+    mlp: bool = True  # structured: remove whole MLP neurons (ratio = fraction of neurons per layer)
+    heads: bool = True  # structured: remove whole attention heads (llama; GPT-2 cannot load fewer heads)
+
+
 class PruneConfig(Config):
     methods: list[MethodEntry] = Field(min_length=1)
     ratios: list[float] = Field(min_length=1)  # fraction of targeted weights to zero, each in [0, 1)
     scope: Literal["layer", "global"] | list[Literal["layer", "global"]] = "layer"
+    structures: list[StructureEntry] = Field(["unstructured"], min_length=1)  # unstructured | "N:M" | structured
+    structured: StructuredConfig = StructuredConfig()  # what `structured` removes
     targets: TargetsConfig = TargetsConfig()
     recover_steps: int = Field(0, ge=0)  # fine-tuning steps after pruning, mask held (0: none)
     recover_lr: float | None = Field(None, gt=0)  # default: train.lr / 10, constant
@@ -144,6 +172,20 @@ class PruneConfig(Config):
             raise ValueError(f"duplicate methods {dups}: give each a distinct `label`")
         return v
 
+    @field_validator("structures")
+    @classmethod
+    def _unique_structures(cls, v: list[str]) -> list[str]:
+        dups = sorted({x for x in v if v.count(x) > 1})
+        if dups:
+            raise ValueError(f"structures has duplicates: {dups}")
+        return v
+
+    @model_validator(mode="after")
+    def _structured_parts(self) -> PruneConfig:
+        if "structured" in self.structures and not (self.structured.mlp or self.structured.heads):
+            raise ValueError("structured needs `structured.mlp` or `structured.heads` (both are false)")
+        return self
+
     @property
     def scopes(self) -> list[str]:
         return [self.scope] if isinstance(self.scope, str) else list(dict.fromkeys(self.scope))
@@ -154,6 +196,7 @@ class EvalConfig(Config):
     batch_size: int | None = Field(None, ge=1)  # default: 4 x train.batch_size (no gradients, so larger fits)
     inference_tokens: int = Field(0, ge=0)  # tokens timed in the inference phase (0: no inference phase)
     inference_batch_size: int = Field(1, ge=1)
+    execution: Literal["dense", "sparse"] = "dense"  # sparse: masked weights run through a sparse kernel if one exists
 
     @field_validator("batches")
     @classmethod
@@ -161,6 +204,15 @@ class EvalConfig(Config):
         if isinstance(v, int) and v < 1:
             raise ValueError("batches must be >= 1 or 'all'")
         return v
+
+
+# (section, field, default as JSON) of fields added after results folders existed; left out of the fingerprint at
+# their default so a suite that does not use them keeps the fingerprint (and resumes the folders) it had
+_LATER_DEFAULTS = (
+    ("prune", "structures", ["unstructured"]),
+    ("prune", "structured", {"mlp": True, "heads": True}),
+    ("eval", "execution", "dense"),
+)
 
 
 class Suite(Config):
@@ -186,4 +238,7 @@ class Suite(Config):
         """Identity of what the suite computes (not its name), so a resume never mixes two suites."""
         d = self.model_dump(mode="json")
         d.pop("name")
+        for section, key, default in _LATER_DEFAULTS:  # fields added later, at their default: old folders resume
+            if d[section].get(key) == default:
+                d[section].pop(key)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
