@@ -61,6 +61,11 @@ def basis(agg: pd.DataFrame) -> str:
     return str(agg["energy_basis"].iloc[0]) if "energy_basis" in agg.columns and len(agg) else "gross"
 
 
+def has_structures(agg: pd.DataFrame) -> bool:
+    """Whether any row is pruned other than unstructured (then the tables show a structure column)."""
+    return "structure" in agg.columns and bool((~agg["structure"].isin(["unstructured", "-"])).any())
+
+
 def present_phases(agg: pd.DataFrame) -> list[str]:
     return [ph for ph in PHASES if f"{ph}_energy_kwh" in agg.columns and agg[f"{ph}_energy_kwh"].notna().any()]
 
@@ -79,6 +84,8 @@ def build_columns(agg: pd.DataFrame, metrics: list[str] | None = None, phases: l
     if agg["model"].nunique() > 1:
         ident("model", "model")
     ident("method", "method")
+    if has_structures(agg):
+        ident("structure", "structure")
     ident("scope", "scope")
     ident("ratio", "target")
     cols.append(Column("seeds", lambda r: r["n_seeds"], lambda r: str(r["n_seeds"])))
@@ -123,6 +130,9 @@ def build_columns(agg: pd.DataFrame, metrics: list[str] | None = None, phases: l
                            lambda r: fmt(r["inference_kwh_per_1k_tokens"] * i_f), "min", group="footprint"))
         cols.append(Column("inference (tok/s)", lambda r: r["inference_tokens_per_s"],
                            lambda r: fmt(r["inference_tokens_per_s"]), "max", group="footprint"))
+    if "sparsity_exploited" in agg.columns:
+        cols.append(Column("sparsity exploited", lambda r: math.nan, lambda r: str(r["sparsity_exploited"]),
+                           numeric=False, group="flag"))
     cols.append(Column("energy source", lambda r: math.nan, energy_kind, numeric=False, group="flag"))
     if agg["n_failed"].sum():
         cols.append(Column("failed", lambda r: r["n_failed"], lambda r: str(r["n_failed"]), group="flag"))
@@ -157,12 +167,15 @@ def best_mask(agg: pd.DataFrame, cols: list[Column]) -> list[list[bool]]:
 def notes(agg: pd.DataFrame) -> list[str]:
     """The lines a reader needs to read the table honestly."""
     out = [
-        "one row per (method, scope, ratio), mean over seeds (± sample std when there are several); "
+        "one row per (method, structure, scope, ratio), mean over seeds (± sample std when there are several); "
         "Δ is against the dense model of the same seed",
         "cell = the cell's own phases (" + " + ".join(CELL_PHASES) + "); training the dense model is shared by "
         "every cell of a seed, so it is reported apart ('train (shared)'; CSV train_*, and pipeline_* = train + cell) "
         "and never added into cell totals",
         "best value per column within each ratio is marked (quality, cell totals, inference)",
+        "sparsity exploited: what the kernels that ran made of the pruning: 'no' (zeros multiplied by dense kernels: "
+        "no saving), 'csr'/'bsr' (torch sparse matmul, eval.execution: sparse), 'semi-structured-2:4' (GPU 2:4 "
+        "kernel), 'smaller-dense' (structured: a physically smaller model); '–' not recorded",
         f"energy: {BASIS_LABEL[basis(agg)]}"
         + (" (each component's gross energy minus its idle power x wall time, floored at 0; carbon and water of "
            "that energy)" if basis(agg) == "above-idle" else " (everything the meters counted during the phase)")
@@ -170,6 +183,10 @@ def notes(agg: pd.DataFrame) -> list[str]:
         "water: EWIF convention " + ", ".join(sorted({c for v in agg.get("water_convention", pd.Series(dtype=str))
                                                       for c in str(v).split("; ")})),
     ]
+    if has_structures(agg):
+        out.append("structure: N:M keeps the N best of every M inputs (ratio = 1 - N/M); structured removes whole "
+                   "MLP neurons/heads (ratio = fraction of them per layer; sparsity = fraction of targeted weights "
+                   "removed)")
     est = agg[agg["estimated"]]
     if not est.empty:
         srcs = sorted({s for v in est["energy_sources"] for s in v.split("; ")})
@@ -186,8 +203,8 @@ def to_csv(agg: pd.DataFrame, metrics: list[str] | None = None, phases: list[str
     """Machine-readable: base units in column names, full precision, std and n alongside each mean."""
     metrics = metrics or ["loss"]
     phases = phases or [*present_phases(agg), "total"]
-    keep = ["run", "suite", "model", "method", "method_name", "scope", "ratio", "multiplier", "target", "n_seeds",
-            "seeds"]
+    keep = ["run", "suite", "model", "method", "method_name", "structure", "scope", "ratio", "multiplier", "target",
+            "n_seeds", "seeds", "sparsity_exploited"]
     for m in metrics:
         keep += [f"{m}_mean", f"{m}_std", f"{m}_delta_mean", f"{m}_delta_std", f"{m}_delta_pct_mean",
                  f"{m}_delta_pct_std"]

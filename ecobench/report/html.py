@@ -47,7 +47,11 @@ CAPTIONS = {
                               "training excluded), with the Pareto frontier.",
     "fig3_footprint_by_phase": "Footprint of each cell stacked by phase at one target ratio; the shared dense "
                                "training cost is stated above each panel.",
-    "fig4_layer_sparsity": "Fraction of weights pruned per layer for one method and ratio.",
+    "fig4_layer_sparsity": "Fraction of weights pruned per layer for one method and ratio, a panel per structure "
+                           "and scope; for structured cells, the MLP neurons and heads each layer kept.",
+    "fig5_loss_vs_inference": "Validation loss against measured inference energy per 1k tokens (a) and tokens/s "
+                              "(b), a marker per structure: zeros in dense kernels save nothing at serving time; a "
+                              "smaller dense model (structured) can.",
 }
 
 

@@ -62,14 +62,32 @@ def _unit(values: pd.Series, qty: str) -> tuple[str, float]:
     return mpl_unit(unit), factor
 
 
-def _series(agg: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
-    """(method, scope, rows sorted by ratio) for every pruned line, in a stable order."""
+def _series(agg: pd.DataFrame) -> list[tuple[str, str, str, pd.DataFrame]]:
+    """(method, structure, scope, rows sorted by ratio) for every pruned line, in a stable order."""
     pruned = agg[(agg["method"] != "dense") & agg["ratio"].notna()]
-    return [(m, s, g.sort_values("ratio")) for (m, s), g in pruned.groupby(["method", "scope"], sort=True)]
+    return [(m, st, s, g.sort_values("ratio"))
+            for (m, st, s), g in pruned.groupby(["method", "structure", "scope"], sort=True)]
 
 
-def _label(method: str, scope: str) -> str:
-    return mpl_text(f"{method} ({scope})")
+def _label(method: str, scope: str, structure: str = "unstructured") -> str:
+    shown = "" if structure in ("unstructured", "-") else f" {structure}"
+    return mpl_text(f"{method}{shown} ({scope})")
+
+
+def _marker(structure: str, scope: str) -> str:
+    """Unstructured points keep their scope's marker; other structures have their own."""
+    if structure in ("unstructured", "-"):
+        return style.SCOPE_MARKER.get(scope, "o")
+    return STRUCTURE_MARKER.get(structure, "X" if ":" in structure else "P")
+
+
+def _linestyle(structure: str, scope: str) -> str:
+    return style.SCOPE_STYLE.get(scope, "-") if structure in ("unstructured", "-") else STRUCTURE_STYLE.get(
+        structure, "-.")
+
+
+STRUCTURE_MARKER = {"structured": "^", "2:4": "X", "4:8": "P"}
+STRUCTURE_STYLE = {"structured": (0, (5, 1, 1, 1))}  # dash-dot-dot: apart from layer (-) and global (--)
 
 
 def _dense(agg: pd.DataFrame) -> pd.Series | None:
@@ -107,15 +125,15 @@ def fig_loss_vs_ratio(data: PlotData, width: str) -> plt.Figure:
     for ax in (ax_r, ax_s):
         if dense is not None:
             ax.axhline(dense["loss_mean"], color=style.DENSE, lw=0.8, ls=":", label="dense (ratio 0)")
-    for method, scope, g in _series(agg):
-        c, ls, mk = data.colours[method], style.SCOPE_STYLE.get(scope, "-"), style.SCOPE_MARKER.get(scope, "o")
+    for method, structure, scope, g in _series(agg):
+        c, ls, mk = data.colours[method], _linestyle(structure, scope), _marker(structure, scope)
         if dense is not None:  # every line starts from the dense model it was pruned from (ratio 0)
             g = pd.concat([dense.to_frame().T, g])
         # the band is the spread over seeds of the change against the dense model of the same seed: seeds move the
         # dense loss itself, and that shared offset says nothing about the method
         y, sd = g["loss_mean"].to_numpy(float), g["loss_delta_std"].astype(float).fillna(0).to_numpy(float)
         for ax, x in ((ax_r, 100 * g["ratio"].to_numpy(float)), (ax_s, 100 * g["sparsity_mean"].to_numpy(float))):
-            ax.plot(x, y, color=c, ls=ls, marker=mk, label=_label(method, scope))
+            ax.plot(x, y, color=c, ls=ls, marker=mk, label=_label(method, scope, structure))
             if sd.any():
                 ax.fill_between(x, y - sd, y + sd, color=c, alpha=0.18, lw=0)
     std_cells = agg[(agg["method"] != "dense") & agg["ratio"].isna()]
@@ -150,10 +168,10 @@ def fig_loss_vs_footprint(data: PlotData, width: str) -> plt.Figure:
         key = f"cell_{qty}"
         agg = data.agg[data.agg[key].notna()]  # a cell whose footprint is unknown has no place on this axis
         unit, f = _unit(agg[key], qty)
-        for (method, scope), g in agg.groupby(["method", "scope"], sort=True):
+        for (method, structure, scope), g in agg.groupby(["method", "structure", "scope"], sort=True):
             ax.scatter(g[key] * f, g["loss_mean"], color=data.colours[method],
-                       marker=style.SCOPE_MARKER.get(scope, "o"), s=12, zorder=3,
-                       label="dense" if method == "dense" else _label(method, scope))
+                       marker=_marker(structure, scope), s=12, zorder=3,
+                       label="dense" if method == "dense" else _label(method, scope, structure))
         x, y = (agg[key] * f).to_numpy(float), agg["loss_mean"].to_numpy(float)
         front = pareto(x, y)
         if len(front):
@@ -197,7 +215,8 @@ def fig_footprint_by_phase(data: PlotData, width: str, ratio: float | None = Non
     rows = pd.concat([agg[agg["method"] == "dense"],
                       agg[(agg["method"] != "dense") & (agg["ratio"] - r).abs().lt(1e-9)]])
     fig, axes = _figure(width, 3, 1.9, 2.4)
-    names = ["dense" if m == "dense" else f"{m} ({s})" for m, s in zip(rows["method"], rows["scope"], strict=True)]
+    names = ["dense" if m == "dense" else _label(m, s, st)
+             for m, st, s in zip(rows["method"], rows["structure"], rows["scope"], strict=True)]
     x = np.arange(len(rows))
     for ax, qty in zip(axes, QTY_LABEL, strict=True):
         unit, f = _unit(rows[f"cell_{qty}"], qty)
@@ -213,7 +232,7 @@ def fig_footprint_by_phase(data: PlotData, width: str, ratio: float | None = Non
             bottom += vals
         for i in np.flatnonzero(~known):
             ax.annotate("–", (x[i], 0), ha="center", va="bottom", fontsize=7)
-        ax.set_xticks(x, [mpl_text(n) for n in names], fontsize=5.5, rotation=35, ha="right", rotation_mode="anchor")
+        ax.set_xticks(x, names, fontsize=5.5, rotation=35, ha="right", rotation_mode="anchor")
         for tick, m in zip(ax.get_xticklabels(), rows["method"], strict=True):
             tick.set_color(data.colours[m])
         ax.grid(axis="x", visible=False)
@@ -256,8 +275,28 @@ def has_layer_sparsity(data: PlotData) -> bool:
     return col is not None and any(isinstance(d, dict) and d for d in col)
 
 
+def _kept_grid(frames: list[list[dict]]) -> tuple[list[str], np.ndarray, list[list[str]]]:
+    """Per-layer kept neurons and heads (mean over seeds) -> (row labels, fraction pruned, 'kept/total' texts)."""
+    by_layer: dict[int, list[dict]] = {}
+    for kept in frames:
+        for k in kept:
+            by_layer.setdefault(int(k["layer"]), []).append(k)
+    layers = sorted(by_layer)
+    grid = np.full((len(layers), 2), np.nan)
+    texts = [["", ""] for _ in layers]
+    for i, layer in enumerate(layers):
+        ks = by_layer[layer]
+        for j, part in enumerate(("neurons", "heads")):
+            kept = float(np.mean([k[f"{part}_kept"] for k in ks]))
+            total = ks[0][f"{part}_total"]
+            grid[i, j] = 1 - kept / total if total else np.nan
+            texts[i][j] = f"{kept:.0f}/{total}"
+    return [f"block {b}" for b in layers], grid, texts
+
+
 def fig_layer_sparsity(data: PlotData, width: str, method: str | None = None, ratio: float | None = None) -> plt.Figure:
-    """Figure 4: fraction pruned per layer (blocks x tensors) for one method and ratio, a panel per scope."""
+    """Figure 4: fraction pruned per layer (blocks x tensors) for one method and ratio, a panel per structure and
+    scope of masked cells; for structured cells, the MLP neurons and heads each layer kept (kept/total)."""
     cells = data.cells
     if not has_layer_sparsity(data):
         raise UserError(NO_LAYER_SPARSITY)
@@ -269,24 +308,80 @@ def fig_layer_sparsity(data: PlotData, width: str, method: str | None = None, ra
         raise UserError(f"--method {method!r}: not in these results; methods present: {', '.join(methods)}")
     r = _pick_ratio(data.agg, ratio)
     sel = pruned[(pruned["method"] == method) & (pruned["ratio"] - r).abs().lt(1e-9)]
-    scopes = sorted(sel["scope"].unique())
-    fig, axes = _figure(width, len(scopes), 1.7, 2.2) if scopes else _figure(width, 1, 1.7, 2.2)
+    shrunk = sel[(sel["structure"] == "structured") & sel["layer_kept"].map(lambda v: isinstance(v, list) and v != [])
+                 ] if "layer_kept" in sel.columns else sel.iloc[:0]
+    masked = sel[sel["structure"] != "structured"]
+    panels = sorted(set(zip(masked["structure"], masked["scope"], strict=True)))
+    n = len(panels) + (1 if len(shrunk) else 0)
+    fig, axes = _figure(width, max(n, 1), 1.7, 2.2)
     im = None
-    for ax, scope in zip(axes, scopes, strict=False):
-        frames = [d for d in sel.loc[sel["scope"] == scope, "layer_sparsity"] if isinstance(d, dict)]
-        mean = pd.DataFrame(frames).mean().to_dict()
-        rows, kinds, grid = _layer_grid(mean)
-        im = ax.imshow(100 * grid, cmap="cividis", vmin=0, vmax=100, aspect="auto")
-        ax.set_xticks(range(len(kinds)), [mpl_text(k) for k in kinds], rotation=30, ha="right", fontsize=5.5)
-        ax.set_yticks(range(len(rows)), [mpl_text(x) for x in rows], fontsize=5.5)
-        ax.grid(False)
-        for (i, j), v in np.ndenumerate(grid):
-            if not np.isnan(v):
-                ax.text(j, i, f"{100 * v:.0f}", ha="center", va="center", fontsize=5,
-                        color="black" if v > 0.6 else "white")
-        ax.set_title(mpl_text(f"{method}, {scope} scope, ratio {r:g} (n={len(frames)})"), loc="left", fontsize=6)
+    for ax, (structure, scope) in zip(axes, panels, strict=False):
+        part = masked[(masked["structure"] == structure) & (masked["scope"] == scope)]
+        frames = [d for d in part["layer_sparsity"] if isinstance(d, dict)]
+        rows, kinds, grid = _layer_grid(pd.DataFrame(frames).mean().to_dict())
+        texts = [[f"{100 * v:.0f}" if not np.isnan(v) else "" for v in row] for row in grid]
+        im = _heat(ax, grid, rows, kinds, texts)
+        shown = "" if structure == "unstructured" else f"{structure}, "
+        ax.set_title(mpl_text(f"{method}, {shown}{scope} scope, ratio {r:g} (n={len(frames)})"), loc="left",
+                     fontsize=6)
+    if len(shrunk):
+        ax = axes[len(panels)]
+        rows, grid, texts = _kept_grid(list(shrunk["layer_kept"]))
+        im = _heat(ax, grid, rows, ["MLP neurons", "heads"], texts)
+        ax.set_title(mpl_text(f"{method}, structured, ratio {r:g}: kept/total (n={len(shrunk)})"), loc="left",
+                     fontsize=6)
     if im is not None:
-        fig.colorbar(im, ax=axes, label="weights pruned (%)", shrink=0.9)
+        fig.colorbar(im, ax=axes, label="weights (or neurons, heads) pruned (%)", shrink=0.9)
+    return fig
+
+
+def _heat(ax: plt.Axes, grid: np.ndarray, rows: list[str], kinds: list[str], texts: list[list[str]]):
+    im = ax.imshow(100 * grid, cmap="cividis", vmin=0, vmax=100, aspect="auto")
+    ax.set_xticks(range(len(kinds)), [mpl_text(k) for k in kinds], rotation=30, ha="right", fontsize=5.5)
+    ax.set_yticks(range(len(rows)), [mpl_text(x) for x in rows], fontsize=5.5)
+    ax.grid(False)
+    for (i, j), v in np.ndenumerate(grid):
+        if not np.isnan(v):
+            ax.text(j, i, texts[i][j], ha="center", va="center", fontsize=5, color="black" if v > 0.6 else "white")
+    return im
+
+
+NO_INFERENCE = ("these results have no measured inference (eval.inference_tokens: 0, or no inference energy): "
+                "figure 5 needs it")
+
+
+def has_inference(data: PlotData) -> bool:
+    cols = [c for c in ("inference_kwh_per_1k_tokens", "inference_tokens_per_s") if c in data.agg.columns]
+    return any(pd.to_numeric(data.agg[c], errors="coerce").notna().any() for c in cols)
+
+
+def fig_loss_vs_inference(data: PlotData, width: str) -> plt.Figure:
+    """Figure 5: loss against measured inference energy per 1k tokens and against tokens/s, a marker per structure:
+    where the pruning saves at serving time (a smaller dense model), and where it does not (zeros in dense kernels)."""
+    agg = data.agg
+    fig, (ax_e, ax_t) = _figure(width, 2, 1.9, 2.4)
+    drawn = False
+    for ax, key in ((ax_e, "inference_kwh_per_1k_tokens"), (ax_t, "inference_tokens_per_s")):
+        rows = agg[pd.to_numeric(agg[key], errors="coerce").notna()] if key in agg.columns else agg.iloc[:0]
+        if rows.empty:
+            continue
+        drawn = True
+        unit, f = _unit(rows[key], "energy_kwh") if key.endswith("tokens") else ("tokens/s", 1.0)
+        for (method, structure, scope), g in rows.groupby(["method", "structure", "scope"], sort=True):
+            ax.scatter(g[key].astype(float) * f, g["loss_mean"], color=data.colours[method],
+                       marker=_marker(structure, scope), s=14, zorder=3,
+                       label="dense" if method == "dense" else _label(method, scope, structure))
+        ax.set_ylabel("validation loss (nats/token)")
+        if key.endswith("tokens"):
+            ax.set_xlabel(mpl_text(f"inference {data.label('energy_kwh')} per 1k tokens") + f" ({unit})")
+            ax.set_title("(a) loss vs inference energy per 1k tokens", loc="left")
+        else:
+            ax.set_xlabel("inference throughput (tokens/s)")
+            ax.set_title("(b) loss vs tokens/s (right is faster)", loc="left")
+    if not drawn:
+        plt.close(fig)
+        raise UserError(NO_INFERENCE)
+    _legend_below(fig, [ax_e, ax_t], width)
     return fig
 
 
@@ -295,6 +390,7 @@ FIGURES = {
     "fig2_loss_vs_footprint": lambda d, w, o: fig_loss_vs_footprint(d, w),
     "fig3_footprint_by_phase": lambda d, w, o: fig_footprint_by_phase(d, w, o.get("ratio")),
     "fig4_layer_sparsity": lambda d, w, o: fig_layer_sparsity(d, w, o.get("method"), o.get("ratio")),
+    "fig5_loss_vs_inference": lambda d, w, o: fig_loss_vs_inference(d, w),
 }
 
 
@@ -318,9 +414,11 @@ def render_all(rows: pd.DataFrame, out: Path, width: str = "two", formats: tuple
     written: list[Path] = []
     skipped: dict[str, str] = {}
     for stem, make in FIGURES.items():
-        if stem == "fig4_layer_sparsity" and not has_layer_sparsity(data):
-            skipped[stem] = NO_LAYER_SPARSITY
-            log.warning("%s skipped: %s", stem, NO_LAYER_SPARSITY)
+        missing = {"fig4_layer_sparsity": None if has_layer_sparsity(data) else NO_LAYER_SPARSITY,
+                   "fig5_loss_vs_inference": None if has_inference(data) else NO_INFERENCE}.get(stem)
+        if missing:
+            skipped[stem] = missing
+            log.warning("%s skipped: %s", stem, missing)
             continue
         try:
             fig = make(data, width, {"ratio": ratio, "method": method})

@@ -21,7 +21,7 @@ from ecobench.record import PHASES
 CELL_PHASES = PHASES[1:]  # the phases a cell pays for itself
 QUANTITIES = ("energy_kwh", "co2e_g", "water_l")  # footprint columns of a phase row, in base units
 METRICS = ("loss", "bpc", "ppl")  # quality metrics (lower is better), each with a delta against dense
-GROUP = ["run", "suite", "model", "method", "method_name", "scope", "ratio", "multiplier"]
+GROUP = ["run", "suite", "model", "method", "method_name", "structure", "scope", "ratio", "multiplier"]
 SOURCES = ("source_gpu", "source_cpu", "source_ram")
 ENERGY_BASES = ("gross", "above-idle")
 BASIS_LABEL = {"gross": "gross", "above-idle": "above idle"}
@@ -77,9 +77,18 @@ def water_conventions(rows: pd.DataFrame) -> list[str]:
     return sorted({UNRECORDED if pd.isna(v) else str(v) for v in rows["ewif_convention"]})
 
 
+def with_structure(df: pd.DataFrame) -> pd.DataFrame:
+    """A `structure` column on every row: '-' for dense, 'unstructured' for rows from before structures existed."""
+    st = df["structure"] if "structure" in df.columns else pd.Series(None, index=df.index, dtype=object)
+    st = st.where(st.notna(), "unstructured").astype(object)
+    if "method" in df.columns:
+        st = st.where(df["method"] != "dense", "-")
+    return df.assign(structure=st)
+
+
 def cell_table(rows: pd.DataFrame, energy: str = "gross") -> pd.DataFrame:
     """One row per finished cell: its metrics, per-phase footprint, shared training, totals, and its dense deltas."""
-    ok = rows[rows["status"] == "ok"].copy()
+    ok = with_structure(rows[rows["status"] == "ok"].copy())
     if ok.empty:
         return pd.DataFrame()
     for q in QUANTITIES:
@@ -88,7 +97,8 @@ def cell_table(rows: pd.DataFrame, energy: str = "gross") -> pd.DataFrame:
     for (_run, _key), g in ok.groupby(["run", "key"], sort=False):
         first = g.iloc[0]
         rec = {c: first.get(c) for c in [*GROUP, "key", "seed", "sparsity", "params_nonzero", "params_total",
-                                         *METRICS, "layer_sparsity"] if c in g.columns}
+                                         *METRICS, "layer_sparsity", "layer_kept", "sparsity_exploited"]
+               if c in g.columns}
         by_phase = {ph: g[g["phase"] == ph] for ph in PHASES}
         for ph, prow in by_phase.items():
             for q in QUANTITIES:
@@ -138,7 +148,7 @@ def _sort_key(df: pd.DataFrame, run_order: list[str]) -> pd.DataFrame:
         _dense=(df["method"] != "dense").astype(int),
         _std=df["ratio"].isna().astype(int),
         _target=df["ratio"].fillna(df["multiplier"]),
-    ).sort_values(["_run", "model", "_dense", "_std", "_target", "method", "scope"], kind="stable").drop(
+    ).sort_values(["_run", "model", "_dense", "_std", "_target", "method", "structure", "scope"], kind="stable").drop(
         columns=["_run", "_dense", "_std", "_target"])
 
 
@@ -161,6 +171,8 @@ def aggregate(cells: pd.DataFrame, failed: pd.DataFrame | None = None, run_order
             rec[f"{c}_std"] = vals.std(ddof=1) if vals.count() > 1 else math.nan
         rec["params_nonzero_mean"] = pd.to_numeric(g["params_nonzero"], errors="coerce").mean()
         rec["params_total"] = pd.to_numeric(g["params_total"], errors="coerce").max()
+        kernels = g["sparsity_exploited"].dropna() if "sparsity_exploited" in g.columns else pd.Series(dtype=str)
+        rec["sparsity_exploited"] = "+".join(sorted(set(map(str, kernels)))) or "–"  # '–': not recorded (older run)
         for c in value_cols:  # a seed without a value makes the mean unknown, not a mean over fewer seeds
             rec[c] = pd.to_numeric(g[c], errors="coerce").mean(skipna=False)
         rec["estimated"] = bool(g["estimated"].any())
@@ -171,10 +183,11 @@ def aggregate(cells: pd.DataFrame, failed: pd.DataFrame | None = None, run_order
     agg = pd.DataFrame(rows)
     agg["n_failed"] = 0
     if failed is not None and not failed.empty:
-        f = failed.drop_duplicates(["run", "key"])
-        fkeys = [(r, mo, me, sc, target_label(ra, mu)) for r, mo, me, sc, ra, mu in
-                 zip(f["run"], f["model"], f["method"], f["scope"], f["ratio"], f["multiplier"], strict=True)]
-        akeys = zip(agg["run"], agg["model"], agg["method"], agg["scope"], agg["target"], strict=True)
+        f = with_structure(failed.drop_duplicates(["run", "key"]))
+        fkeys = [(r, mo, me, st, sc, target_label(ra, mu)) for r, mo, me, st, sc, ra, mu in
+                 zip(f["run"], f["model"], f["method"], f["structure"], f["scope"], f["ratio"], f["multiplier"],
+                     strict=True)]
+        akeys = zip(agg["run"], agg["model"], agg["method"], agg["structure"], agg["scope"], agg["target"], strict=True)
         agg["n_failed"] = [fkeys.count(k) for k in akeys]
     return _sort_key(agg, run_order or list(dict.fromkeys(agg["run"]))).reset_index(drop=True)
 
@@ -183,7 +196,7 @@ def compare_frame(rows: pd.DataFrame, run_order: list[str] | None = None, energy
     """Phase rows of one or more runs -> the aggregated comparison (the one thing compare, plot and report share).
 
     `energy` is 'gross' or 'above-idle'; the frame's `energy_basis` column says which one its footprint columns are."""
-    failed = rows[rows["status"] != "ok"]
+    failed = with_structure(rows[rows["status"] != "ok"])
     for c in GROUP:
         if c not in failed.columns:
             failed = failed.assign(**{c: None})

@@ -55,7 +55,7 @@ def test_report_sections(smoke_run, tmp_path) -> None:
     for section in ("Summary", "Best method per ratio band", "What was measured", "Comparison", "Figures",
                     "Manifest", "Site factors", "Idle baseline", "Reproduce"):
         assert section in page, section
-    assert page.count("<figure>") == 4
+    assert page.count("<figure>") == 5
     assert re.search(r"ecobench run \S*smoke.yaml --out", page)  # the exact command that made the run
 
 
@@ -80,7 +80,7 @@ def test_chromium_renders_report(chromium, evil_run, tmp_path) -> None:
     assert proc.returncode == 0, proc.stderr
     shown = json.loads(proc.stdout)
     assert shown["title"] == f"ecobench report: {EVIL}"  # the escaped text, read back as text
-    assert len(shown["images"]) == 4  # the four figures, and no <img> parsed out of a method label
+    assert len(shown["images"]) == 5  # the five figures, and no <img> parsed out of a method label
     assert all(img["complete"] and img["natural_width"] > 0 for img in shown["images"]), shown["images"]
     assert shown["errors"] == []  # no script ran, nothing the CSP had to block, no failed load
     png = tmp_path / "r.png"

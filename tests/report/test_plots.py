@@ -39,7 +39,7 @@ def test_one_column_width(rows, tmp_path) -> None:
 def test_missing_layer_sparsity_is_explained(rows, tmp_path) -> None:
     written, skipped = render_all(rows.drop(columns=["layer_sparsity"]), tmp_path, formats=("png",))
     assert "fig4_layer_sparsity" in skipped and "layer_sparsity" in skipped["fig4_layer_sparsity"]
-    assert len(written) == 3
+    assert len(written) == 4
 
 
 def test_unknown_ratio_is_a_user_error(rows, tmp_path) -> None:
