@@ -84,7 +84,7 @@ def test_rerun_resumes_without_duplicates(smoke_run: Path, tmp_path: Path) -> No
 def test_validate_prints_the_grid() -> None:
     proc = run_cli("validate", str(SUITES / "llm.yaml"))
     assert proc.returncode == 0, proc.stderr
-    assert "cells: 56 = 2 dense references + 54 pruned" in proc.stdout
+    assert "cells: 80 = 2 dense references + 78 pruned" in proc.stdout
     assert "pruned: 16 tensors" in proc.stdout
 
 
