@@ -76,7 +76,7 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
                 )
                 scores = spec.score(method, inputs)
             with window("prune"):
-                masks = make_masks(scores, cell.ratio, cell.scope, cell.multiplier)
+                masks = make_masks(scores, cell.ratio, cell.scope, cell.multiplier, seed=cell.seed)
                 apply_masks(targets, masks)
             del scores, inputs
             steps = suite.prune.recover_steps
