@@ -17,12 +17,12 @@ from ecobench.config.load import SuiteFile
 from ecobench.config.schema import Suite
 from ecobench.data.dataset import TokenData, load_data
 from ecobench.dense import ensure_dense
-from ecobench.errors import DataError, SensorError, SuiteError
+from ecobench.errors import DataError, SensorError, SuiteError, TargetsError
 from ecobench.footprint import Monitor
-from ecobench.models.build import build_model, count_params
+from ecobench.models.build import build_model, build_skeleton, count_params
 from ecobench.provenance import build_manifest
 from ecobench.prune.methods import REGISTRY
-from ecobench.prune.targets import describe_targets, select_targets
+from ecobench.prune.targets import check_targets, describe_targets, select_targets
 from ecobench.store import CELLS, MANIFEST, RunStore, read_cells
 from ecobench.sweep import expand
 
@@ -42,6 +42,11 @@ def check_suite(sf: SuiteFile) -> TokenData:
         try:
             data = load_data(suite.data, suite.model)
         except DataError as err:
+            problems.append(f"{sf.where(err.field)}: {err}")
+    if data is not None and suite.prune.targets.lm_head:  # a tied head is refused before anything is trained
+        try:
+            check_targets(build_skeleton(suite.model, data.vocab_size, data.context), suite.prune.targets)
+        except TargetsError as err:
             problems.append(f"{sf.where(err.field)}: {err}")
     if problems:
         raise SuiteError(problems[0], problems)

@@ -105,7 +105,7 @@ MethodEntry = Annotated[
 class TargetsConfig(Config):
     blocks: bool = True  # Linear/Conv1D weights inside the transformer blocks
     embeddings: bool = False  # token (and position) embedding tables
-    lm_head: bool = False  # the output projection (when not tied to the embeddings)
+    lm_head: bool = False  # the output projection; refused when tied to the input embedding (prune that instead)
     include: list[str] | None = None  # extra fnmatch patterns on parameter names
     exclude: list[str] | None = None  # fnmatch patterns removed from the set above
 

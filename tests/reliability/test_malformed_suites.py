@@ -96,6 +96,9 @@ CATALOGUE = [
          ":17: prune.methods[0].wieghting: unknown key (did you mean 'weighting'?)"),
     Case("unknown_targets_key", edit("  ratios: [0, 0.5]", "  ratios: [0, 0.5]\n  targets:\n    lm_heads: true"),
          ":19: prune.targets.lm_heads: unknown key (did you mean 'lm_head'?)"),
+    Case("lm_head_tied_to_embedding", edit("  ratios: [0, 0.5]", "  ratios: [0, 0.5]\n  targets:\n    lm_head: true"),
+         ":19: prune.targets.lm_head: this model ties the output head (lm_head.weight) to the input embedding "
+         "(transformer.wte.weight)"),
     Case("unknown_eval_key", BASE + "eval:\n  bathces: 3\n", ":21: eval.bathces: unknown key (did you mean 'batches'?)"),
     Case("unknown_footprint_key", BASE + "  idel_seconds: 0\n", ":20: footprint.idel_seconds: unknown key (did you mean 'idle_seconds'?)"),
     Case("unknown_site_key", BASE + "  site:\n    pue2: 1.2\n", ":21: footprint.site.pue2: unknown key (did you mean 'pue'?)"),
