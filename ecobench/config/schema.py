@@ -22,8 +22,8 @@ from ecobench.prune.methods import REGISTRY, MethodOptions
 
 class DataConfig(Config):
     corpus: Literal["shakespeare", "tinyshakespeare", "python-stdlib", "path"] = "shakespeare"
-    path: str | None = None  # file or glob for corpus=path; a local copy for tinyshakespeare
-    url: str | None = None  # tinyshakespeare only: where to fetch it (checked against sha256)
+    path: str | None = None  # file or glob for corpus=path; a local copy for tinyshakespeare (default: the packaged one)
+    url: str | None = None  # tinyshakespeare only: fetch it from here at run time (checked against sha256, cached)
     sha256: str | None = None  # expected checksum of a fetched or local file (tinyshakespeare: the known one)
     tokenizer: Literal["char", "byte", "bpe", "pretrained"] = "char"
     vocab_size: int = Field(1024, ge=260, le=65535)  # bpe only: the trained vocabulary size

@@ -82,9 +82,10 @@ def _tokens_cached(tok: Tokenizer, text: str, corpus_sha: str) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=4)
-def load_data(data: DataConfig, model: ModelConfig) -> TokenData:
-    """Corpus -> tokens -> split. Raises DataError naming the field when the data cannot serve the suite."""
-    corpus = load_corpus(data)
+def load_data(data: DataConfig, model: ModelConfig, fetch: bool = True) -> TokenData:
+    """Corpus -> tokens -> split. Raises DataError naming the field when the data cannot serve the suite (or, with
+    `fetch=False`, when it would have to be downloaded)."""
+    corpus = load_corpus(data, fetch)
     tok = build_tokenizer(data, model, corpus.text, corpus.sha256)
     ids = torch.from_numpy(_tokens_cached(tok, corpus.text, corpus.sha256).astype(np.int64))
     n_val = int(math.ceil(len(ids) * data.val_fraction))
