@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from ecobench.config.errors import OVERRIDDEN, format_errors, where_in
 from ecobench.config.overrides import apply_overrides
-from ecobench.config.schema import Suite
+from ecobench.config.schema import MAX_CELLS, Suite
 from ecobench.config.yaml import parse_yaml
 from ecobench.errors import SuiteError
 
@@ -68,6 +68,9 @@ def suite_from_text(text: str, source: str = "<suite>", overrides: list[str] | N
     except ValidationError as err:
         problems += format_errors(err, lines, source, data)
         suite = None
+    if suite is not None and suite.grid_too_large():
+        problems.append(f"{where_in(source, lines.get(('prune',)))}: prune: the sweep has more than {MAX_CELLS:,} "
+                        "cells (seeds x methods x scopes x ratios); split it into several suites")
     if problems:
         raise SuiteError(problems[0], problems)
     return SuiteFile(suite, source, lines)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -18,6 +19,11 @@ from pydantic_core import PydanticCustomError
 from ecobench.config.base import Config
 from ecobench.footprint.config import FootprintConfig
 from ecobench.prune.methods import REGISTRY, MethodOptions
+
+
+MAX_LAYERS = 1024  # validate builds the model's structure (no weights); beyond this it is a typo, not a model
+MAX_HEADS = 1024
+MAX_CELLS = 100_000  # cells of one sweep: past this a suite is a typo, and expanding it would not finish
 
 
 class DataConfig(Config):
@@ -45,8 +51,8 @@ class DataConfig(Config):
 class ModelConfig(Config):
     name: str | None = None  # label in results; derived from the shape when absent
     family: Literal["gpt2", "llama"] = "gpt2"
-    n_layer: int = Field(4, ge=1)  # transformer blocks
-    n_head: int = Field(4, ge=1)  # attention heads per block
+    n_layer: int = Field(4, ge=1, le=MAX_LAYERS)  # transformer blocks
+    n_head: int = Field(4, ge=1, le=MAX_HEADS)  # attention heads per block
     n_embd: int = Field(128, ge=8)  # residual width
     intermediate: int | None = Field(None, ge=8)  # MLP width (default 4 x n_embd)
     dropout: float = Field(0.0, ge=0, lt=1)
@@ -125,7 +131,7 @@ class PruneConfig(Config):
         if bad:
             raise ValueError(f"ratios must be in [0, 1), got {bad}")
         if len(set(v)) != len(v):
-            raise ValueError(f"ratios has duplicates: {sorted(r for r in set(v) if v.count(r) > 1)}")
+            raise ValueError(f"ratios has duplicates: {sorted(r for r, n in Counter(v).items() if n > 1)}")
         return v
 
     @field_validator("scope")
@@ -138,8 +144,7 @@ class PruneConfig(Config):
     @field_validator("methods")
     @classmethod
     def _unique_methods(cls, v: list) -> list:
-        labels = [m.display for m in v]
-        dups = sorted({x for x in labels if labels.count(x) > 1})
+        dups = sorted(x for x, n in Counter(m.display for m in v).items() if n > 1)
         if dups:
             raise ValueError(f"duplicate methods {dups}: give each a distinct `label`")
         return v
@@ -172,6 +177,15 @@ class Suite(Config):
     prune: PruneConfig
     eval: EvalConfig = EvalConfig()
     footprint: FootprintConfig = FootprintConfig()
+
+    def grid_too_large(self) -> bool:
+        """More than MAX_CELLS cells? Counted method by method, stopping past the cap, so a huge grid is never built."""
+        per_seed = 1
+        for m in self.prune.methods:
+            per_seed += len(m.cut_points(self.prune.ratios, self.prune.scopes))
+            if per_seed * len(self.seeds) > MAX_CELLS:
+                return True
+        return False
 
     @field_validator("seeds")
     @classmethod

@@ -67,6 +67,8 @@ CATALOGUE = [
     Case("syntax_tab_indent", "name: x\n\tseeds: [0]\n", ":2: found character '\\t' that cannot start any token"),
     Case("syntax_bad_indent", edit("  context: 16", " context: 16"), ":6:"),
     Case("empty_file", "", ": the file is empty"),
+    Case("nul_byte", "name: x\x00\n", ":1: character #x0000 is not allowed in YAML; a suite is plain text"),
+    Case("control_character", BASE + "\x1b[31m\n", ":20: character #x001b is not allowed in YAML; a suite is plain text"),
     Case("not_utf8", None, ": cannot read suite: 'utf-8' codec can't decode"),
     Case("missing_suite_file", None, ": cannot read suite: No such file or directory"),
     Case("huge_file_50MB", None, ": the file is 50.0 MB; a suite is at most 1000 kB"),
@@ -124,6 +126,11 @@ CATALOGUE = [
          ":15: prune.methods: duplicate methods ['magnitude']: give each a distinct `label`"),
     Case("std_without_multipliers", edit("    - name: magnitude", "    - name: trajectory\n      threshold: std"),
          ":16: prune.methods[0]: threshold 'std' needs a non-empty `multipliers` list"),
+    Case("n_layer_huge", edit("n_layer: 1", "n_layer: 99999999999"),
+         ":8: model.n_layer: Input should be less than or equal to 1024, got 99999999999"),
+    Case("grid_too_large", edit("seeds: [0]", f"seeds: {list(range(1000))}").replace(
+        "ratios: [0, 0.5]", f"ratios: {[i / 1000 for i in range(200)]}"),
+         ":14: prune: the sweep has more than 100,000 cells (seeds x methods x scopes x ratios)"),
     # ratios
     Case("ratio_one", edit("ratios: [0, 0.5]", "ratios: [0, 1.0]"), ":17: prune.ratios: ratios must be in [0, 1), got [1.0]"),
     Case("ratio_negative", edit("ratios: [0, 0.5]", "ratios: [-0.1, 0.5]"), ":17: prune.ratios: ratios must be in [0, 1), got [-0.1]"),
