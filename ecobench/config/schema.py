@@ -20,7 +20,6 @@ from ecobench.config.base import Config
 from ecobench.footprint.config import FootprintConfig
 from ecobench.prune.methods import REGISTRY, MethodOptions
 
-
 MAX_LAYERS = 1024  # validate builds the model's structure (no weights); beyond this it is a typo, not a model
 MAX_HEADS = 1024
 MAX_CELLS = 100_000  # cells of one sweep: past this a suite is a typo, and expanding it would not finish
