@@ -45,9 +45,18 @@ def load_suite(path: str | Path, overrides: list[str] | None = None) -> SuiteFil
     if size > MAX_SUITE_BYTES:
         raise SuiteError(f"{source}: the file is {size / 1e6:.1f} MB; a suite is at most {MAX_SUITE_BYTES // 1000} kB")
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise SuiteError(f"{source}: cannot read suite: {err}") from err
+        raw = path.read_bytes()
+    except OSError as err:
+        raise SuiteError(f"{source}: cannot read suite: {err.strerror or err}") from err
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+            what = "it looks like UTF-16; save it as UTF-8"
+        else:
+            what = f"byte 0x{raw[err.start]:02x} cannot be decoded; save it as UTF-8"
+        raise SuiteError(f"{source}:{line}: the suite is not UTF-8 text ({what})") from err
     return suite_from_text(text, source, overrides)
 
 

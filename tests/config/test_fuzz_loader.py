@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import ecobench.runner
@@ -108,6 +108,7 @@ def _check(content: bytes) -> None:
             finally:
                 torch.set_num_threads(threads)  # a valid suite may set train.threads
             assert rc in (0, 2), (args[0], rc, err.getvalue())
+            event(f"{args[0]} exit {rc}")  # --hypothesis-show-statistics: how many reached the pre-run end
             if rc == 2:
                 lines = err.getvalue().splitlines()
                 assert lines and all(line.startswith(f"error: {suite}") for line in lines), err.getvalue()

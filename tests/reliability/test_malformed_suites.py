@@ -69,7 +69,8 @@ CATALOGUE = [
     Case("empty_file", "", ": the file is empty"),
     Case("nul_byte", "name: x\x00\n", ":1: character #x0000 is not allowed in YAML; a suite is plain text"),
     Case("control_character", BASE + "\x1b[31m\n", ":20: character #x001b is not allowed in YAML; a suite is plain text"),
-    Case("not_utf8", None, ": cannot read suite: 'utf-8' codec can't decode"),
+    Case("not_utf8", None, ":2: the suite is not UTF-8 text (byte 0xe9 cannot be decoded; save it as UTF-8)"),
+    Case("utf16", None, ":1: the suite is not UTF-8 text (it looks like UTF-16; save it as UTF-8)"),
     Case("missing_suite_file", None, ": cannot read suite: No such file or directory"),
     Case("huge_file_50MB", None, ": the file is 50.0 MB; a suite is at most 1000 kB"),
     # the wrong shape
@@ -186,7 +187,9 @@ def _write(case: Case, tmp_path: Path) -> tuple[Path, str]:
     empty.write_text("")
     path = tmp_path / f"{case.id}.yaml"
     if case.id == "not_utf8":
-        path.write_bytes(b"name: caf\xe9\n")
+        path.write_bytes(b"seeds: [0]\nname: caf\xe9\n")
+    elif case.id == "utf16":
+        path.write_bytes(BASE.encode("utf-16"))
     elif case.id == "huge_file_50MB":
         with open(path, "wb") as f:
             f.write(BASE.encode())
