@@ -18,7 +18,7 @@ from ecobench.config.schema import Suite
 from ecobench.data.corpus import pending_fetch
 from ecobench.data.dataset import TokenData, load_data
 from ecobench.dense import ensure_dense
-from ecobench.errors import DataError, SensorError, SuiteError, TargetsError
+from ecobench.errors import DataError, SensorError, SuiteError, TargetsError, UserError
 from ecobench.footprint import Monitor
 from ecobench.models.build import build_model, build_skeleton, count_params
 from ecobench.provenance import build_manifest
@@ -53,6 +53,8 @@ def check_suite(sf: SuiteFile, fetch: bool = True) -> TokenData | None:
             check_targets(build_skeleton(suite.model, data.vocab_size, data.context), suite.prune.targets)
         except TargetsError as err:
             problems.append(f"{sf.where(err.field)}: {err}")
+        except UserError as err:  # a pretrained checkpoint whose config cannot be read
+            problems.append(f"{sf.where('model.pretrained')}: {err}")
     if problems:
         raise SuiteError(problems[0], problems)
     return data

@@ -70,15 +70,18 @@ def select_targets(model: nn.Module, cfg: TargetsConfig) -> dict[str, nn.Paramet
     params = dict(model.named_parameters(remove_duplicate=False))
     if cfg.include:
         names += [n for n in params if any(fnmatch.fnmatchcase(n, pat) for pat in cfg.include)]
-    if cfg.exclude:
-        names = [n for n in names if not any(fnmatch.fnmatchcase(n, pat) for pat in cfg.exclude)]
+    names = [n for n in names if not _excluded(n, cfg)]
     first = {id(p): n for n, p in reversed(list(params.items()))}  # a tied tensor's first name in model order
     out: dict[str, nn.Parameter] = {}
     for n in names:
         p = params.get(n)
-        if p is not None:
+        if p is not None and not _excluded(first[id(p)], cfg):  # an alias cannot bring back an excluded tensor
             out.setdefault(first[id(p)], p)
     return out
+
+
+def _excluded(name: str, cfg: TargetsConfig) -> bool:
+    return any(fnmatch.fnmatchcase(name, pat) for pat in cfg.exclude or [])
 
 
 def describe_targets(targets: dict[str, nn.Parameter]) -> str:

@@ -57,3 +57,9 @@ def test_validate_sees_the_tie_of_a_pretrained_checkpoint_from_its_config(tmp_pa
     assert skeleton.lm_head.weight.device.type == "meta"  # structure only: no weights read
     with pytest.raises(TargetsError, match="prune.targets.lm_head"):
         check_targets(skeleton, TargetsConfig(lm_head=True))
+
+
+def test_an_excluded_tensor_is_not_brought_back_by_an_alias() -> None:
+    model = _tiny("gpt2")
+    cfg = TargetsConfig(blocks=False, include=["lm_head.weight"], exclude=["transformer.wte.weight"])
+    assert select_targets(model, cfg) == {}
