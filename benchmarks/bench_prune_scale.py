@@ -19,10 +19,10 @@ import time
 
 import torch
 from _common import verdict
-from ecobench.prune.scores import ScoreInputs, make_masks, score
 
 from ecobench.config.schema import TargetsConfig
-from ecobench.prune.masks import apply_masks
+from ecobench.prune.masks import apply_masks, make_masks
+from ecobench.prune.methods import REGISTRY, ScoreInputs
 from ecobench.prune.methods.magnitude import MagnitudeOptions
 from ecobench.prune.methods.trajectory import TrajectoryOptions
 from ecobench.prune.targets import select_targets
@@ -61,7 +61,7 @@ def main() -> int:
     traj_m = TrajectoryOptions(name="trajectory", weighting="sqrt", criterion="averaged")
     g = torch.Generator().manual_seed(1)
     avg = {k: w + 0.01 * torch.randn(w.shape, generator=g) for k, w in weights.items()}
-    inputs = ScoreInputs(weights=weights, trajectory={TrajectorySpec.of(traj_m).key: avg}, seed=0)
+    inputs = ScoreInputs(weights=weights, recorded={TrajectorySpec.of(traj_m).key: avg}, seed=0)
     methods = [("magnitude", MagnitudeOptions(name="magnitude")), ("trajectory", traj_m)]
     work = {k: torch.nn.Parameter(w.clone(), requires_grad=False) for k, w in weights.items()}  # what gets pruned
     failures = 0
@@ -74,9 +74,9 @@ def main() -> int:
                     for k, w in weights.items():
                         work[k].copy_(w)
                 t0 = time.perf_counter()
-                sc = score(method, inputs)
+                sc = REGISTRY[method.name].score(method, inputs)
                 t1 = time.perf_counter()
-                masks = make_masks(sc, ratio, scope, None)
+                masks = make_masks(sc, ratio, scope, None, seed=0)
                 t2 = time.perf_counter()
                 apply_masks(work, masks)
                 t3 = time.perf_counter()

@@ -129,7 +129,8 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
             "params_total": params_total,
             "params_nonzero": nonzero,
             "recover_steps": 0 if cell.is_dense else suite.prune.recover_steps,
-            "eval_tokens": ev.tokens,
+            "eval_tokens": ev.tokens,  # tokens evaluated, spread over the validation split
+            "eval_tokens_available": data.val_windows() * data.context,  # what `eval.batches: all` would read
             "dense_train_loss": dense["train_loss"],
             "layer_sparsity": {k: z / m for k, (z, m) in counts.items()},
             "sparsity_exploited": exploited,

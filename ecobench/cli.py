@@ -24,7 +24,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     sf = load_suite(args.suite, args.set)  # before importing torch: a malformed suite is refused at once
     from ecobench.runner import check_suite, describe_grid
 
-    data = check_suite(sf)
+    data = check_suite(sf, fetch=False)  # validate never downloads: an uncached URL is described, not fetched
     print(describe_grid(sf, data))
     return 0
 

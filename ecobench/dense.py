@@ -3,6 +3,7 @@ beside its recorded state, and loaded back for each cell."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import logging
 from pathlib import Path
@@ -92,11 +93,20 @@ def ensure_dense(suite: Suite, seed: int, dense_dir: Path, monitor: Monitor, pro
     return info
 
 
+# GPT-2's causal-mask buffers: persistent in some transformers 4.x releases, absent from checkpoints of others.
+# They are rebuilt by the model itself, so a checkpoint may lack them; nothing else may be missing.
+OPTIONAL_BUFFERS = ("*.attn.bias", "*.attn.masked_bias")
+
+
 def load_dense(suite: Suite, seed: int, dense_dir: Path, data: TokenData) -> torch.nn.Module:
+    """The seed's dense model from its checkpoint, every parameter and persistent buffer read from the file (tied
+    tensors are saved once by safetensors' save_model and restored by load_model)."""
     model = build_model(suite.model, data.vocab_size, data.context, seed)
     missing, unexpected = load_model(model, str(dense_dir / MODEL_FILE), strict=False)
-    if unexpected or [m for m in missing if "bias" not in m and "masked_bias" not in m]:
-        raise UserError(f"{dense_dir}: checkpoint does not match the model (missing {missing}, unexpected {unexpected})")
+    buffers = {n for n, _ in model.named_buffers()}
+    missing = sorted(m for m in missing if not (m in buffers and any(fnmatch.fnmatchcase(m, p) for p in OPTIONAL_BUFFERS)))
+    if missing or unexpected:
+        raise UserError(f"{dense_dir}: checkpoint does not match the model (missing {missing}, unexpected {sorted(unexpected)})")
     return model
 
 

@@ -36,6 +36,14 @@ class StructureError(UserError):
         self.field = field
 
 
+class TargetsError(UserError):
+    """The weights a suite asks to prune cannot be pruned as named (a tied output head); `field` names the key."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
 class SensorError(UserError):
     """The suite asked for a measurement this machine cannot make; `field` names the suite key that asked."""
 

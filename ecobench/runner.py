@@ -15,30 +15,35 @@ from tqdm.auto import tqdm
 from ecobench.cell import run_cell
 from ecobench.config.load import SuiteFile
 from ecobench.config.schema import Suite
+from ecobench.data.corpus import pending_fetch
 from ecobench.data.dataset import TokenData, load_data
 from ecobench.dense import ensure_dense
-from ecobench.errors import DataError, SensorError, SuiteError
+from ecobench.errors import DataError, SensorError, SuiteError, TargetsError, UserError
 from ecobench.footprint import Monitor
-from ecobench.models.build import build_model, count_params
+from ecobench.models.build import build_model, build_skeleton, count_params
 from ecobench.provenance import build_manifest
 from ecobench.prune.methods import REGISTRY
-from ecobench.prune.targets import describe_targets, select_targets
+from ecobench.prune.targets import check_targets, describe_targets, select_targets
 from ecobench.store import CELLS, MANIFEST, RunStore, read_cells
 from ecobench.sweep import expand
 
 log = logging.getLogger(__name__)
 
 
-def check_suite(sf: SuiteFile) -> TokenData:
-    """Everything that can be checked without training: the data loads, fits the context, the model exists."""
+def check_suite(sf: SuiteFile, fetch: bool = True) -> TokenData | None:
+    """Everything that can be checked without training: the data loads, fits the context, the model exists.
+
+    `fetch=False` (validate) never downloads: a corpus URL that is not cached returns None (the data checks wait
+    for the run, which fetches it and checks its sha256)."""
     suite = sf.suite
     problems = []
+    fetch_later = not fetch and pending_fetch(suite.data) is not None
     if suite.model.pretrained and not Path(suite.model.pretrained).expanduser().is_dir():
         problems.append(f"{sf.where('model.pretrained')}: model.pretrained: no such directory: {suite.model.pretrained}")
     if suite.data.tokenizer == "pretrained" and not suite.model.pretrained:
         problems.append(f"{sf.where('data.tokenizer')}: data.tokenizer: 'pretrained' needs model.pretrained")
     data = None
-    if not problems:
+    if not problems and not fetch_later:
         try:
             data = load_data(suite.data, suite.model)
         except DataError as err:
@@ -49,6 +54,13 @@ def check_suite(sf: SuiteFile) -> TokenData:
         model = meta_model(suite, data.vocab_size, data.context)
         if model is not None:
             problems += [f"{sf.where(field)}: {field}: {msg}" for field, msg in structure_problems(suite, model)]
+    if data is not None and suite.prune.targets.lm_head:  # a tied head is refused before anything is trained
+        try:
+            check_targets(build_skeleton(suite.model, data.vocab_size, data.context), suite.prune.targets)
+        except TargetsError as err:
+            problems.append(f"{sf.where(err.field)}: {err}")
+        except UserError as err:  # a pretrained checkpoint whose config cannot be read
+            problems.append(f"{sf.where('model.pretrained')}: {err}")
     if problems:
         raise SuiteError(problems[0], problems)
     return data
@@ -164,19 +176,26 @@ def run_suite(sf: SuiteFile, out: Path | None, argv: list[str], progress: bool =
     return 0
 
 
-def describe_grid(sf: SuiteFile, data: TokenData) -> str:
-    """What `validate` prints: the resolved grid without running it."""
+def describe_grid(sf: SuiteFile, data: TokenData | None) -> str:
+    """What `validate` prints: the resolved grid without running it (`data` None: the corpus is fetched at run
+    time, so what depends on it is said to wait)."""
     suite = sf.suite
     cells = expand(suite)
     pruned = [c for c in cells if not c.is_dense]
-    with torch.device("meta"):
-        model = None if suite.model.pretrained else build_model(suite.model, data.vocab_size, data.context, 0)
-    lines = [
-        f"suite {suite.name!r} ({sf.source}) is valid",
-        f"data: {data.description}; tokenizer {data.tokenizer.identity()} (vocab {data.vocab_size}); "
-        f"{len(data.train):,} train / {len(data.val):,} validation tokens; context {data.context}",
-    ]
-    if model is not None:
+    model = None
+    if data is not None and not suite.model.pretrained:
+        with torch.device("meta"):
+            model = build_model(suite.model, data.vocab_size, data.context, 0)
+    lines = [f"suite {suite.name!r} ({sf.source}) is valid"]
+    if data is not None:
+        lines.append(f"data: {data.description}; tokenizer {data.tokenizer.identity()} (vocab {data.vocab_size}); "
+                     f"{len(data.train):,} train / {len(data.val):,} validation tokens; context {data.context}")
+    else:
+        lines.append(f"data: {pending_fetch(suite.data)}; the data checks (context, vocabulary, parameters) "
+                     "run then")
+    if data is None and not suite.model.pretrained:
+        lines.append(f"model: {suite.model.label} (parameters depend on the vocabulary, known once the data is fetched)")
+    elif model is not None:
         lines.append(f"model: {suite.model.label}, {count_params(model):,} parameters; "
                      f"pruned: {describe_targets(select_targets(model, suite.prune.targets))}")
     else:

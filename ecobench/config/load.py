@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from ecobench.config.errors import OVERRIDDEN, format_errors, where_in
 from ecobench.config.overrides import apply_overrides
-from ecobench.config.schema import Suite
+from ecobench.config.schema import MAX_CELLS, Suite
 from ecobench.config.yaml import parse_yaml
 from ecobench.errors import SuiteError
 
@@ -45,9 +45,18 @@ def load_suite(path: str | Path, overrides: list[str] | None = None) -> SuiteFil
     if size > MAX_SUITE_BYTES:
         raise SuiteError(f"{source}: the file is {size / 1e6:.1f} MB; a suite is at most {MAX_SUITE_BYTES // 1000} kB")
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise SuiteError(f"{source}: cannot read suite: {err}") from err
+        raw = path.read_bytes()
+    except OSError as err:
+        raise SuiteError(f"{source}: cannot read suite: {err.strerror or err}") from err
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+            what = "it looks like UTF-16; save it as UTF-8"
+        else:
+            what = f"byte 0x{raw[err.start]:02x} cannot be decoded; save it as UTF-8"
+        raise SuiteError(f"{source}:{line}: the suite is not UTF-8 text ({what})") from err
     return suite_from_text(text, source, overrides)
 
 
@@ -68,6 +77,9 @@ def suite_from_text(text: str, source: str = "<suite>", overrides: list[str] | N
     except ValidationError as err:
         problems += format_errors(err, lines, source, data)
         suite = None
+    if suite is not None and suite.grid_too_large():
+        problems.append(f"{where_in(source, lines.get(('prune',)))}: prune: the sweep has more than {MAX_CELLS:,} "
+                        "cells (seeds x methods x scopes x ratios); split it into several suites")
     if problems:
         raise SuiteError(problems[0], problems)
     return SuiteFile(suite, source, lines)

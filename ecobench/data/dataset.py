@@ -46,15 +46,22 @@ class TokenData:
     def val_windows(self) -> int:
         return (len(self.val) - 1) // self.context
 
-    def val_batches(self, batch_size: int, max_batches: int | None):
-        """Consecutive non-overlapping windows of the validation split: the same tokens for every cell."""
+    def val_window_starts(self, count: int | None) -> list[int]:
+        """Which of the non-overlapping validation windows are evaluated: all, or `count` spread evenly over the
+        whole split (window i * n // count), so a partial evaluation samples the split rather than its first
+        corner. Depends only on the data, so every cell is evaluated on the same tokens."""
         n = self.val_windows()
-        if max_batches is not None:
-            n = min(n, max_batches * batch_size)
-        for start in range(0, n, batch_size):
-            idx = range(start, min(n, start + batch_size))
-            x = torch.stack([self.val[i * self.context : (i + 1) * self.context] for i in idx])
-            y = torch.stack([self.val[i * self.context + 1 : (i + 1) * self.context + 1] for i in idx])
+        if count is None or count >= n:
+            return list(range(n))
+        return [i * n // count for i in range(count)]
+
+    def val_batches(self, batch_size: int, max_batches: int | None):
+        """Batches of validation windows (see `val_window_starts`): at most `max_batches` of `batch_size`."""
+        windows = self.val_window_starts(None if max_batches is None else max_batches * batch_size)
+        for start in range(0, len(windows), batch_size):
+            idx = windows[start : start + batch_size]
+            x = torch.stack([self.val[i * self.context : (i + 1) * self.context] for i in idx])  # (B, T)
+            y = torch.stack([self.val[i * self.context + 1 : (i + 1) * self.context + 1] for i in idx])  # (B, T)
             yield x, y
 
 
@@ -75,9 +82,10 @@ def _tokens_cached(tok: Tokenizer, text: str, corpus_sha: str) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=4)
-def load_data(data: DataConfig, model: ModelConfig) -> TokenData:
-    """Corpus -> tokens -> split. Raises DataError naming the field when the data cannot serve the suite."""
-    corpus = load_corpus(data)
+def load_data(data: DataConfig, model: ModelConfig, fetch: bool = True) -> TokenData:
+    """Corpus -> tokens -> split. Raises DataError naming the field when the data cannot serve the suite (or, with
+    `fetch=False`, when it would have to be downloaded)."""
+    corpus = load_corpus(data, fetch)
     tok = build_tokenizer(data, model, corpus.text, corpus.sha256)
     ids = torch.from_numpy(_tokens_cached(tok, corpus.text, corpus.sha256).astype(np.int64))
     n_val = int(math.ceil(len(ids) * data.val_fraction))

@@ -66,6 +66,23 @@ def build_model(cfg: ModelConfig, vocab_size: int, context: int, seed: int) -> n
     return model
 
 
+def build_skeleton(cfg: ModelConfig, vocab_size: int, context: int) -> nn.Module:
+    """The model's structure on the meta device (no weights, no memory): what `validate` inspects. A pretrained
+    checkpoint is read for its config only."""
+    if not cfg.pretrained:
+        with torch.device("meta"):
+            return build_model(cfg, vocab_size, context, 0)
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    kw = {"gguf_file": cfg.gguf_file} if cfg.gguf_file else {}
+    try:
+        config = AutoConfig.from_pretrained(cfg.pretrained, **kw)
+        with torch.device("meta"):
+            return AutoModelForCausalLM.from_config(config)
+    except Exception as err:  # a user's checkpoint: any failure to read it is theirs to fix, in one line
+        raise UserError(f"model.pretrained: cannot load {cfg.pretrained}: {str(err).splitlines()[0]}") from err
+
+
 def count_params(model: nn.Module) -> int:
     """Unique parameters (tied tensors counted once)."""
     return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import torch
 
@@ -76,32 +78,52 @@ def _kth_smallest(scores: list, k: int) -> float:
     return _kth_of_flat(flats, k)
 
 
-def _cut(scores: list[torch.Tensor], k: int) -> list[torch.Tensor]:
-    """Keep-masks pruning exactly the k lowest scores; ties at the threshold are pruned in tensor order."""
+def _tie_rng(seed: int, name: str | None) -> np.random.Generator:
+    """The generator that orders equal scores: from the cell's seed (and the tensor's name for a per-layer cut)."""
+    return np.random.default_rng([seed] if name is None else [seed, zlib.crc32(name.encode())])
+
+
+def _cut(scores: list[torch.Tensor], k: int, rng: np.random.Generator) -> list[torch.Tensor]:
+    """Keep-masks pruning exactly the k lowest scores.
+
+    Ties at the threshold are pruned in a random order drawn from `rng` over all tied positions of all tensors,
+    so a global cut has no bias toward the first tensors, and the same seed gives masks that nest across ratios.
+    """
     if k <= 0:
         return [torch.ones_like(s, dtype=torch.bool) for s in scores]
     on_cpu = all(s.device.type == "cpu" and s.dtype in _NUMPY_DTYPES for s in scores)
     arrays = [s.detach().numpy() for s in scores] if on_cpu else scores
     thr = _kth_smallest(arrays, k)
-    masks = [a > thr for a in arrays]
+    # contiguous masks: the fix-up below writes through a flat (C-order) view, which a transposed layout lacks
+    masks = [np.ascontiguousarray(a > thr) if on_cpu else (a > thr).contiguous() for a in arrays]
     at_or_below = sum(_size(a) - _count(mk) for a, mk in zip(arrays, masks))
-    if at_or_below != k:  # ties at the threshold: prune the first ones (in tensor order) up to exactly k
+    if at_or_below != k:  # ties at the threshold: keep some of them, so that exactly k are pruned
         budget = k - sum(_count(a < thr) for a in arrays)
-        for a, mk in zip(arrays, masks):
-            ties = _nonzero(a == thr)
-            keep_ties = ties[max(0, min(budget, len(ties))) :]
-            budget -= len(ties) - len(keep_ties)
-            mk.reshape(-1)[keep_ties] = True
+        ties = [_nonzero(a == thr) for a in arrays]  # C-order flat indices, per tensor
+        sizes = [len(t) for t in ties]
+        order = rng.permutation(sum(sizes))  # position in the concatenated ties -> rank among equal scores
+        kept = np.sort(order[budget:])  # the tied positions left unpruned
+        bounds = np.cumsum([0, *sizes])
+        for t, mk, lo, hi in zip(ties, masks, bounds[:-1], bounds[1:]):
+            sel = kept[np.searchsorted(kept, lo) : np.searchsorted(kept, hi)] - lo
+            if len(sel):
+                idx = t[sel] if isinstance(t, np.ndarray) else t[torch.from_numpy(sel).to(t.device)]
+                mk.reshape(-1)[idx] = True
     return [torch.from_numpy(mk) for mk in masks] if on_cpu else masks
 
 
-def masks_for_ratio(scores: dict[str, torch.Tensor], ratio: float, scope: str) -> dict[str, torch.Tensor]:
-    """Prune round(ratio * n) weights: per tensor (`layer`) or across all targeted tensors (`global`)."""
+def masks_for_ratio(
+    scores: dict[str, torch.Tensor], ratio: float, scope: str, seed: int = 0
+) -> dict[str, torch.Tensor]:
+    """Prune round(ratio * n) weights: per tensor (`layer`) or across all targeted tensors (`global`).
+
+    `seed` orders equal scores (pretrained or quantized weights have many): pass the cell's seed.
+    """
     names = list(scores)
     if scope == "layer":
-        return {n: _cut([scores[n]], round(ratio * scores[n].numel()))[0] for n in names}
+        return {n: _cut([scores[n]], round(ratio * scores[n].numel()), _tie_rng(seed, n))[0] for n in names}
     total = sum(s.numel() for s in scores.values())
-    return dict(zip(names, _cut([scores[n] for n in names], round(ratio * total))))
+    return dict(zip(names, _cut([scores[n] for n in names], round(ratio * total), _tie_rng(seed, None))))
 
 
 def masks_for_std(
@@ -143,8 +165,11 @@ def overall_sparsity(counts: dict[str, tuple[int, int]]) -> tuple[float, int, in
     return (zeros / n if n else 0.0), zeros, n
 
 
-def make_masks(scores, ratio: float | None, scope: str, multiplier: float | None) -> dict[str, torch.Tensor]:
-    """Keep-masks from a method's Scores: the paper's std rule when the method asked for it, else a ratio cut."""
+def make_masks(
+    scores, ratio: float | None, scope: str, multiplier: float | None, seed: int = 0
+) -> dict[str, torch.Tensor]:
+    """Keep-masks from a method's Scores: the paper's std rule when the method asked for it, else a ratio cut
+    (equal scores ordered by `seed`, the cell's seed)."""
     if scores.spread is not None:
         return masks_for_std(scores.spread, scores.rank, multiplier if multiplier is not None else 0.0)
-    return masks_for_ratio(scores.rank, ratio or 0.0, scope)
+    return masks_for_ratio(scores.rank, ratio or 0.0, scope, seed)

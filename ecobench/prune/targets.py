@@ -1,4 +1,9 @@
-"""Which weights a suite prunes: by default every Linear/Conv1D weight inside the transformer blocks."""
+"""Which weights a suite prunes: by default every Linear/Conv1D weight inside the transformer blocks.
+
+A tied output head (GPT-2's lm_head is wte; ecobench's Llama ties them too) is refused with `targets.lm_head: true`:
+pruning it would zero input-embedding rows under the head's name. `targets.embeddings: true` prunes the shared
+tensor, named as the embedding. A tensor reached by several names is pruned once, under its first name.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import fnmatch
 from torch import nn
 
 from ecobench.config.schema import TargetsConfig
+from ecobench.errors import TargetsError
 
 
 def _blocks(model: nn.Module) -> tuple[str, nn.ModuleList] | None:
@@ -20,8 +26,34 @@ def _is_dense_layer(m: nn.Module) -> bool:
     return isinstance(m, nn.Linear) or type(m).__name__ == "Conv1D"
 
 
+def tied_head(model: nn.Module) -> tuple[str, str] | None:
+    """(head name, embedding name) when the output projection's weight is an input embedding's tensor."""
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    if head is None:
+        return None
+    embeddings = {id(m.weight): n for n, m in model.named_modules() if isinstance(m, nn.Embedding)}
+    emb = embeddings.get(id(head.weight))
+    if emb is None:
+        return None
+    name = next(n for n, m in model.named_modules(remove_duplicate=False) if m is head)
+    return f"{name}.weight", f"{emb}.weight"
+
+
+def check_targets(model: nn.Module, cfg: TargetsConfig) -> None:
+    """Refuse what cannot be pruned as the suite names it (raises TargetsError naming the field)."""
+    tied = tied_head(model) if cfg.lm_head else None
+    if tied:
+        raise TargetsError(
+            "prune.targets.lm_head",
+            f"this model ties the output head ({tied[0]}) to the input embedding ({tied[1]}), so pruning the head "
+            "would zero embedding rows; leave lm_head false (embeddings: true prunes the shared tensor)",
+        )
+
+
 def select_targets(model: nn.Module, cfg: TargetsConfig) -> dict[str, nn.Parameter]:
-    """Name -> weight, in model order. Tied tensors appear once, under their first name."""
+    """Name -> weight, in model order. A tensor with several names (tied) appears once, under its first name.
+    Raises TargetsError for `lm_head: true` on a tied head (see `check_targets`)."""
+    check_targets(model, cfg)
     names: list[str] = []
     if cfg.blocks:
         found = _blocks(model)
@@ -38,16 +70,18 @@ def select_targets(model: nn.Module, cfg: TargetsConfig) -> dict[str, nn.Paramet
     params = dict(model.named_parameters(remove_duplicate=False))
     if cfg.include:
         names += [n for n in params if any(fnmatch.fnmatchcase(n, pat) for pat in cfg.include)]
-    if cfg.exclude:
-        names = [n for n in names if not any(fnmatch.fnmatchcase(n, pat) for pat in cfg.exclude)]
+    names = [n for n in names if not _excluded(n, cfg)]
+    first = {id(p): n for n, p in reversed(list(params.items()))}  # a tied tensor's first name in model order
     out: dict[str, nn.Parameter] = {}
-    seen: set[int] = set()
-    for n in dict.fromkeys(names):
+    for n in names:
         p = params.get(n)
-        if p is not None and id(p) not in seen:
-            seen.add(id(p))
-            out[n] = p
+        if p is not None and not _excluded(first[id(p)], cfg):  # an alias cannot bring back an excluded tensor
+            out.setdefault(first[id(p)], p)
     return out
+
+
+def _excluded(name: str, cfg: TargetsConfig) -> bool:
+    return any(fnmatch.fnmatchcase(name, pat) for pat in cfg.exclude or [])
 
 
 def describe_targets(targets: dict[str, nn.Parameter]) -> str:

@@ -66,3 +66,43 @@ def test_apply_and_measure() -> None:
     frac, zeros, n = sparsity({"w": w["w"].detach()})
     assert (frac, zeros, n) == (0.4, 4, 10)
     assert w["w"][:4].eq(0).all()
+
+
+# ties: pretrained or quantized weights take few distinct values, so many scores equal the threshold
+
+
+def _tied(seed: int, shape: tuple[int, int], dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    return torch.randint(0, 4, shape, generator=torch.Generator().manual_seed(seed)).to(dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])  # numpy path, torch path
+@pytest.mark.parametrize("scope", ["layer", "global"])
+def test_ties_in_transposed_scores_give_the_exact_count(scope: str, dtype: torch.dtype) -> None:
+    s = {"a": _tied(0, (30, 40), dtype).t(), "b": _tied(1, (20, 30), dtype).t()}  # non-contiguous views
+    assert not s["a"].is_contiguous()
+    m = masks_for_ratio(s, 0.5, scope, seed=3)
+    if scope == "layer":
+        assert [int((~m[n]).sum()) for n in s] == [600, 300]
+    else:
+        assert sum(int((~mk).sum()) for mk in m.values()) == 900
+    for n in s:  # still the lowest scores
+        if (~m[n]).any() and m[n].any():
+            assert s[n][~m[n]].max() <= s[n][m[n]].min()
+
+
+def test_global_ties_have_no_bias_toward_earlier_tensors() -> None:
+    s = {f"t{i}": torch.zeros(1000) for i in range(4)}
+    m = masks_for_ratio(s, 0.5, "global", seed=0)
+    pruned = [int((~mk).sum()) for mk in m.values()]
+    assert sum(pruned) == 2000
+    assert all(400 <= p <= 600 for p in pruned), pruned  # tensor order would give [1000, 1000, 0, 0]
+
+
+def test_tie_order_is_seeded_and_nests_across_ratios() -> None:
+    s = {"a": _tied(0, (50, 40)), "b": _tied(1, (40, 50))}
+    for scope in ("layer", "global"):
+        one = masks_for_ratio(s, 0.4, scope, seed=7)
+        assert all(torch.equal(one[n], masks_for_ratio(s, 0.4, scope, seed=7)[n]) for n in s)
+        assert any(not torch.equal(one[n], masks_for_ratio(s, 0.4, scope, seed=8)[n]) for n in s)
+        more = masks_for_ratio(s, 0.45, scope, seed=7)  # same threshold value (ties at 1): a superset is pruned
+        assert all(bool((more[n] <= one[n]).all()) for n in s)

@@ -67,7 +67,10 @@ CATALOGUE = [
     Case("syntax_tab_indent", "name: x\n\tseeds: [0]\n", ":2: found character '\\t' that cannot start any token"),
     Case("syntax_bad_indent", edit("  context: 16", " context: 16"), ":6:"),
     Case("empty_file", "", ": the file is empty"),
-    Case("not_utf8", None, ": cannot read suite: 'utf-8' codec can't decode"),
+    Case("nul_byte", "name: x\x00\n", ":1: character #x0000 is not allowed in YAML; a suite is plain text"),
+    Case("control_character", BASE + "\x1b[31m\n", ":20: character #x001b is not allowed in YAML; a suite is plain text"),
+    Case("not_utf8", None, ":2: the suite is not UTF-8 text (byte 0xe9 cannot be decoded; save it as UTF-8)"),
+    Case("utf16", None, ":1: the suite is not UTF-8 text (it looks like UTF-16; save it as UTF-8)"),
     Case("missing_suite_file", None, ": cannot read suite: No such file or directory"),
     Case("huge_file_50MB", None, ": the file is 50.0 MB; a suite is at most 1000 kB"),
     # the wrong shape
@@ -96,6 +99,9 @@ CATALOGUE = [
          ":17: prune.methods[0].wieghting: unknown key (did you mean 'weighting'?)"),
     Case("unknown_targets_key", edit("  ratios: [0, 0.5]", "  ratios: [0, 0.5]\n  targets:\n    lm_heads: true"),
          ":19: prune.targets.lm_heads: unknown key (did you mean 'lm_head'?)"),
+    Case("lm_head_tied_to_embedding", edit("  ratios: [0, 0.5]", "  ratios: [0, 0.5]\n  targets:\n    lm_head: true"),
+         ":19: prune.targets.lm_head: this model ties the output head (lm_head.weight) to the input embedding "
+         "(transformer.wte.weight)"),
     Case("unknown_eval_key", BASE + "eval:\n  bathces: 3\n", ":21: eval.bathces: unknown key (did you mean 'batches'?)"),
     Case("unknown_footprint_key", BASE + "  idel_seconds: 0\n", ":20: footprint.idel_seconds: unknown key (did you mean 'idle_seconds'?)"),
     Case("unknown_site_key", BASE + "  site:\n    pue2: 1.2\n", ":21: footprint.site.pue2: unknown key (did you mean 'pue'?)"),
@@ -121,6 +127,11 @@ CATALOGUE = [
          ":15: prune.methods: duplicate methods ['magnitude']: give each a distinct `label`"),
     Case("std_without_multipliers", edit("    - name: magnitude", "    - name: trajectory\n      threshold: std"),
          ":16: prune.methods[0]: threshold 'std' needs a non-empty `multipliers` list"),
+    Case("n_layer_huge", edit("n_layer: 1", "n_layer: 99999999999"),
+         ":8: model.n_layer: Input should be less than or equal to 1024, got 99999999999"),
+    Case("grid_too_large", edit("seeds: [0]", f"seeds: {list(range(1000))}").replace(
+        "ratios: [0, 0.5]", f"ratios: {[i / 1000 for i in range(200)]}"),
+         ":14: prune: the sweep has more than 100,000 cells (seeds x methods x scopes x ratios)"),
     # ratios
     Case("ratio_one", edit("ratios: [0, 0.5]", "ratios: [0, 1.0]"), ":17: prune.ratios: ratios must be in [0, 1), got [1.0]"),
     Case("ratio_negative", edit("ratios: [0, 0.5]", "ratios: [-0.1, 0.5]"), ":17: prune.ratios: ratios must be in [0, 1), got [-0.1]"),
@@ -176,7 +187,9 @@ def _write(case: Case, tmp_path: Path) -> tuple[Path, str]:
     empty.write_text("")
     path = tmp_path / f"{case.id}.yaml"
     if case.id == "not_utf8":
-        path.write_bytes(b"name: caf\xe9\n")
+        path.write_bytes(b"seeds: [0]\nname: caf\xe9\n")
+    elif case.id == "utf16":
+        path.write_bytes(BASE.encode("utf-16"))
     elif case.id == "huge_file_50MB":
         with open(path, "wb") as f:
             f.write(BASE.encode())
