@@ -26,6 +26,41 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
     data = check_suite(sf, fetch=False)  # validate never downloads: an uncached URL is described, not fetched
     print(describe_grid(sf, data))
+    if args.forecast:
+        return _forecast(sf, data)
+    return 0
+
+
+def _forecast(sf, data) -> int:
+    """The calibration probe on this machine, then the whole suite's forecast; exit 2 if it exceeds the budget."""
+    from ecobench.accounting import StartUp
+    from ecobench.footprint import Monitor
+    from ecobench.forecast import RANGE_RULE, budget_problem, calibrate, make_forecast
+    from ecobench.sweep import expand
+
+    suite = sf.suite
+    if suite.train.threads:
+        import torch
+
+        torch.set_num_threads(suite.train.threads)
+    monitor = Monitor(suite.footprint)
+    monitor.start(measure_idle=False)
+    try:
+        cal, probe = calibrate(suite, data, monitor)
+    finally:
+        monitor.close()
+    fc = make_forecast(suite, data, cal, probe, monitor.site, expand(suite), list(suite.seeds), StartUp.now(), False)
+    print(fc.line())
+    print("  parts (s): " + ", ".join(f"{k} {v:.1f}" for k, v in fc.parts_s.items()))
+    print(f"  probe: {len(cal.step_s)} training steps, median {1000 * cal.step_median_s:.1f} ms; eval batch "
+          f"{1000 * cal.eval_batch_s:.1f} ms; mean power " + ", ".join(
+              f"{c.upper()} {w:.3g} W" for c, w in cal.power_w.items() if w is not None)
+          + f" ({monitor.summary_line()})")
+    print(f"  range: {RANGE_RULE}")
+    problem = budget_problem(suite, fc)
+    if problem:
+        print(f"error: {sf.where('footprint.budget')}: {problem}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -72,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("validate", help="check a suite and print the resolved grid without running it")
     suite_args(sp)
+    sp.add_argument("--forecast", action="store_true",
+                    help="also run a calibration probe here (seconds) and forecast time, energy, carbon and water")
     sp.set_defaults(func=_cmd_validate)
 
     sp = sub.add_parser("doctor", help="what this machine can measure, how to fix what it cannot, and a suite's site")
@@ -87,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return args.func(args)
+        rc = args.func(args)
     except UserError as err:
         for line in err.problems:
             print(f"error: {line}", file=sys.stderr)
@@ -95,6 +132,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; re-run the same command to resume", file=sys.stderr)
         return 130
+    if args.command == "run" and argv is None:
+        _exit_now(rc)
+    return rc
+
+
+def _exit_now(rc: int) -> None:
+    """End `ecobench run` from the command line without tearing down torch and the rest (seconds of CPU that
+    change no result, after the run window closed and outside it). Everything is written, closed and flushed."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(rc)
 
 
 if __name__ == "__main__":

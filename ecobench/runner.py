@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from ecobench.accounting import RunAccount, StartUp, run_total, share_line
 from ecobench.cell import run_cell
 from ecobench.config.load import SuiteFile
 from ecobench.config.schema import Suite
@@ -20,6 +21,7 @@ from ecobench.data.dataset import TokenData, load_data
 from ecobench.dense import ensure_dense
 from ecobench.errors import DataError, SensorError, SuiteError, TargetsError, UserError
 from ecobench.footprint import Monitor
+from ecobench.forecast import budget_problem, calibrate, make_forecast
 from ecobench.models.build import build_model, build_skeleton, count_params
 from ecobench.provenance import build_manifest
 from ecobench.prune.methods import REGISTRY
@@ -115,9 +117,21 @@ def summary_table(df) -> str:
     return "\n\n".join(parts)
 
 
+BUDGET_EXIT = 3  # `run` stopped between cells because the measured total passed footprint.budget (resumable)
+
+
+def _earlier_sessions(out: Path) -> tuple[dict | None, list]:
+    """The manifest and cells already in `out` (a resume), or (None, [])."""
+    try:
+        return json.loads((out / MANIFEST).read_text()), read_cells(out / CELLS)
+    except (OSError, ValueError):
+        return None, []
+
+
 def run_suite(sf: SuiteFile, out: Path | None, argv: list[str], progress: bool = True, new: bool = False) -> int:
+    """Run the suite's remaining cells inside one run window (accounting.RunAccount): forecast, budget check,
+    idle baseline, dense models, cells; the session's footprint goes into the manifest after the last row."""
     suite = sf.suite
-    data = check_suite(sf)  # raises before anything is written
     if suite.train.threads:
         torch.set_num_threads(suite.train.threads)
     if out is None:
@@ -129,21 +143,83 @@ def run_suite(sf: SuiteFile, out: Path | None, argv: list[str], progress: bool =
     RunStore.preflight(out)  # unwritable, full or locked: say so now, before the meters' set-up
     monitor = Monitor(suite.footprint)
     try:
-        monitor.start()  # may refuse (footprint.require) before anything is trained
+        monitor.start(measure_idle=False)  # may refuse (footprint.require) before anything is trained
     except SensorError as err:
         raise SensorError(f"{sf.where(err.field)}: {err}", err.field) from err
+    account = RunAccount(monitor)  # from here on measured; before, estimated from the process's own times
+    store = None
+    ended = "error"
     try:
-        store = RunStore.open(out, build_manifest(sf, argv, data) | {"footprint": monitor.manifest()}, suite.fingerprint())
-    except BaseException:
-        monitor.close()
-        raise
-    try:
-        print(monitor.summary_line(), file=sys.stderr)
+        data = check_suite(sf)  # raises before anything is written
+        old_manifest, old_cells = _earlier_sessions(out)
+        spent_kwh = (run_total(old_manifest, old_cells).energy_kwh or 0.0) if old_manifest else 0.0
         cells = expand(suite)
-        done = store.finished()
+        done = {r.key for r in old_cells}
         todo = [c for c in cells if c.key not in done]
+        dense_seeds = [s for s in suite.seeds if any(c.seed == s for c in todo)
+                       and not (out / "dense" / f"seed-{s}" / "train.json").is_file()]
+        cal, probe = calibrate(suite, data, monitor)
+        fc = make_forecast(suite, data, cal, probe, monitor.site, todo, dense_seeds, StartUp.now(), True)
+        account.forecast = fc.as_dict()
+        print(fc.line(), file=sys.stderr)
+        problem = budget_problem(suite, fc, spent_kwh)
+        if problem:
+            raise UserError(f"{sf.where('footprint.budget')}: {problem}")
+        monitor.measure_idle()
+        store = RunStore.open(out, build_manifest(sf, argv, data) | {"footprint": monitor.manifest()},
+                              suite.fingerprint())
+        print(monitor.summary_line(), file=sys.stderr)
         print(f"{out}: {len(cells)} cells, {len(done)} already finished, {len(todo)} to run", file=sys.stderr)
-        sweep = tqdm(total=len(todo), desc="sweep", unit="cell", disable=not progress, position=0, dynamic_ncols=True)
+        ended = _sweep(suite, store, todo, monitor, account, spent_kwh, progress)
+        status = _summarise(out, suite, ended)  # inside the run window: the run ends with its last line printed
+    except KeyboardInterrupt:
+        ended = "interrupted"
+        raise
+    finally:
+        try:
+            if store is not None:
+                _record_session(store, account.finish(ended))
+        finally:
+            if store is not None:
+                store.close()
+            monitor.close()
+    print(share_line(run_total(json.loads((out / MANIFEST).read_text()), read_cells(out / CELLS))), file=sys.stderr)
+    return status
+
+
+def _summarise(out: Path, suite: Suite, ended: str) -> int:
+    """Print the summary table and failures; the exit status."""
+    from ecobench.results import load
+
+    df = load(out)
+    print(summary_table(df))
+    failed = df[df["status"] != "ok"].drop_duplicates("key")
+    print(f"\nresults: {out}")
+    if ended == "budget":
+        print(f"stopped: the run's measured energy passed footprint.budget ({suite.footprint.budget.kwh:g} kWh); "
+              "raise it and re-run the same command to resume", file=sys.stderr)
+        return BUDGET_EXIT
+    if not failed.empty:
+        print(f"{len(failed)} cell(s) failed:", file=sys.stderr)
+        for _, r in failed.iterrows():
+            print(f"  {r['key']}: {r['reason']}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _sweep(suite: Suite, store: RunStore, todo: list, monitor: Monitor, account: RunAccount, spent_kwh: float,
+           progress: bool) -> str:
+    """Dense models and cells in order; 'budget' when the measured total passed the budget, else 'complete'."""
+    budget = suite.footprint.budget
+
+    def over() -> bool:
+        if budget is None:
+            return False
+        now = account.so_far()["energy_kwh"]
+        return now is not None and spent_kwh + now > budget.kwh
+
+    sweep = tqdm(total=len(todo), desc="sweep", unit="cell", disable=not progress, position=0, dynamic_ncols=True)
+    try:
         for seed in suite.seeds:
             mine = [c for c in todo if c.seed == seed]
             if not mine:
@@ -152,28 +228,27 @@ def run_suite(sf: SuiteFile, out: Path | None, argv: list[str], progress: bool =
             sweep.set_postfix_str(f"seed {seed}: dense training")
             dense = ensure_dense(suite, seed, dense_dir, monitor, progress)
             for cell in mine:
+                if over():
+                    return "budget"
                 sweep.set_postfix_str(cell.key)
                 rec = run_cell(suite, cell, dense_dir, dense, monitor, progress)
                 store.append(rec)
                 if rec.status != "ok":
                     tqdm.write(f"cell {cell.key} failed: {rec.reason}", file=sys.stderr)
                 sweep.update(1)
-        sweep.close()
     finally:
-        store.close()
-        monitor.close()
-    from ecobench.results import load
+        sweep.close()
+    return "complete"
 
-    df = load(out)
-    print(summary_table(df))
-    failed = df[df["status"] != "ok"].drop_duplicates("key")
-    print(f"\nresults: {out}")
-    if not failed.empty:
-        print(f"{len(failed)} cell(s) failed:", file=sys.stderr)
-        for _, r in failed.iterrows():
-            print(f"  {r['key']}: {r['reason']}", file=sys.stderr)
-        return 1
-    return 0
+
+def _record_session(store: RunStore, footprint: dict) -> None:
+    """This session's footprint into its manifest entry, and the run total over all sessions beside it."""
+
+    def update(m: dict) -> None:
+        m["sessions"][store.session_index]["footprint"] = footprint
+        m["run_footprint"] = run_total(m, read_cells(store.cells_path)).as_dict()
+
+    store.update_manifest(update)
 
 
 def describe_grid(sf: SuiteFile, data: TokenData | None) -> str:

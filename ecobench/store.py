@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,7 @@ class RunStore:
     def __init__(self, root: Path):
         self.root = root
         self.lock = Lock(root / LOCK)
+        self.session_index = 0  # this invocation's entry in the manifest's `sessions`
 
     @property
     def cells_path(self) -> Path:
@@ -164,8 +166,10 @@ class RunStore:
                         f"(fingerprint {old.get('suite_fingerprint')} != {fingerprint}); use another --out"
                     )
                 old.setdefault("sessions", []).append(manifest["sessions"][-1])
+                store.session_index = len(old["sessions"]) - 1
                 write_json(mpath, old)
             else:
+                store.session_index = len(manifest["sessions"]) - 1
                 write_json(mpath, manifest)
             store.repair()
         except BaseException:
@@ -190,6 +194,13 @@ class RunStore:
 
     def close(self) -> None:
         self.lock.release()
+
+    def update_manifest(self, update: Callable[[dict], None]) -> None:
+        """Read the manifest, let `update` change it in place, write it whole (atomically). Lock held."""
+        mpath = self.root / MANIFEST
+        m = json.loads(mpath.read_text())
+        update(m)
+        write_json(mpath, m)
 
     # -- cells --------------------------------------------------------------------------------------------
 

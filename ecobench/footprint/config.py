@@ -7,9 +7,9 @@ codecarbon's bundled data here, so a typo is a load-time error rather than a sil
 from __future__ import annotations
 
 import difflib
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ecobench.config.base import Config
 from ecobench.footprint import grid
@@ -68,6 +68,26 @@ class SiteConfig(Config):
         return value
 
 
+class BudgetConfig(Config):
+    """A ceiling on the whole run's IT energy (all sessions, start-up included): `run` refuses a suite whose
+    forecast exceeds it (exit 2) and stops cleanly between cells once the measured total passes it (exit 3)."""
+
+    kwh: float = Field(gt=0)  # kWh of IT energy (before PUE), measured and estimated components summed
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_unit(cls, value: Any) -> Any:
+        """One clear line for a budget in another unit (`{wh: 50}`), instead of 'kwh missing' + 'wh unknown'."""
+        if isinstance(value, dict) and set(value) - {"kwh"}:
+            unit = sorted(set(value) - {"kwh"})[0]
+            scale = {"wh": 1e-3, "mwh": 1e-6, "j": 1 / 3.6e6, "kj": 1 / 3.6e3, "mj": 1 / 3.6}.get(str(unit).lower())
+            amount = value[unit]
+            hint = (f", e.g. {{kwh: {amount * scale:.6g}}}" if scale and isinstance(amount, (int, float))
+                    and not isinstance(amount, bool) else ", e.g. {kwh: 0.5}")
+            raise ValueError(f"unknown budget unit {unit!r}: the budget is given in kwh{hint}")
+        return value
+
+
 class FootprintConfig(Config):
     """Measurement of every phase, and the site factors that turn its energy into carbon and water."""
 
@@ -81,3 +101,4 @@ class FootprintConfig(Config):
     sample_interval_s: float = Field(0.1, gt=0, le=10)  # GPU power sampling period (background thread)
     min_counter_window_s: float = Field(0.5, ge=0)  # shorter GPU windows use power samples (counter is ~100 ms)
     site: SiteConfig = SiteConfig()  # grid, PUE and water factors
+    budget: BudgetConfig | None = None  # optional energy ceiling for the whole run (not part of the fingerprint)

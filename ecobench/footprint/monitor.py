@@ -60,8 +60,9 @@ class Monitor:
 
     # -- setup ---------------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Probe meters, enforce `require`, start sampling, measure the idle baseline."""
+    def start(self, measure_idle: bool = True) -> None:
+        """Probe meters, enforce `require`, start sampling, measure the idle baseline (unless told not to: a
+        caller that opens an enclosing window first measures it afterwards with `measure_idle()`)."""
         if self._started:
             return
         self._meters = probe_meters(self.config, self.powercap_root, self.clock)
@@ -78,9 +79,14 @@ class Monitor:
         self._sampler = Sampler(self._meters.all)
         self._sampler.start()
         self._started = True
+        if measure_idle:
+            self.measure_idle()
+        log.info("%s", self.summary_line())
+
+    def measure_idle(self) -> None:
+        """The idle baseline, `footprint.idle_seconds` long (nothing when 0)."""
         if self.config.idle_seconds > 0:
             self._measure_idle(self.config.idle_seconds)
-        log.info("%s", self.summary_line())
 
     def _measure_idle(self, seconds: float) -> None:
         with self.window("idle-baseline") as w:
@@ -99,17 +105,18 @@ class Monitor:
     @contextmanager
     def window(self, name: str) -> Iterator[Window]:
         """Measure the enclosed code. The result is set even when the code raises."""
-        if not self._started:
-            raise RuntimeError("Monitor.start() must be called once before the first window")
         w = Window(name)
-        begin = self._read_all()
-        t0, c0 = self.clock(), time.process_time()
+        running = self.begin(name)
         try:
             yield w
         finally:
-            end = self._read_all()
-            wall_s, cpu_s = self.clock() - t0, time.process_time() - c0
-            w.result = self._measurement(name, wall_s, cpu_s, begin, end)
+            w.result = running.end()
+
+    def begin(self, name: str) -> RunningWindow:
+        """Open a window that spans more than one block of code (the whole run); `peek()` reads it so far."""
+        if not self._started:
+            raise RuntimeError("Monitor.start() must be called once before the first window")
+        return RunningWindow(self, name)
 
     def _read_all(self) -> dict[int, tuple[float, bool]]:
         """Each channel's running total, and whether it was still counting when read."""
@@ -215,6 +222,28 @@ class Monitor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class RunningWindow:
+    """An open window: its start edge is read; `peek()` measures up to now, `end()` closes it. Windows nest:
+    each keeps its own edges, so one inside another is counted once in each, never subtracted."""
+
+    def __init__(self, monitor: Monitor, name: str):
+        self.monitor, self.name = monitor, name
+        self._begin = monitor._read_all()
+        self._t0, self._c0 = monitor.clock(), time.process_time()
+        self.result: Measurement | None = None
+
+    def peek(self) -> Measurement:
+        """What the window has measured so far (the window stays open)."""
+        m = self.monitor
+        end = m._read_all()
+        return m._measurement(self.name, m.clock() - self._t0, time.process_time() - self._c0, self._begin, end)
+
+    def end(self) -> Measurement:
+        if self.result is None:
+            self.result = self.peek()
+        return self.result
 
 
 def _failure(*channels: Channel | None) -> str:

@@ -1,4 +1,4 @@
-"""The `compare`, `plot` and `report` subcommands, wired into `ecobench` by `add_report_commands`."""
+"""The `compare`, `statement`, `plot` and `report` subcommands, wired into `ecobench` by `add_report_commands`."""
 
 from __future__ import annotations
 
@@ -45,7 +45,32 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     agg = compare_frame(runs.rows, runs.names, args.energy)
     if agg.empty:
         raise UserError(f"{', '.join(args.runs)}: no finished cells to compare")
-    _write(render(agg, args.format, metrics, phases), args.output)
+    text = render(agg, args.format, metrics, phases)
+    lines = run_total_lines(runs)
+    if args.format in ("table", "markdown"):
+        text += "\n" + "".join(f"{'- ' if args.format == 'markdown' else ''}{ln}\n" for ln in lines)
+    elif args.format == "latex":
+        text += "".join(f"% {ln}\n" for ln in lines)
+    else:  # csv stays a table; the run totals go to standard error
+        for ln in lines:
+            print(ln, file=sys.stderr)
+    _write(text, args.output)
+    return 0
+
+
+def run_total_lines(runs) -> list[str]:
+    """Per run: the whole run's energy and the share its phases cover (accounting.share_line)."""
+    from ecobench.accounting import run_total, share_line
+    from ecobench.store import CELLS, read_cells
+
+    return [f"{name}: {share_line(run_total(runs.manifests[name], read_cells(path / CELLS)))}"
+            for name, path in runs.paths.items()]
+
+
+def _cmd_statement(args: argparse.Namespace) -> int:
+    from ecobench.report.statement import statement
+
+    _write(statement(args.run, args.format), args.output)
     return 0
 
 
@@ -85,7 +110,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def add_report_commands(sub: argparse._SubParsersAction) -> None:
-    """Add compare, plot and report to the `ecobench` parser."""
+    """Add compare, statement, plot and report to the `ecobench` parser."""
     sp = sub.add_parser("compare", help="one table over seeds: loss, deltas vs dense, sparsity, footprint per phase")
     _runs_args(sp)
     sp.add_argument("--format", choices=("table", "markdown", "csv", "latex"), default="table")
@@ -96,6 +121,12 @@ def add_report_commands(sub: argparse._SubParsersAction) -> None:
                          "and total)")
     sp.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
     sp.set_defaults(func=_cmd_compare)
+
+    sp = sub.add_parser("statement", help="the impact paragraph for a paper's appendix, every number from the run")
+    sp.add_argument("run", metavar="RUN", help="results folder written by `ecobench run`")
+    sp.add_argument("--format", choices=("text", "markdown", "latex"), default="text")
+    sp.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
+    sp.set_defaults(func=_cmd_statement)
 
     sp = sub.add_parser("plot", help="the paper figures as PDF, SVG and 300-dpi PNG")
     _runs_args(sp)

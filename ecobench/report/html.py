@@ -134,6 +134,22 @@ def _measured_vs_estimated(runs: Runs, agg: pd.DataFrame) -> str:
     return "".join(parts)
 
 
+def _impact(runs: Runs) -> str:
+    """Per run: the whole run's total and the phases' share, and the statement paragraph for a paper."""
+    from ecobench.accounting import run_total, share_line
+    from ecobench.report.statement import facts, render
+    from ecobench.store import CELLS, read_cells
+
+    out = []
+    for name, path in runs.paths.items():
+        total = run_total(runs.manifests[name], read_cells(path / CELLS))
+        out.append(f"<p>Run <code>{esc(name)}</code>: {esc(share_line(total))}</p>")
+        if total.accounted:
+            out.append(f"<blockquote>{esc(render(facts(path), 'text'))}</blockquote>"
+                       f"<p class=note>For a paper: <code>ecobench statement {esc(path)} --format latex</code></p>")
+    return "".join(out)
+
+
 def _manifest(name: str, m: dict) -> str:
     hw = m.get("hardware") or {}
     fp = m.get("footprint") or {}
@@ -227,6 +243,7 @@ def render_report(runs: Runs, width: str = "two", report_cmd: list[str] | None =
         "energy; seeds and runs pooled</p>",
         f"<table><thead><tr><th>band</th><th>best</th><th>why</th></tr></thead><tbody>{bands}</tbody></table>",
         "<h3>What was measured, what was estimated</h3>", _measured_vs_estimated(runs, agg),
+        "<h2>The whole run and its impact statement</h2>", _impact(runs),
         "<h2>Comparison</h2>", _tables(agg),
         "<h2>Figures</h2>", _figures(runs, width, energy),
         "<h2>Manifest</h2>", "".join(_manifest(n, m) for n, m in runs.manifests.items()),

@@ -1,0 +1,260 @@
+"""What a suite will cost on this machine, before it runs: time, energy, carbon and water, with a range.
+
+A calibration probe (seconds) runs the suite's own model on the suite's own data here, inside one footprint window:
+loading the data, building the model, a few training steps, an evaluation batch, a few generated tokens and a mask
+pass. The suite's step counts (runner.describe_grid, sweep.expand) then scale those unit costs:
+
+  dense, per seed still to train:  build + train.steps x step (+ its periodic evaluations)
+  per cell to run:                 data + build + score/prune (pruned) + recover_steps x step (pruned)
+                                   + eval batches x eval batch + (warm-up + inference_tokens) x token
+  once:                            start-up so far + the probe + footprint.idle_seconds
+
+Energy is each part's seconds at the probe's mean power per component (the idle wait at the probe's power less a
+process-attributed CPU, which an idle process does not use); the start-up is charged by the run accounting's own
+rule (accounting.STARTUP_RULE). Carbon and water are the site's conversion of the energy.
+
+The range (RANGE_RULE): the point forecast of the parts still to run scaled by the spread of the probe's step
+times (fastest and slowest over the median), widened by SLACK each way for what a probe of seconds cannot see
+(other processes' load changing, frequency and thermal drift, per-cell work not modelled step by step).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+
+from ecobench.accounting import StartUp, startup_energy_j
+from ecobench.config.schema import Suite
+from ecobench.data.dataset import TokenData, load_data
+from ecobench.footprint.measurement import COMPONENTS, Measurement, kwh
+from ecobench.footprint.monitor import Monitor
+from ecobench.footprint.site import Site
+from ecobench.models.build import build_model
+from ecobench.prune.masks import make_masks
+from ecobench.prune.methods.base import Scores
+from ecobench.prune.targets import select_targets
+from ecobench.report.units import with_unit
+from ecobench.sweep import Cell
+from ecobench.train import evaluate, generate_tokens, lm_loss, make_optimizer
+
+SLACK = 1.5
+RANGE_RULE = (f"point x (fastest / median probe step) / {SLACK:g} to point x (slowest / median probe step) x "
+              f"{SLACK:g}, on the parts still to run (the start-up already spent is exact in `run`)")
+PROBE_STEPS = (3, 8)  # timed training steps: at least 3, at most 8 ...
+PROBE_STEP_BUDGET_S = 2.0  # ... stopping early once this much time went into them
+PROBE_TOKENS = 16  # generated tokens timed for the per-token cost
+
+
+@dataclass
+class Calibration:
+    """Unit costs measured by the probe on this machine, and the probe's mean power per component."""
+
+    step_s: list[float]  # each timed training step (one warm-up step before them, untimed)
+    eval_batch_s: float  # one evaluation batch of eval.batch_size sequences
+    token_s: float | None  # one generated token at eval.inference_batch_size (None: no inference phase)
+    data_s: float  # load_data again (from the cache, as each cell does)
+    build_s: float  # build (or load) the model once
+    mask_s: float  # score by |w| and cut one layer-wise mask set
+    probe_s: float  # the probe's wall time
+    power_w: dict[str, float | None] = field(default_factory=dict)  # probe window's mean power per component
+    cpu_attribution: str | None = None
+
+    @property
+    def step_median_s(self) -> float:
+        return statistics.median(self.step_s)
+
+
+def calibrate(suite: Suite, data: TokenData, monitor: Monitor) -> tuple[Calibration, Measurement]:
+    """Run the probe inside one window of `monitor`; return the unit costs and the window's measurement."""
+    t0 = time.perf_counter()
+    with monitor.window("forecast-probe") as w:
+        tic = time.perf_counter()
+        data = load_data(suite.data, suite.model)
+        data_s = time.perf_counter() - tic
+        tic = time.perf_counter()
+        model = build_model(suite.model, data.vocab_size, data.context, suite.seeds[0])
+        build_s = time.perf_counter() - tic
+        if not suite.model.pretrained:  # the first build pays for imports; a cell's build does not (cheap to redo)
+            tic = time.perf_counter()
+            model = build_model(suite.model, data.vocab_size, data.context, suite.seeds[0])
+            build_s = time.perf_counter() - tic
+        steps = _time_steps(model, data, suite)
+        eval_bs = suite.eval.batch_size or 4 * suite.train.batch_size
+        evaluate(model, data, eval_bs, 1)  # warm-up
+        eval_batch_s = evaluate(model, data, eval_bs, 1).wall_s
+        token_s = None
+        if suite.eval.inference_tokens:
+            bs = suite.eval.inference_batch_size
+            generate_tokens(model, data, min(PROBE_TOKENS, suite.eval.inference_tokens), bs)  # warm-up
+            tic = time.perf_counter()
+            made = generate_tokens(model, data, PROBE_TOKENS, bs)
+            token_s = (time.perf_counter() - tic) / made
+        tic = time.perf_counter()
+        targets = select_targets(model, suite.prune.targets)
+        make_masks(Scores({n: p.detach().abs() for n, p in targets.items()}), 0.5, "layer", None)
+        mask_s = time.perf_counter() - tic
+    m = w.result
+    power = {c: (m.components[c].energy_j / m.wall_s if m.components[c].energy_j is not None and m.wall_s > 0
+                 else None) for c in COMPONENTS}
+    cal = Calibration(steps, eval_batch_s, token_s, data_s, build_s, mask_s, time.perf_counter() - t0, power,
+                      m.components["cpu"].attribution)
+    return cal, m
+
+
+def _time_steps(model: torch.nn.Module, data: TokenData, suite: Suite) -> list[float]:
+    """Training steps as train() takes them (batch, forward, backward, clip, AdamW step), one warm-up first."""
+    cfg = suite.train
+    opt = make_optimizer(model, cfg, cfg.lr)
+    gen = torch.Generator().manual_seed(0)
+    model.train()
+    times: list[float] = []
+    spent = 0.0
+    for i in range(PROBE_STEPS[1] + 1):
+        tic = time.perf_counter()
+        x, y = data.batch(cfg.batch_size, gen)  # (B, T)
+        loss = lm_loss(model, x, y)
+        loss.item()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        if i == 0:
+            continue  # warm-up: allocator growth, thread pools
+        times.append(time.perf_counter() - tic)
+        spent += times[-1]
+        if len(times) >= PROBE_STEPS[0] and spent >= PROBE_STEP_BUDGET_S:
+            break
+    return times
+
+
+def work_seconds(suite: Suite, data: TokenData, cal: Calibration, cells: list[Cell],
+                 dense_seeds: list[int]) -> dict[str, float]:
+    """Seconds per part of the work still to run, at the probe's unit costs (median step)."""
+    step = cal.step_median_s
+    tr = suite.train
+    eval_bs = suite.eval.batch_size or 4 * tr.batch_size
+    n_windows = data.val_windows()
+    eval_batches = math.ceil(n_windows / eval_bs) if suite.eval.batches == "all" else \
+        min(suite.eval.batches, math.ceil(n_windows / eval_bs))
+    periodic = (tr.steps - 1) // tr.eval_interval if tr.eval_interval else 0
+    per_eval_4 = 4 * cal.eval_batch_s * tr.batch_size / eval_bs  # train()'s check: 4 batches of train.batch_size
+    pruned = [c for c in cells if not c.is_dense]
+    n_inf = suite.eval.inference_tokens
+    infer = (min(64, n_inf) + n_inf) * cal.token_s if n_inf and cal.token_s is not None else 0.0
+    return {
+        "dense training": len(dense_seeds) * (cal.build_s + tr.steps * step + periodic * per_eval_4),
+        "cell set-up (data, model)": len(cells) * (cal.data_s + cal.build_s),
+        "score and prune": len(pruned) * cal.mask_s,
+        "recovery": len(pruned) * suite.prune.recover_steps * step,
+        "evaluation": len(cells) * eval_batches * cal.eval_batch_s,
+        "inference": len(cells) * infer,
+        "idle baseline": suite.footprint.idle_seconds,
+    }
+
+
+@dataclass
+class Forecast:
+    """Point and range for the whole run (or the rest of a resumed one), with how each part was costed."""
+
+    cells: int
+    wall_s: dict[str, float]  # point, low, high
+    energy_kwh: dict[str, float | None]
+    co2e_g: dict[str, float | None]
+    water_l: dict[str, float | None]
+    parts_s: dict[str, float]
+    calibration: dict[str, Any]
+    range_rule: str = RANGE_RULE
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def line(self) -> str:
+        def rng(d: dict, qty: str) -> str:
+            if d["point"] is None:
+                return f"{qty.split('_')[0]} unknown"
+            return (f"{with_unit(d['point'], qty)} ({with_unit(d['low'], qty)} to "
+                    f"{with_unit(d['high'], qty)})")
+
+        w = self.wall_s
+        return (f"forecast for {self.cells} cells on this machine: {_dur(w['point'])} ({_dur(w['low'])} to "
+                f"{_dur(w['high'])}), {rng(self.energy_kwh, 'energy_kwh')}, {rng(self.co2e_g, 'co2e_g')}, "
+                f"water {rng(self.water_l, 'water_l')}")
+
+
+def _dur(s: float) -> str:
+    return f"{s:.1f} s" if s < 120 else f"{s / 60:.1f} min" if s < 7200 else f"{s / 3600:.2f} h"
+
+
+def make_forecast(suite: Suite, data: TokenData, cal: Calibration, probe: Measurement, site: Site,
+                  cells: list[Cell], dense_seeds: list[int], startup: StartUp, startup_known: bool) -> Forecast:
+    """The forecast from the probe. `startup` is this process up to the probe: in `run` it is part of the run and
+    exact (`startup_known`); in `validate` it stands in for the run's own start-up and carries the range too."""
+    parts = work_seconds(suite, data, cal, cells, dense_seeds)
+    steps = sorted(cal.step_s)
+    lo_f, hi_f = steps[0] / cal.step_median_s / SLACK, steps[-1] / cal.step_median_s * SLACK
+    idle_w = _idle_power(cal)
+    busy_s = sum(v for k, v in parts.items() if k != "idle baseline") + cal.probe_s
+    up = startup_energy_j(probe, startup)
+    up_j = sum(v for v in up.values() if v is not None) if any(v is not None for v in up.values()) else None
+    busy_w = _total(cal.power_w)
+    spent_s = startup.wall_s
+    if busy_w is None:
+        energy = {"point": None, "low": None, "high": None}
+    else:
+        future_j = busy_w * busy_s + (idle_w or 0.0) * parts["idle baseline"]
+        known_j = up_j or 0.0
+        if startup_known:
+            energy = {"point": kwh(known_j + future_j), "low": kwh(known_j + lo_f * future_j),
+                      "high": kwh(known_j + hi_f * future_j)}
+        else:
+            energy = {b: kwh(f * (known_j + future_j)) for b, f in (("point", 1.0), ("low", lo_f), ("high", hi_f))}
+    future_s = busy_s + parts["idle baseline"]
+    if startup_known:
+        wall = {"point": spent_s + future_s, "low": spent_s + lo_f * future_s, "high": spent_s + hi_f * future_s}
+    else:
+        wall = {b: f * (spent_s + future_s) for b, f in (("point", 1.0), ("low", lo_f), ("high", hi_f))}
+    co2e = {b: site.footprint(e).co2e_g for b, e in energy.items()}
+    water = {b: site.footprint(e).water_l for b, e in energy.items()}
+    cal_d = asdict(cal) | {"step_median_s": cal.step_median_s, "startup_wall_s": startup.wall_s,
+                           "startup_cpu_s": startup.cpu_s, "startup_known": startup_known,
+                           "idle_power_w": idle_w}
+    return Forecast(len(cells), wall, energy, co2e, water, {"start-up so far": spent_s, "calibration probe":
+                    cal.probe_s, **parts}, cal_d)
+
+
+def _total(power: dict[str, float | None]) -> float | None:
+    present = [v for v in power.values() if v is not None]
+    return sum(present) if present else None
+
+
+def _idle_power(cal: Calibration) -> float | None:
+    """Power while the process waits: the probe's, less a process-attributed CPU (an idle process uses none)."""
+    p = dict(cal.power_w)
+    if cal.cpu_attribution == "process":
+        p["cpu"] = None
+    return _total(p)
+
+
+def budget_problem(suite: Suite, forecast: Forecast, spent_kwh: float = 0.0) -> str | None:
+    """Why the suite must not start under its budget, or None. `spent_kwh`: earlier sessions of this run."""
+    budget = suite.footprint.budget
+    if budget is None:
+        return None
+    point = forecast.energy_kwh["point"]
+    if point is None:
+        return ("footprint.budget: this machine measures no energy, so the budget cannot be checked; remove the "
+                "budget or enable a meter (`ecobench doctor`)")
+    total = point + spent_kwh
+    if total > budget.kwh:
+        earlier = f" (+{with_unit(spent_kwh, 'energy_kwh')} spent in earlier sessions)" if spent_kwh else ""
+        return (f"footprint.budget: the forecast {with_unit(point, 'energy_kwh')}{earlier} exceeds the budget of "
+                f"{with_unit(budget.kwh, 'energy_kwh')} (range {with_unit(forecast.energy_kwh['low'], 'energy_kwh')}"
+                f" to {with_unit(forecast.energy_kwh['high'], 'energy_kwh')}); raise footprint.budget.kwh or shrink "
+                "the suite")
+    return None

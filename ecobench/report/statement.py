@@ -1,0 +1,123 @@
+"""`ecobench statement R`: the impact paragraph for a paper's appendix, as text, Markdown or LaTeX.
+
+Every number comes from the results folder (the manifest's sessions, meters and site; the phase rows); none is
+typed here. What is measured and what is estimated is said per component, with the model that estimated it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ecobench.accounting import STARTUP_SOURCE, run_total
+from ecobench.errors import ResultsError
+from ecobench.footprint.meters.base import NONE
+from ecobench.report.formats import latex_escape
+from ecobench.report.units import with_unit
+from ecobench.results import load_manifest
+from ecobench.store import CELLS, read_cells
+
+FORMATS = ("text", "markdown", "latex")
+TITLE = "Environmental impact."
+SOFTWARE = ("ecobench", "python", "torch", "transformers", "codecarbon", "nvidia-ml-py")
+PHASE_WORDS = "training, scoring, pruning, recovery, evaluation and inference"
+
+
+def _component(c: str, fp: dict) -> str:
+    """How one component's energy was obtained, in words, from the manifest's meters."""
+    source = (fp.get("sources") or {}).get(c, NONE)
+    name = {"gpu": "GPU", "cpu": "CPU", "ram": "RAM"}[c]
+    if source == NONE:
+        return f"{name} not counted ({(fp.get('notes') or {}).get(c, 'no meter')})"
+    meter = next((m for m in fp.get("meters") or [] if m.get("component") == c), {})
+    kind, _, how = source.partition(":")
+    detail = ""
+    if c == "cpu" and kind == "estimated":
+        detail = (f", {meter.get('max_power_w', '?')} W maximum for {meter.get('model', 'this CPU')}, "
+                  f"{meter.get('attribution', '?')} attribution")
+    elif c == "ram" and kind == "estimated":
+        detail = f", {meter.get('power_w', '?')} W for {meter.get('memory_gb', 0):.0f} GB"
+    return f"{name} {kind} ({how}{detail})"
+
+
+def facts(run: str | Path) -> dict[str, Any]:
+    """What the statement says, read from the results folder."""
+    run = Path(run)
+    m = load_manifest(run)
+    records = read_cells(run / CELLS)
+    total = run_total(m, records)
+    if total.accounted == 0:
+        raise ResultsError(f"{run}: the manifest has no run footprint (written before run accounting, or no "
+                           "session finished); re-run the suite with this version of ecobench")
+    fp = m.get("footprint") or {}
+    return {"manifest": m, "total": total, "footprint": fp, "site": fp.get("site") or {},
+            "cells": len({r.key for r in records}), "planned": len(m.get("cells") or [])}
+
+
+def sentences(f: dict[str, Any]) -> list[str]:
+    """The paragraph as plain-text sentences (units: with_unit's; the CO2e and µ forms are typeset later)."""
+    m, t, site, fp = f["manifest"], f["total"], f["site"], f["footprint"]
+    hw = m.get("hardware") or {}
+    gpus = hw.get("gpus") or []
+    tt = t.totals
+    where = site.get("country") or "a world average"
+    if site.get("region"):
+        where += f"/{site['region']}"
+    sessions = "one session" if t.sessions == 1 else f"{t.sessions} sessions"
+    out = [
+        f"The experiments (suite {m.get('suite_name')}, {f['cells']} of {f['planned']} cells, {sessions}) ran on "
+        f"{hw.get('cpu', 'an unrecorded CPU')} ({hw.get('cpu_count', '?')} logical CPUs; "
+        + (f"GPUs: {', '.join(gpus)}" if gpus else "no GPU") + f") for {tt['wall_s'] / 3600:.3g} hours.",
+        f"They used {with_unit(t.energy_kwh, 'energy_kwh')} of IT energy: "
+        + "; ".join(_component(c, fp) for c in ("gpu", "cpu", "ram"))
+        + f". Of this, {with_unit(t.startup_kwh, 'energy_kwh')} was spent before the meters started "
+          f"(interpreter start-up and imports, {t.startup_wall_s:.1f} s) and is extrapolated from the run's "
+          f"mean power ({STARTUP_SOURCE}).",
+        f"With a PUE of {site.get('pue')} ({site.get('pue_source')}), this is "
+        f"{with_unit(tt['energy_facility_kwh'], 'energy_kwh')} at the facility and "
+        f"{with_unit(tt['co2e_g'], 'co2e_g')} at a grid carbon intensity of "
+        f"{site.get('carbon_intensity_g_per_kwh'):.4g} gCO2e/kWh for {where} "
+        f"({site.get('carbon_intensity_source')}).",
+        f"Water: {with_unit(tt['water_l'], 'water_l')} in all, {with_unit(tt['water_onsite_l'], 'water_l')} "
+        f"on-site for cooling (WUE {site.get('wue_l_per_kwh'):.3g} L/kWh, {site.get('wue_source')}) and "
+        f"{with_unit(tt['water_offsite_l'], 'water_l')} off-site for generating the electricity "
+        f"(EWIF {site.get('ewif_l_per_kwh'):.3g} L/kWh, {site.get('ewif_source')}, convention "
+        f"{site.get('ewif_convention')}), water = E x (WUE + PUE x EWIF) after Li et al. (2023).",
+    ]
+    if t.phase_share is not None:
+        out.append(f"The measured phases ({PHASE_WORDS}) account for {100 * t.phase_share:.0f}% of this energy; "
+                   "the rest is start-up, meter set-up, data loading, building and loading models, and checkpoints.")
+    else:
+        out.append("The phases' share of the run's energy is unknown: "
+                   + ("a session ended without recording its footprint." if not t.complete else "energy unknown."))
+    if t.forecast and t.forecast["energy_kwh"]["point"] is not None:
+        e = t.forecast["energy_kwh"]
+        out.append(f"Before running, ecobench forecast {with_unit(e['point'], 'energy_kwh')} "
+                   f"({with_unit(e['low'], 'energy_kwh')} to {with_unit(e['high'], 'energy_kwh')}) from a "
+                   "calibration probe on the same machine.")
+    v = m.get("versions") or {}
+    sw = ", ".join(f"{k} {v[k]}" for k in SOFTWARE if v.get(k) and v[k] != "absent")
+    out.append(f"Software: {sw}.")
+    return out
+
+
+def _md(s: str) -> str:
+    for ch in "\\`*_[]<>|":
+        s = s.replace(ch, "\\" + ch)
+    return s
+
+
+def render(f: dict[str, Any], fmt: str) -> str:
+    text = " ".join(sentences(f))
+    if fmt == "text":
+        return f"{TITLE} {text}\n"
+    if fmt == "markdown":
+        return f"**{TITLE}** {_md(text).replace('CO2e', 'CO₂e')}\n"
+    if fmt == "latex":
+        body = latex_escape(text).replace(" x ", r" $\times$ ")
+        return f"% ecobench statement; every number from the results folder\n\\paragraph{{{TITLE}}} {body}\n"
+    raise ValueError(fmt)
+
+
+def statement(run: str | Path, fmt: str = "text") -> str:
+    return render(facts(run), fmt)
