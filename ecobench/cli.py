@@ -1,6 +1,7 @@
-"""Command line: run, validate, doctor, compare, plot, report.
+"""Command line: run, validate, doctor, compare, statement, plot, report.
 
-A user error prints one line per problem and exits 2; a failed cell makes `run` exit 1; a bug shows its traceback.
+A user error prints one line per problem and exits 2; a failed cell makes `run` exit 1; `run` stopped by
+footprint.budget exits 3 (resumable); a bug shows its traceback.
 """
 
 from __future__ import annotations
