@@ -21,7 +21,7 @@ from ecobench.record import CellRecord
 
 STARTUP_SOURCE = "estimated:startup-extrapolated"
 STARTUP_RULE = (
-    "start-up before the meters existed (interpreter, imports, suite loading, meter probing): wall time from the "
+    "start-up before the meters existed (interpreter, imports, suite and data loading, meter probing): wall time from the "
     "process's start time (psutil create_time), CPU time from the process's own CPU counters; energy per component "
     "at the run window's mean power over that wall time, except a process-attributed CPU estimate, charged at the "
     "window's energy per CPU-second of this process over the start-up's CPU seconds"

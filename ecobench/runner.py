@@ -132,6 +132,7 @@ def run_suite(sf: SuiteFile, out: Path | None, argv: list[str], progress: bool =
     """Run the suite's remaining cells inside one run window (accounting.RunAccount): forecast, budget check,
     idle baseline, dense models, cells; the session's footprint goes into the manifest after the last row."""
     suite = sf.suite
+    data = check_suite(sf)  # raises before anything is written, and before the meters' slow set-up
     if suite.train.threads:
         torch.set_num_threads(suite.train.threads)
     if out is None:
@@ -150,7 +151,6 @@ def run_suite(sf: SuiteFile, out: Path | None, argv: list[str], progress: bool =
     store = None
     ended = "error"
     try:
-        data = check_suite(sf)  # raises before anything is written
         old_manifest, old_cells = _earlier_sessions(out)
         spent_kwh = (run_total(old_manifest, old_cells).energy_kwh or 0.0) if old_manifest else 0.0
         cells = expand(suite)
