@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ import torch
 from ecobench.accounting import StartUp, startup_energy_j
 from ecobench.config.schema import Suite
 from ecobench.data.dataset import TokenData, load_data
+from ecobench.errors import CellFailed
 from ecobench.footprint.measurement import COMPONENTS, Measurement, kwh
 from ecobench.footprint.monitor import Monitor
 from ecobench.footprint.site import Site
@@ -85,8 +87,8 @@ def calibrate(suite: Suite, data: TokenData, monitor: Monitor) -> tuple[Calibrat
             build_s = time.perf_counter() - tic
         steps = _time_steps(model, data, suite)
         eval_bs = suite.eval.batch_size or 4 * suite.train.batch_size
-        evaluate(model, data, eval_bs, 1)  # warm-up
-        eval_batch_s = evaluate(model, data, eval_bs, 1).wall_s
+        _timed(lambda: evaluate(model, data, eval_bs, 1))  # warm-up
+        eval_batch_s = _timed(lambda: evaluate(model, data, eval_bs, 1))
         token_s = None
         if suite.eval.inference_tokens:
             bs = suite.eval.inference_batch_size
@@ -104,6 +106,17 @@ def calibrate(suite: Suite, data: TokenData, monitor: Monitor) -> tuple[Calibrat
     cal = Calibration(steps, eval_batch_s, token_s, data_s, build_s, mask_s, time.perf_counter() - t0, power,
                       m.components["cpu"].attribution)
     return cal, m
+
+
+def _timed(work: Callable[[], object]) -> float:
+    """Seconds `work` took. A non-finite loss still took its time: the probe only times; the cell that meets it
+    records the failure itself."""
+    tic = time.perf_counter()
+    try:
+        work()
+    except CellFailed:
+        pass
+    return time.perf_counter() - tic
 
 
 def _time_steps(model: torch.nn.Module, data: TokenData, suite: Suite) -> list[float]:
