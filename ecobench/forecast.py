@@ -15,7 +15,9 @@ rule (accounting.STARTUP_RULE). Carbon and water are the site's conversion of th
 
 The range (RANGE_RULE): the point forecast of the parts still to run scaled by the spread of the probe's step
 times (fastest and slowest over the median), widened by SLACK each way for what a probe of seconds cannot see
-(other processes' load changing, frequency and thermal drift, per-cell work not modelled step by step).
+(frequency and thermal drift, per-cell work not modelled step by step). On a shared machine the probe also sees how
+much of the CPU it asked for it got (`cpu_share`: its CPU seconds over wall seconds x torch threads); should the
+others' load go away during the run, it could run that much faster, so the low end is scaled by it as well.
 """
 
 from __future__ import annotations
@@ -45,8 +47,9 @@ from ecobench.sweep import Cell
 from ecobench.train import evaluate, generate_tokens, lm_loss, make_optimizer
 
 SLACK = 1.5
-RANGE_RULE = (f"point x (fastest / median probe step) / {SLACK:g} to point x (slowest / median probe step) x "
-              f"{SLACK:g}, on the parts still to run (the start-up already spent is exact in `run`)")
+RANGE_RULE = (f"point x (fastest / median probe step) x (probe's CPU share) / {SLACK:g} to point x (slowest / "
+              f"median probe step) x {SLACK:g}, on the parts still to run (the start-up already spent is exact in "
+              "`run`); CPU share = the probe steps' CPU seconds / (wall seconds x torch threads), at most 1")
 PROBE_STEPS = (3, 8)  # timed training steps: at least 3, at most 8 ...
 PROBE_STEP_BUDGET_S = 2.0  # ... stopping early once this much time went into them
 PROBE_TOKENS = 16  # generated tokens timed for the per-token cost
@@ -57,6 +60,7 @@ class Calibration:
     """Unit costs measured by the probe on this machine, and the probe's mean power per component."""
 
     step_s: list[float]  # each timed training step (one warm-up step before them, untimed)
+    cpu_share: float  # CPU seconds of the timed steps / (their wall seconds x torch threads), in (0, 1]
     eval_batch_s: float  # one evaluation batch of eval.batch_size sequences
     token_s: float | None  # one generated token at eval.inference_batch_size (None: no inference phase)
     data_s: float  # load_data again (from the cache, as each cell does)
@@ -85,7 +89,7 @@ def calibrate(suite: Suite, data: TokenData, monitor: Monitor) -> tuple[Calibrat
             tic = time.perf_counter()
             model = build_model(suite.model, data.vocab_size, data.context, suite.seeds[0])
             build_s = time.perf_counter() - tic
-        steps = _time_steps(model, data, suite)
+        steps, cpu_share = _time_steps(model, data, suite)
         eval_bs = suite.eval.batch_size or 4 * suite.train.batch_size
         _timed(lambda: evaluate(model, data, eval_bs, 1))  # warm-up
         eval_batch_s = _timed(lambda: evaluate(model, data, eval_bs, 1))
@@ -103,7 +107,7 @@ def calibrate(suite: Suite, data: TokenData, monitor: Monitor) -> tuple[Calibrat
     m = w.result
     power = {c: (m.components[c].energy_j / m.wall_s if m.components[c].energy_j is not None and m.wall_s > 0
                  else None) for c in COMPONENTS}
-    cal = Calibration(steps, eval_batch_s, token_s, data_s, build_s, mask_s, time.perf_counter() - t0, power,
+    cal = Calibration(steps, cpu_share, eval_batch_s, token_s, data_s, build_s, mask_s, time.perf_counter() - t0, power,
                       m.components["cpu"].attribution)
     return cal, m
 
@@ -119,16 +123,16 @@ def _timed(work: Callable[[], object]) -> float:
     return time.perf_counter() - tic
 
 
-def _time_steps(model: torch.nn.Module, data: TokenData, suite: Suite) -> list[float]:
+def _time_steps(model: torch.nn.Module, data: TokenData, suite: Suite) -> tuple[list[float], float]:
     """Training steps as train() takes them (batch, forward, backward, clip, AdamW step), one warm-up first."""
     cfg = suite.train
     opt = make_optimizer(model, cfg, cfg.lr)
     gen = torch.Generator().manual_seed(0)
     model.train()
     times: list[float] = []
-    spent = 0.0
+    spent = cpu = 0.0
     for i in range(PROBE_STEPS[1] + 1):
-        tic = time.perf_counter()
+        tic, ctic = time.perf_counter(), time.process_time()
         x, y = data.batch(cfg.batch_size, gen)  # (B, T)
         loss = lm_loss(model, x, y)
         loss.item()
@@ -141,9 +145,11 @@ def _time_steps(model: torch.nn.Module, data: TokenData, suite: Suite) -> list[f
             continue  # warm-up: allocator growth, thread pools
         times.append(time.perf_counter() - tic)
         spent += times[-1]
+        cpu += time.process_time() - ctic
         if len(times) >= PROBE_STEPS[0] and spent >= PROBE_STEP_BUDGET_S:
             break
-    return times
+    share = cpu / (spent * torch.get_num_threads()) if spent > 0 else 1.0
+    return times, min(1.0, max(share, 0.05))
 
 
 def work_seconds(suite: Suite, data: TokenData, cal: Calibration, cells: list[Cell],
@@ -210,7 +216,8 @@ def make_forecast(suite: Suite, data: TokenData, cal: Calibration, probe: Measur
     exact (`startup_known`); in `validate` it stands in for the run's own start-up and carries the range too."""
     parts = work_seconds(suite, data, cal, cells, dense_seeds)
     steps = sorted(cal.step_s)
-    lo_f, hi_f = steps[0] / cal.step_median_s / SLACK, steps[-1] / cal.step_median_s * SLACK
+    lo_f = steps[0] / cal.step_median_s * cal.cpu_share / SLACK
+    hi_f = steps[-1] / cal.step_median_s * SLACK
     idle_w = _idle_power(cal)
     busy_s = sum(v for k, v in parts.items() if k != "idle baseline") + cal.probe_s
     up = startup_energy_j(probe, startup)
