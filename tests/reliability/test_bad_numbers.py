@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import ecobench.cell as cell
+import ecobench.prune.apply as prune_apply
 from ecobench.prune.methods import REGISTRY
 from ecobench.results import load, load_cells
 
@@ -58,7 +58,7 @@ def test_nan_in_recovery_fails_those_cells_and_the_sweep_goes_on(tmp_path: Path,
 def test_nan_after_pruning_fails_that_cell_only(tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
     """A pruned model whose loss is not finite (forced: the `random` masks poison one weight) fails at evaluation."""
     state = {"method": None}
-    real_apply = cell.apply_masks
+    real_apply = prune_apply.apply_masks
 
     def wrap(name: str):
         real = REGISTRY[name]
@@ -78,7 +78,7 @@ def test_nan_after_pruning_fails_that_cell_only(tmp_path: Path, capsys, monkeypa
             with torch.no_grad():
                 next(iter(params.values())).view(-1)[0] = float("nan")
 
-    monkeypatch.setattr(cell, "apply_masks", apply_masks)
+    monkeypatch.setattr(prune_apply, "apply_masks", apply_masks)
     out = tmp_path / "run"
     rc, _, err = run_inprocess(tiny_args(out, *SHORT, "prune.recover_steps=0"), capsys)
     assert rc == 1
