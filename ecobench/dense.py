@@ -1,23 +1,29 @@
 """The dense model of a seed: trained once (with every recorder the suite's methods ask for), saved as safetensors
-beside its recorded state, and loaded back for each cell."""
+beside its recorded state, and loaded back for each cell.
+
+`train.json`, written last, holds the sha256 of both files and of itself: a checkpoint that is missing, truncated or
+damaged is found before use, said in one line, and trained again."""
 
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import json
 import logging
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, load_model, save_file, save_model
 
 from ecobench.atomic import save_with, write_json
 from ecobench.config.schema import Suite
 from ecobench.data.dataset import TokenData, load_data
 from ecobench.data.tokenizer import tokenizer_state
-from ecobench.errors import CellFailed, UserError
+from ecobench.errors import CellFailed, ResultsError, UserError
 from ecobench.footprint import Monitor
+from ecobench.integrity import sha256_file
 from ecobench.models.build import build_model
 from ecobench.prune.methods import REGISTRY
 from ecobench.prune.targets import describe_targets, select_targets
@@ -49,17 +55,61 @@ def _recorders(suite: Suite, targets: dict[str, torch.nn.Parameter]) -> list[Any
     return [kind.recorder(targets, specs, suite.train.steps, suite.train.record_every) for kind, specs in by_kind.items()]
 
 
-def ensure_dense(suite: Suite, seed: int, dense_dir: Path, monitor: Monitor, progress: bool) -> dict:
-    """Train the seed's dense model once (or reuse a complete checkpoint)."""
+def _info_digest(info: dict) -> str:
+    return hashlib.sha256(json.dumps({k: v for k, v in info.items() if k != "info_sha256"}, sort_keys=True,
+                                     default=str).encode()).hexdigest()
+
+
+def checkpoint_problem(dense_dir: Path, fingerprint: str | None = None) -> str | None:
+    """Why the seed's checkpoint cannot be used as it is (None: it is whole, matches its checksums and, when
+    `fingerprint` is given, was trained for that suite)."""
     marker = dense_dir / MARKER
-    if marker.is_file():
+    try:
+        info = json.loads(marker.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        return f"{MARKER} missing"
+    except (OSError, ValueError):
+        return f"{MARKER} unreadable (truncated or damaged)"
+    if not isinstance(info, dict) or info.get("status") != "ok":
+        return f"{MARKER} is not a finished checkpoint"
+    sums = info.get("sha256")
+    if sums is None:  # written before checksums: at least every file must load
+        return _loads_problem(dense_dir, info)
+    if not isinstance(sums, dict) or info.get("info_sha256") != _info_digest(info):
+        return f"{MARKER} damaged (its own checksum does not match)"
+    if fingerprint is not None and info.get("suite_fingerprint") != fingerprint:
+        return f"trained for another suite (fingerprint {info.get('suite_fingerprint')} != {fingerprint})"
+    for name, want in sums.items():
+        path = dense_dir / name
+        if not path.is_file():
+            return f"{name} missing"
+        if sha256_file(path) != want:
+            return f"{name} does not match its sha256 in {MARKER} (truncated or damaged)"
+    return None
+
+
+def _loads_problem(dense_dir: Path, info: dict) -> str | None:
+    names = [MODEL_FILE] + ([RECORDED_FILE] if info.get("trajectory_checkpoints") else [])
+    for name in names:
         try:
-            info = json.loads(marker.read_text())
-            if (dense_dir / MODEL_FILE).is_file():
-                return info
-        except (OSError, ValueError):
-            pass
-        log.warning("%s: incomplete dense checkpoint; retraining", dense_dir)
+            load_file(str(dense_dir / name))
+        except FileNotFoundError:
+            return f"{name} missing"
+        except (OSError, SafetensorError, ValueError):
+            return f"{name} unreadable (truncated or damaged)"
+    return None
+
+
+def ensure_dense(suite: Suite, seed: int, dense_dir: Path, monitor: Monitor, progress: bool) -> dict:
+    """Train the seed's dense model once (or reuse a checkpoint that is whole and matches its checksums)."""
+    marker = dense_dir / MARKER
+    if marker.exists() or (dense_dir / MODEL_FILE).exists():
+        problem = checkpoint_problem(dense_dir, suite.fingerprint())
+        if problem is None:
+            return json.loads(marker.read_text())
+        log.warning("%s: dense checkpoint of seed %d not usable: %s; training it again", dense_dir, seed, problem)
+        for name in (MARKER, MODEL_FILE, RECORDED_FILE):
+            (dense_dir / name).unlink(missing_ok=True)
     dense_dir.mkdir(parents=True, exist_ok=True)
     data = load_data(suite.data, suite.model)
     model = build_model(suite.model, data.vocab_size, data.context, seed)
@@ -81,6 +131,7 @@ def ensure_dense(suite: Suite, seed: int, dense_dir: Path, monitor: Monitor, pro
     (dense_dir / "tokenizer.json").write_text(tokenizer_state(data.tokenizer))
     info = {
         "status": "ok",
+        "suite_fingerprint": suite.fingerprint(),
         "train_loss": res.final_loss,
         "val_history": res.val_history,
         "targets": describe_targets(targets),
@@ -88,7 +139,11 @@ def ensure_dense(suite: Suite, seed: int, dense_dir: Path, monitor: Monitor, pro
         "trajectory_extra_bytes": sum(r.extra_bytes() for r in recorders),
         "row": phase_row("train", monitor, w, steps=res.steps, tokens=res.tokens,
                          tokens_per_s=res.tokens / w.result.wall_s if w.result.wall_s > 0 else None),
+        "sha256": {name: sha256_file(dense_dir / name) for name in (MODEL_FILE, RECORDED_FILE)
+                   if name == MODEL_FILE or recorders},
     }
+    info = json.loads(json.dumps(info, default=str))  # as read back, so that its checksum is of what is stored
+    info["info_sha256"] = _info_digest(info)
     write_json(marker, info)
     return info
 
@@ -102,7 +157,11 @@ def load_dense(suite: Suite, seed: int, dense_dir: Path, data: TokenData) -> tor
     """The seed's dense model from its checkpoint, every parameter and persistent buffer read from the file (tied
     tensors are saved once by safetensors' save_model and restored by load_model)."""
     model = build_model(suite.model, data.vocab_size, data.context, seed)
-    missing, unexpected = load_model(model, str(dense_dir / MODEL_FILE), strict=False)
+    try:
+        missing, unexpected = load_model(model, str(dense_dir / MODEL_FILE), strict=False)
+    except (OSError, SafetensorError, ValueError) as err:
+        raise ResultsError(f"{dense_dir / MODEL_FILE}: unreadable checkpoint ({err}); delete {dense_dir} and run "
+                           "again to retrain it") from None
     buffers = {n for n, _ in model.named_buffers()}
     missing = sorted(m for m in missing if not (m in buffers and any(fnmatch.fnmatchcase(m, p) for p in OPTIONAL_BUFFERS)))
     if missing or unexpected:
@@ -115,7 +174,12 @@ def load_recorded(dense_dir: Path) -> dict[str, dict[str, torch.Tensor]]:
     path = dense_dir / RECORDED_FILE
     out: dict[str, dict[str, torch.Tensor]] = {}
     if path.is_file():
-        for k, t in load_file(str(path)).items():
-            spec, name = k.split("/", 1)
+        try:
+            state = load_file(str(path))
+        except (OSError, SafetensorError, ValueError) as err:
+            raise ResultsError(f"{path}: unreadable recorded state ({err}); delete {dense_dir} and run again to "
+                               "retrain it") from None
+        for k, t in state.items():
+            spec, _, name = k.partition("/")
             out.setdefault(spec, {})[name] = t
     return out

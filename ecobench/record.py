@@ -3,13 +3,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
 from ecobench.errors import ResultsError
 
-SCHEMA_VERSION = 2  # 2: absent components are null, not 0.0 (1 is migrated on load)
+# 2: absent components are null, not 0.0 (1 is migrated on load); 3: each row carries its suite's fingerprint (rows of
+# 2 carry none and are bound to their folder by suite name and cell key only)
+SCHEMA_VERSION = 3
 PHASES = ("train", "score", "prune", "recover", "eval", "inference")  # the phases of a cell, in run order
 
 
@@ -28,32 +33,76 @@ class PhaseRow(_Open):
 
 
 class CellInfo(_Open):
-    suite: str
-    key: str
-    model: str
-    seed: int
-    method: str  # the method's label ('dense' for the reference)
-    method_name: str  # the registered method
-    method_options: str = ""  # JSON of the method's options beyond name and label
-    scope: str
-    structure: str = "unstructured"  # 'unstructured' | 'N:M' | 'structured' | '-' (dense); older records: unstructured
+    suite: StrictStr
+    key: StrictStr
+    model: StrictStr
+    seed: StrictInt
+    method: StrictStr  # the method's label ('dense' for the reference)
+    method_name: StrictStr  # the registered method
+    method_options: StrictStr = ""  # JSON of the method's options beyond name and label
+    scope: StrictStr
+    structure: StrictStr = "unstructured"  # 'unstructured' | 'N:M' | 'structured' | '-' (dense); older records: unstructured
     ratio: float | None = None
     multiplier: float | None = None
 
 
 class CellRecord(_Open):
     schema_version: int = Field(SCHEMA_VERSION, alias="schema")
-    key: str
+    key: StrictStr
     cell: CellInfo
     status: Literal["ok", "failed"]
+    suite_fingerprint: StrictStr | None = None  # Suite.fingerprint() of the suite that ran it (None before schema 3)
+    dense_sha256: StrictStr | None = None  # the dense checkpoint the cell started from (None before schema 3)
+    row_sha256: StrictStr | None = None  # checksum of the rest of the stored line (`seal_row`; None before schema 3)
     reason: str | None = None
     failed_phase: str | None = None
-    failed_step: int | None = None
+    failed_step: StrictInt | None = None
     metrics: dict[str, Any] = Field(default_factory=dict)
     phases: list[PhaseRow] = Field(default_factory=list)
 
     def to_json_dict(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True, exclude_none=False)
+
+    def invalid_values(self) -> list[str]:
+        """Values no measurement can take: a non-finite or negative loss (or bpc, ppl) or footprint (energy,
+        carbon, water, time), or a finished cell without its loss. Readers show them as missing, never rank them."""
+        bad = []
+        if self.status == "ok" and not _number(self.metrics.get("loss")):
+            bad.append(f"loss={self.metrics.get('loss')!r}")
+        for m in ("loss", "bpc", "ppl"):
+            v = self.metrics.get(m)
+            if v is not None and not valid_number(v):
+                bad.append(f"{m}={v!r}")
+        for ph in self.phases:
+            for col, v in ph.model_dump().items():
+                if is_measure(col) and v is not None and not valid_number(v):
+                    bad.append(f"{ph.phase}.{col}={v!r}")
+        return list(dict.fromkeys(bad))
+
+
+def is_measure(col: str) -> bool:
+    """A footprint column of a phase row: energy (kWh), carbon (g), water (l) or wall time (s)."""
+    return col == "wall_s" or (col.startswith(("energy", "co2e", "water")) and col.endswith(("_kwh", "_g", "_l")))
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def valid_number(v: Any) -> bool:
+    """A finite, non-negative number."""
+    return _number(v) and math.isfinite(v) and v >= 0
+
+
+def row_digest(obj: dict[str, Any]) -> str:
+    """Checksum of a stored row as read back (JSON), without its own checksum field."""
+    rest = {k: v for k, v in obj.items() if k != "row_sha256"}
+    return hashlib.sha256(json.dumps(rest, sort_keys=True, allow_nan=True).encode()).hexdigest()[:16]
+
+
+def seal_row(obj: dict[str, Any]) -> dict[str, Any]:
+    """The row with its checksum, so that a changed byte is found on reading rather than read as a number."""
+    return {**obj, "row_sha256": row_digest(obj)}
 
 
 def _migrate_v1(obj: dict[str, Any]) -> dict[str, Any]:
@@ -68,7 +117,7 @@ def _migrate_v1(obj: dict[str, Any]) -> dict[str, Any]:
         parts = [ph.get(f"energy_{c}_above_idle_kwh") for c in ("gpu", "cpu", "ram") if ph.get(f"source_{c}") != "none"]
         if parts and all(isinstance(p, (int, float)) for p in parts):
             ph["energy_above_idle_kwh"] = sum(parts)
-    return {**obj, "schema": SCHEMA_VERSION}
+    return {**obj, "schema": 2}
 
 
 def parse_record(obj: Any, where: str) -> CellRecord:
@@ -85,6 +134,9 @@ def parse_record(obj: Any, where: str) -> CellRecord:
         )
     if version < 1:
         raise ResultsError(f"{where}: unknown results schema {version}")
+    if isinstance(obj.get("row_sha256"), str) and obj["row_sha256"] != row_digest(obj):
+        raise ResultsError(f"{where}: damaged results line: its checksum does not match (edited or corrupted); "
+                           "remove the line to run that cell again")
     if version == 1:
         obj = _migrate_v1(obj)
     try:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import json
+import glob
 import logging
 import sys
 import time
@@ -18,15 +18,16 @@ from ecobench.config.load import SuiteFile
 from ecobench.config.schema import Suite
 from ecobench.data.corpus import pending_fetch
 from ecobench.data.dataset import TokenData, load_data
-from ecobench.dense import ensure_dense
-from ecobench.errors import DataError, SensorError, SuiteError, TargetsError, UserError
+from ecobench.dense import MODEL_FILE, ensure_dense
+from ecobench.errors import DataError, ResultsError, SensorError, SuiteError, TargetsError, UserError
 from ecobench.footprint import Monitor
 from ecobench.forecast import budget_problem, calibrate, make_forecast
+from ecobench.integrity import MANIFEST, read_manifest
 from ecobench.models.build import build_model, build_skeleton, count_params
 from ecobench.provenance import build_manifest
 from ecobench.prune.methods import REGISTRY
 from ecobench.prune.targets import check_targets, describe_targets, select_targets
-from ecobench.store import CELLS, MANIFEST, RunStore, read_cells
+from ecobench.store import CELLS, RunStore, read_cells
 from ecobench.sweep import expand
 
 log = logging.getLogger(__name__)
@@ -78,14 +79,15 @@ def find_resumable(suite: Suite, root: Path = Path("results")) -> Path | None:
     if not root.is_dir():
         return None
     want = {c.key for c in expand(suite)}
-    for d in sorted(root.glob(f"{suite.name}-*"), reverse=True):
+    for d in sorted(root.glob(f"{glob.escape(suite.name)}-*"), reverse=True):
         try:
-            m = json.loads((d / MANIFEST).read_text())
-        except (OSError, ValueError):
+            m = read_manifest(d)
+            if m["suite_fingerprint"] != suite.fingerprint():
+                continue
+            done = {r.key for r in read_cells(d / CELLS)}
+        except ResultsError as err:  # a damaged folder is not resumed, and does not stop a fresh run either
+            log.warning("not resuming %s: %s", d, err)
             continue
-        if m.get("suite_fingerprint") != suite.fingerprint():
-            continue
-        done = {r.key for r in read_cells(d / CELLS)}
         return d if not want <= done else None
     return None
 
@@ -122,10 +124,18 @@ BUDGET_EXIT = 3  # `run` stopped between cells because the measured total passed
 
 def _earlier_sessions(out: Path) -> tuple[dict | None, list]:
     """The manifest and cells already in `out` (a resume), or (None, [])."""
-    try:
-        return json.loads((out / MANIFEST).read_text()), read_cells(out / CELLS)
-    except (OSError, ValueError):
+    if not (out / MANIFEST).exists():
         return None, []
+    return read_manifest(out), read_cells(out / CELLS)  # checked whole by RunStore.preflight
+
+
+def _say_kept(done: dict, seed: int, dense_sha: str | None) -> None:
+    """Finished cells keep their rows when their seed's dense model is trained again (after a damaged checkpoint):
+    each row names the checkpoint it started from, so say when they differ."""
+    other = [r for r in done.values() if r.cell.seed == seed and r.dense_sha256 not in (None, dense_sha)]
+    if other:
+        print(f"seed {seed}: {len(other)} finished cell(s) keep their rows, computed from an earlier dense checkpoint "
+              f"(their dense_sha256 differs from the current one)", file=sys.stderr)
 
 
 def run_suite(sf: SuiteFile, out: Path | None, argv: list[str], progress: bool = True, new: bool = False) -> int:
@@ -141,7 +151,11 @@ def run_suite(sf: SuiteFile, out: Path | None, argv: list[str], progress: bool =
             print(f"resuming {out} (same suite, unfinished); pass --new for a fresh run", file=sys.stderr)
         else:
             out = default_out(suite)
-    RunStore.preflight(out)  # unwritable, full or locked: say so now, before the meters' set-up
+    elif new and out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ResultsError(f"{out}: --new asks for a fresh run, but this folder exists and is not empty; give "
+                           "another --out, or drop --new to resume it")
+    # unwritable, full, locked, or holding another suite's results: say so now, before the meters' set-up
+    RunStore.preflight(out, suite.fingerprint(), suite.legacy_fingerprint())
     monitor = Monitor(suite.footprint)
     try:
         monitor.start(measure_idle=False)  # may refuse (footprint.require) before anything is trained
@@ -167,7 +181,7 @@ def run_suite(sf: SuiteFile, out: Path | None, argv: list[str], progress: bool =
             raise UserError(f"{sf.where('footprint.budget')}: {problem}")
         monitor.measure_idle()
         store = RunStore.open(out, build_manifest(sf, argv, data) | {"footprint": monitor.manifest()},
-                              suite.fingerprint())
+                              suite.fingerprint(), suite.legacy_fingerprint())
         print(monitor.summary_line(), file=sys.stderr)
         print(f"{out}: {len(cells)} cells, {len(done)} already finished, {len(todo)} to run", file=sys.stderr)
         ended = _sweep(suite, store, todo, monitor, account, spent_kwh, progress)
@@ -183,7 +197,7 @@ def run_suite(sf: SuiteFile, out: Path | None, argv: list[str], progress: bool =
             if store is not None:
                 store.close()
             monitor.close()
-    print(share_line(run_total(json.loads((out / MANIFEST).read_text()), read_cells(out / CELLS))), file=sys.stderr)
+    print(share_line(run_total(read_manifest(out), read_cells(out / CELLS))), file=sys.stderr)
     return status
 
 
@@ -227,12 +241,14 @@ def _sweep(suite: Suite, store: RunStore, todo: list, monitor: Monitor, account:
             dense_dir = store.dense_dir(seed)
             sweep.set_postfix_str(f"seed {seed}: dense training")
             dense = ensure_dense(suite, seed, dense_dir, monitor, progress)
+            dense_sha = (dense.get("sha256") or {}).get(MODEL_FILE)
+            _say_kept(store.finished(), seed, dense_sha)
             for cell in mine:
                 if over():
                     return "budget"
                 sweep.set_postfix_str(cell.key)
                 rec = run_cell(suite, cell, dense_dir, dense, monitor, progress)
-                store.append(rec)
+                store.append(rec.model_copy(update={"dense_sha256": dense_sha}))
                 if rec.status != "ok":
                     tqdm.write(f"cell {cell.key} failed: {rec.reason}", file=sys.stderr)
                 sweep.update(1)

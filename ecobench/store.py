@@ -19,13 +19,14 @@ from typing import Any
 
 from ecobench.atomic import write_json
 from ecobench.errors import LockedError, ResultsError
-from ecobench.record import CellRecord, parse_record
+from ecobench.integrity import CELLS, MANIFEST, check_rows, read_manifest, seal_manifest
+from ecobench.record import CellRecord, parse_record, seal_row
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "manifest.json"
-CELLS = "cells.jsonl"
 LOCK = "lock.json"
+NAME_MAX = 255  # bytes per path component on the common file systems
+PATH_MAX = 4096
 
 
 def _pid_alive(pid: int) -> bool:
@@ -129,10 +130,11 @@ class Lock:
 
 
 class RunStore:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, manifest: dict | None = None):
         self.root = root
         self.lock = Lock(root / LOCK)
         self.session_index = 0  # this invocation's entry in the manifest's `sessions`
+        self.manifest = manifest or {}
 
     @property
     def cells_path(self) -> Path:
@@ -144,8 +146,9 @@ class RunStore:
     # -- creation and resume -------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, root: Path, manifest: dict, fingerprint: str) -> RunStore:
-        """Create the folder, or resume it when it holds the same suite. Takes the lock; checks it is writable."""
+    def open(cls, root: Path, manifest: dict, fingerprint: str, legacy_fingerprint: str | None = None) -> RunStore:
+        """Create the folder, or resume it when its manifest is whole and for the same suite (see `resumable`).
+        Takes the lock; checks it is writable."""
         root = Path(root)
         try:
             root.mkdir(parents=True, exist_ok=True)
@@ -153,35 +156,38 @@ class RunStore:
             raise ResultsError(f"{root}: cannot create the results folder: {err.strerror}") from err
         if not os.access(root, os.W_OK):
             raise ResultsError(f"{root}: the results folder is not writable")
-        store = cls(root)
         _check_space(root)
+        store = cls(root)
         store.lock.acquire()
         try:
-            mpath = root / MANIFEST
-            if mpath.exists():
-                old = json.loads(mpath.read_text())
-                if old.get("suite_fingerprint") != fingerprint:
-                    raise ResultsError(
-                        f"{root}: this folder holds results of a different suite "
-                        f"(fingerprint {old.get('suite_fingerprint')} != {fingerprint}); use another --out"
-                    )
+            old = resumable(root, fingerprint, legacy_fingerprint)
+            if old is not None:
+                if old["suite_fingerprint"] != fingerprint:  # schema 2, same suite: bind it to the new fingerprint
+                    log.warning("%s: written by an older ecobench (results schema %s); its manifest now carries the "
+                                "suite fingerprint of results schema 3", root, old["schema_version"])
+                    old |= {"suite_fingerprint": fingerprint, "suite": manifest["suite"],
+                            "schema_version": manifest["schema_version"]}
                 old.setdefault("sessions", []).append(manifest["sessions"][-1])
                 store.session_index = len(old["sessions"]) - 1
-                write_json(mpath, old)
+                store.manifest = seal_manifest(old)
             else:
                 store.session_index = len(manifest["sessions"]) - 1
-                write_json(mpath, manifest)
+                store.manifest = seal_manifest(manifest)
+            write_json(root / MANIFEST, store.manifest)
             store.repair()
+            store.finished()  # every row whole and of this suite, or refuse now
         except BaseException:
             store.lock.release()
             raise
         return store
 
     @staticmethod
-    def preflight(root: Path) -> None:
+    def preflight(root: Path, fingerprint: str, legacy_fingerprint: str | None = None) -> None:
         """Before any slow set-up, and creating nothing: refuse a results folder that cannot be created or
-        written, whose disk is full, or that another live run holds. open() checks again for real."""
+        written, whose disk is full, that another live run holds, or that holds another suite's results (or
+        results without a whole manifest). open() checks again for real."""
         root = Path(root)
+        _check_path_length(root)
         base = root
         while not base.exists() and base != base.parent:
             base = base.parent
@@ -191,6 +197,9 @@ class RunStore:
             raise ResultsError(f"{root}: the results folder is not writable ({base} is read-only to this user)")
         _check_space(root if root.exists() else base)
         Lock(root / LOCK).check()
+        old = resumable(root, fingerprint, legacy_fingerprint) if root.is_dir() else None
+        if old is not None:
+            check_rows(read_rows(root / CELLS), old)
 
     def close(self) -> None:
         self.lock.release()
@@ -200,7 +209,8 @@ class RunStore:
         mpath = self.root / MANIFEST
         m = json.loads(mpath.read_text())
         update(m)
-        write_json(mpath, m)
+        self.manifest = seal_manifest(m)
+        write_json(mpath, self.manifest)
 
     # -- cells --------------------------------------------------------------------------------------------
 
@@ -221,10 +231,19 @@ class RunStore:
         return len(data) - keep
 
     def finished(self) -> dict[str, CellRecord]:
-        return {rec.key: rec for rec in read_cells(self.cells_path)}
+        """The rows so far, each whole and of this folder's suite (else one ResultsError line)."""
+        rows = read_rows(self.cells_path)
+        check_rows(rows, self.manifest)
+        return {rec.key: rec for _, rec in rows}
 
     def append(self, record: CellRecord) -> None:
-        line = (json.dumps(record.to_json_dict(), default=_json_default, allow_nan=True) + "\n").encode("utf-8")
+        """Append one row, bound to the folder's suite by its fingerprint."""
+        fp = self.manifest["suite_fingerprint"]
+        if record.suite_fingerprint not in (None, fp):
+            raise ValueError(f"a row of suite {record.suite_fingerprint} appended to a folder of suite {fp}")
+        record = record.model_copy(update={"suite_fingerprint": fp, "row_sha256": None})
+        obj = json.loads(json.dumps(record.to_json_dict(), default=_json_default, allow_nan=True))  # as read back
+        line = (json.dumps(seal_row(obj), allow_nan=True) + "\n").encode("utf-8")
         fd = os.open(self.cells_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         try:
             n = os.write(fd, line)
@@ -248,12 +267,51 @@ def _json_default(o: Any) -> Any:
     return str(o)
 
 
+def resumable(root: Path, fingerprint: str, legacy_fingerprint: str | None = None) -> dict | None:
+    """The manifest of a folder `run` may resume into (None: a new folder). Refuses in one line a folder that holds
+    results but no manifest, a manifest that is unreadable or broken, or one of another suite. Reads only."""
+    root = Path(root)
+    if not (root / MANIFEST).exists():
+        debris = [n for n in (CELLS, "dense") if (root / n).exists()]
+        if debris:
+            raise ResultsError(f"{root}: holds results ({', '.join(debris)}) but no {MANIFEST}, so nothing says which "
+                               f"suite they belong to; use another --out (or restore {MANIFEST})")
+        return None
+    old = read_manifest(root)
+    same = old["suite_fingerprint"] == fingerprint or (
+        old["schema_version"] < 3 and legacy_fingerprint is not None and old["suite_fingerprint"] == legacy_fingerprint)
+    if not same:
+        raise ResultsError(f"{root}: this folder holds results of a different suite ({old['suite_name']!r}, "
+                           f"fingerprint {old['suite_fingerprint']} != {fingerprint}); use another --out")
+    return old
+
+
+def _check_path_length(path: Path) -> None:
+    """A path the file system cannot hold is one line now, not an OSError later."""
+    long = [p for p in Path(path).parts if len(p.encode("utf-8", "surrogateescape")) > NAME_MAX]
+    if long:
+        raise ResultsError(f"{path}: path too long: the name {long[0][:40]!r}... has "
+                           f"{len(long[0].encode('utf-8', 'surrogateescape'))} bytes (at most {NAME_MAX})")
+    if len(str(Path(path).absolute()).encode("utf-8", "surrogateescape")) >= PATH_MAX:
+        raise ResultsError(f"{path}: path too long (at most {PATH_MAX - 1} bytes)")
+
+
 def read_cells(path: Path) -> list[CellRecord]:
     """Parse cells.jsonl, ignoring a torn last line. Never unpickles: it is JSON."""
+    return [rec for _, rec in read_rows(path)]
+
+
+def read_rows(path: Path) -> list[tuple[str, CellRecord]]:
+    """(`file:line`, record) for each row of cells.jsonl, ignoring a torn last line; a malformed row is one
+    ResultsError naming its file and line."""
     if not path.exists():
         return []
     out = []
-    lines = path.read_bytes().split(b"\n")  # bytes: a torn line may end inside a UTF-8 character
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise ResultsError(f"{path}: unreadable: {err.strerror}") from None
+    lines = raw.split(b"\n")  # bytes: a torn line may end inside a UTF-8 character
     for i, line in enumerate(lines):
         if not line.strip():
             continue
@@ -265,5 +323,5 @@ def read_cells(path: Path) -> list[CellRecord]:
             if i == len(lines) - 1:
                 continue  # torn last line: that cell did not finish
             raise ResultsError(f"{path}:{i + 1}: corrupt results line") from None
-        out.append(parse_record(obj, f"{path}:{i + 1}"))
+        out.append((f"{path}:{i + 1}", parse_record(obj, f"{path}:{i + 1}")))
     return out

@@ -28,7 +28,7 @@ def _v1_row() -> dict:
 def test_schema_1_loads_with_absent_components_made_absent() -> None:
     rec = parse_record(_v1_row(), "f:1")
     ph = rec.phases[0].model_dump()
-    assert rec.schema_version == SCHEMA_VERSION
+    assert rec.schema_version == 2  # the form it was migrated to: no suite fingerprint (schema 3) to recover
     assert ph["energy_gpu_kwh"] is None and ph["energy_gpu_above_idle_kwh"] is None
     assert ph["energy_cpu_kwh"] == 2e-6  # measured components untouched
     assert ph["energy_above_idle_kwh"] == pytest.approx(1e-6)  # the sum over the present components

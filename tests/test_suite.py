@@ -85,8 +85,12 @@ def test_expand_orders_dense_first_and_skips_ratio_zero_for_methods() -> None:
     assert [c.ratio for c in cells[1:3]] == [0.5, 0.9]
 
 
-def test_fingerprint_ignores_name_only() -> None:
+def test_fingerprint_covers_the_whole_resolved_suite_name_included() -> None:
+    from ecobench.config.base import fingerprint_of
+
     a = suite_from_text(GOOD).suite
     b = suite_from_text(GOOD.replace("name: t\n", "name: other\n")).suite
     c = suite_from_text(GOOD, overrides=["train.steps=3"]).suite
-    assert a.fingerprint() == b.fingerprint() != c.fingerprint()
+    assert len({a.fingerprint(), b.fingerprint(), c.fingerprint()}) == 3
+    assert a.legacy_fingerprint() == b.legacy_fingerprint() != c.legacy_fingerprint()  # schema 2: name left out
+    assert fingerprint_of(a.model_dump(mode="json")) == a.fingerprint()  # readers recompute it from the manifest

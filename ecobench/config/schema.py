@@ -6,8 +6,6 @@ Pruning methods come from the registry (`ecobench.prune.methods`), so their opti
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections import Counter
 from pathlib import Path
@@ -16,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, PlainSerializer, PlainValidator, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from ecobench.config.base import Config
+from ecobench.config.base import UNSAFE_CHARS, Config, fingerprint_of, visible
 from ecobench.errors import StructureError
 from ecobench.footprint.config import FootprintConfig
 from ecobench.prune.methods import REGISTRY, MethodOptions
@@ -24,6 +22,17 @@ from ecobench.prune.methods import REGISTRY, MethodOptions
 MAX_LAYERS = 1024  # validate builds the model's structure (no weights); beyond this it is a typo, not a model
 MAX_HEADS = 1024
 MAX_CELLS = 100_000  # cells of one sweep: past this a suite is a typo, and expanding it would not finish
+
+RUN_STAMP = "-20250101T000000Z"  # what `run` appends to the suite name for its results folder (a UTC stamp)
+NAME_MAX = 255  # bytes per path component on the common file systems
+
+
+def _printable(what: str, v: str | None) -> str | None:
+    """Names are shown in folders, terminals and reports: no control or text-direction characters."""
+    if v is not None and (m := UNSAFE_CHARS.search(v)):
+        raise ValueError(f"{what} '{visible(v)}' holds the control or text-direction character U+{ord(m.group()):04X}; "
+                         "names must show as they are stored")
+    return v
 
 
 class DataConfig(Config):
@@ -58,6 +67,11 @@ class ModelConfig(Config):
     dropout: float = Field(0.0, ge=0, lt=1)
     pretrained: str | None = None  # a local Hugging Face checkpoint directory (skips the config above)
     gguf_file: str | None = None  # file name inside `pretrained` when the checkpoint is GGUF
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str | None) -> str | None:
+        return _printable("name", v)
 
     @model_validator(mode="after")
     def _heads(self) -> ModelConfig:
@@ -171,6 +185,8 @@ class PruneConfig(Config):
     @field_validator("methods")
     @classmethod
     def _unique_methods(cls, v: list) -> list:
+        for label in (m.display for m in v):
+            _printable("label", label)
         dups = sorted(x for x, n in Counter(m.display for m in v).items() if n > 1)
         if dups:
             raise ValueError(f"duplicate methods {dups}: give each a distinct `label`")
@@ -238,6 +254,16 @@ class Suite(Config):
                 return True
         return False
 
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        _printable("name", v)
+        room = NAME_MAX - len(RUN_STAMP)
+        if len(v.encode("utf-8")) > room:
+            raise ValueError(f"name is {len(v.encode('utf-8'))} bytes; at most {room} (the results folder "
+                             f"'<name>{RUN_STAMP}' must fit the file system's {NAME_MAX}-byte names)")
+        return v
+
     @field_validator("seeds")
     @classmethod
     def _seeds(cls, v: list[int]) -> list[int]:
@@ -248,11 +274,19 @@ class Suite(Config):
         return v
 
     def fingerprint(self) -> str:
-        """Identity of what the suite computes (not its name), so a resume never mixes two suites."""
+        """Identity of the resolved suite, name included, binding a results folder and each of its rows to it.
+
+        The name is part of it because it is part of what a folder shows: its rows carry it, the report is titled by
+        it and the folder is named after it. Renaming a suite therefore starts a new folder rather than resuming one
+        whose rows would show two names; `compare` still puts runs of differently named suites side by side."""
+        return fingerprint_of(self.model_dump(mode="json"))
+
+    def legacy_fingerprint(self) -> str:
+        """The name-less fingerprint that results schema 2 stored, to resume folders written before schema 3."""
         d = self.model_dump(mode="json")
         d.pop("name")
         for section, key, default in _LATER_DEFAULTS:  # fields added later, at their default: old folders resume
             if d[section].get(key) == default:
                 d[section].pop(key)
         d["footprint"].pop("budget", None)  # a ceiling on the cost, not what is computed: raising it may resume
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+        return fingerprint_of(d)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ecobench.errors import UserError
 from ecobench.record import PHASES
+from ecobench.report.outputs import check_output
 
 PHASE_CHOICES = (*PHASES, "total")
 
@@ -30,7 +31,7 @@ def _write(text: str, output: str | None) -> None:
         Path(output).parent.mkdir(parents=True, exist_ok=True)
         Path(output).write_text(text, encoding="utf-8")
     except OSError as err:
-        raise UserError(f"{output}: cannot write: {err.strerror}") from err
+        raise UserError(f"{output}: cannot write: {err.strerror or err}") from None
     print(f"wrote {output}", file=sys.stderr)
 
 
@@ -41,6 +42,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     metrics = parse_list(args.metric, METRICS, "metric")
     phases = parse_list(args.phase, PHASE_CHOICES, "phase")
+    if args.output:
+        check_output(args.output, "file", args.runs, "--output")
     runs = load_runs(args.runs, force=args.force)
     agg = compare_frame(runs.rows, runs.names, args.energy)
     if agg.empty:
@@ -78,9 +81,12 @@ def _ratio(text: str | None) -> float | None:
     if text is None:
         return None
     try:
-        return float(text)
+        ratio = float(text)
     except ValueError:
         raise UserError(f"--ratio {text!r}: expected a number such as 0.5") from None
+    if not 0 <= ratio < 1:
+        raise UserError(f"--ratio {text!r}: a target ratio is in [0, 1), such as 0.5")
+    return ratio
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
@@ -89,9 +95,10 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     from ecobench.report.runs import load_runs
 
     formats = tuple(parse_list(args.format, FIG_FORMATS, "figure format") or FIG_FORMATS)
+    ratio = _ratio(args.ratio)
+    out = check_output(args.out, "dir", args.runs, "--out")
     runs = load_runs(args.runs, force=args.force)
-    written, skipped = render_all(runs.rows, Path(args.out), args.width, formats, _ratio(args.ratio), args.method,
-                                  args.energy)
+    written, skipped = render_all(runs.rows, out, args.width, formats, ratio, args.method, args.energy)
     for p in written:
         print(p)
     for stem, why in skipped.items():
@@ -103,8 +110,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from ecobench.report.html import write_report
     from ecobench.report.runs import load_runs
 
+    out = check_output(args.out, "file", args.runs, "--out")
     runs = load_runs(args.runs, force=args.force)
-    out = write_report(runs, Path(args.out), args.width, ["ecobench", *sys.argv[1:]], args.energy)
+    out = write_report(runs, out, args.width, ["ecobench", *sys.argv[1:]], args.energy)
     print(out)
     return 0
 

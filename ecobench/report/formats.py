@@ -88,7 +88,7 @@ def build_columns(agg: pd.DataFrame, metrics: list[str] | None = None, phases: l
         ident("structure", "structure")
     ident("scope", "scope")
     ident("ratio", "target")
-    cols.append(Column("seeds", lambda r: r["n_seeds"], lambda r: str(r["n_seeds"])))
+    cols.append(Column("seeds", lambda r: r["n_seeds"], seeds_text))
     for m in metrics:
         unit = f" ({METRIC_UNITS[m]})" if METRIC_UNITS[m] else ""
 
@@ -137,6 +137,12 @@ def build_columns(agg: pd.DataFrame, metrics: list[str] | None = None, phases: l
     if agg["n_failed"].sum():
         cols.append(Column("failed", lambda r: r["n_failed"], lambda r: str(r["n_failed"]), group="flag"))
     return cols
+
+
+def seeds_text(r: pd.Series) -> str:
+    """The seeds averaged, and of how many cells when some had no valid loss: '1 of 2'."""
+    n, cells = int(r["n_seeds"]), int(r.get("n_cells", r["n_seeds"]))
+    return str(n) if n == cells else f"{n} of {cells}"
 
 
 def _signed(x: float, decimals: int = 4) -> str:
@@ -191,6 +197,9 @@ def notes(agg: pd.DataFrame) -> list[str]:
     if not est.empty:
         srcs = sorted({s for v in est["energy_sources"] for s in v.split("; ")})
         out.append(f"energy source 'estimated': some energy in the row is estimated, not measured ({'; '.join(srcs)})")
+    if "n_invalid" in agg.columns and agg["n_invalid"].sum():
+        out.append(f"{int(agg['n_invalid'].sum())} cell(s) hold invalid values (a negative or non-finite energy or "
+                   "loss, or no loss): shown as '–', never averaged or marked best; 'seeds' counts the seeds averaged")
     if agg["dense_missing"].sum():
         out.append("some cells have no finished dense reference of their seed: their Δ and train columns are empty")
     return out
@@ -204,7 +213,7 @@ def to_csv(agg: pd.DataFrame, metrics: list[str] | None = None, phases: list[str
     metrics = metrics or ["loss"]
     phases = phases or [*present_phases(agg), "total"]
     keep = ["run", "suite", "model", "method", "method_name", "structure", "scope", "ratio", "multiplier", "target",
-            "n_seeds", "seeds", "sparsity_exploited"]
+            "n_seeds", "n_cells", "seeds", "sparsity_exploited"]
     for m in metrics:
         keep += [f"{m}_mean", f"{m}_std", f"{m}_delta_mean", f"{m}_delta_std", f"{m}_delta_pct_mean",
                  f"{m}_delta_pct_std"]
@@ -216,7 +225,7 @@ def to_csv(agg: pd.DataFrame, metrics: list[str] | None = None, phases: list[str
         keep += [f"pipeline_{q}" for q in ("energy_kwh", "co2e_g", "water_l")]
     if "inference" in phases:
         keep += ["inference_kwh_per_1k_tokens", "inference_tokens_per_s"]
-    keep += ["energy_basis", "water_convention", "estimated", "energy_sources", "n_failed"]
+    keep += ["energy_basis", "water_convention", "estimated", "energy_sources", "n_failed", "n_invalid"]
     return agg[[c for c in keep if c in agg.columns]].to_csv(index=False, lineterminator="\n")
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 import yaml
 
 from ecobench import __version__
+from ecobench.config.base import visible
 from ecobench.errors import UserError
 from ecobench.report import plots, style
 from ecobench.report.formats import basis, best_mask, build_columns, energy_kind, notes
@@ -56,8 +57,9 @@ CAPTIONS = {
 
 
 def esc(x: object) -> str:
-    """Escape any text from suites or results for HTML text and attribute values."""
-    return html.escape("" if x is None else str(x), quote=True)
+    """Escape any text from suites or results for HTML text and attribute values; control and text-direction
+    characters are written out (\\u202e), so a name cannot show as another on the page."""
+    return html.escape("" if x is None else visible(x), quote=True)
 
 
 def _kv(items: Iterable[tuple[str, object]]) -> str:
@@ -258,6 +260,10 @@ def render_report(runs: Runs, width: str = "two", report_cmd: list[str] | None =
 
 def write_report(runs: Runs, out: Path, width: str = "two", report_cmd: list[str] | None = None,
                  energy: str = "gross") -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_report(runs, width, report_cmd, energy), encoding="utf-8")
+    page = render_report(runs, width, report_cmd, energy)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(page, encoding="utf-8")
+    except OSError as err:
+        raise UserError(f"{out}: cannot write the report: {err.strerror or err}") from None
     return out

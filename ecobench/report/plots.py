@@ -407,29 +407,35 @@ def save(fig: plt.Figure, out: Path, stem: str, formats: tuple[str, ...] = FIG_F
 def render_all(rows: pd.DataFrame, out: Path, width: str = "two", formats: tuple[str, ...] = FIG_FORMATS,
                ratio: float | None = None, method: str | None = None,
                energy: str = "gross") -> tuple[list[Path], dict[str, str]]:
-    """Every figure into `out`; returns (files written, {figure: why it was skipped})."""
+    """Every figure into `out`; returns (files written, {figure: why it was skipped}). Every figure is drawn before
+    any is written, so a bad --ratio or --method leaves no file behind."""
     style.apply_style()
-    out.mkdir(parents=True, exist_ok=True)
     data = prepare(rows, energy)
-    written: list[Path] = []
+    figs: dict[str, plt.Figure] = {}
     skipped: dict[str, str] = {}
-    for stem, make in FIGURES.items():
-        missing = {"fig4_layer_sparsity": None if has_layer_sparsity(data) else NO_LAYER_SPARSITY,
-                   "fig5_loss_vs_inference": None if has_inference(data) else NO_INFERENCE}.get(stem)
-        if missing:
-            skipped[stem] = missing
-            log.warning("%s skipped: %s", stem, missing)
-            continue
+    try:
+        for stem, make in FIGURES.items():
+            missing = {"fig4_layer_sparsity": None if has_layer_sparsity(data) else NO_LAYER_SPARSITY,
+                       "fig5_loss_vs_inference": None if has_inference(data) else NO_INFERENCE}.get(stem)
+            if missing:
+                skipped[stem] = missing
+                log.warning("%s skipped: %s", stem, missing)
+                continue
+            try:
+                figs[stem] = make(data, width, {"ratio": ratio, "method": method})
+            except UserError as err:
+                if ratio is not None or method is not None:
+                    raise
+                skipped[stem] = str(err)
+                log.warning("%s skipped: %s", stem, err)
+        written: list[Path] = []
         try:
-            fig = make(data, width, {"ratio": ratio, "method": method})
-        except UserError as err:
-            if ratio is not None or method is not None:
-                raise
-            skipped[stem] = str(err)
-            log.warning("%s skipped: %s", stem, err)
-            continue
-        try:
-            written += save(fig, out, stem, formats)
-        finally:
+            out.mkdir(parents=True, exist_ok=True)
+            for stem, fig in figs.items():
+                written += save(fig, out, stem, formats)
+        except OSError as err:
+            raise UserError(f"{out}: cannot write the figures: {err.strerror or err}") from None
+    finally:
+        for fig in figs.values():
             plt.close(fig)
     return written, skipped

@@ -39,7 +39,8 @@ def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def suite_differences(a: dict, b: dict) -> list[str]:
-    """Dotted suite fields that differ between two resolved suites, ignoring name, seeds and ratios."""
+    """Dotted suite fields that differ between two resolved suites, ignoring name, seeds and ratios: 'field: a's
+    value != b's value'."""
     fa, fb = _flatten(a), _flatten(b)
     out = []
     for key in sorted(set(fa) | set(fb)):
@@ -75,7 +76,7 @@ def load_runs(paths: list[str | Path], force: bool = False) -> Runs:
     manifests = {n: load_manifest(p) for n, p in zip(names, resolved, strict=True)}
     frames = []
     for n, p in zip(names, resolved, strict=True):
-        df = load(p)
+        df = load(p, force=force)
         df["run"] = n
         frames.append(df)
     if not force:
@@ -84,7 +85,7 @@ def load_runs(paths: list[str | Path], force: bool = False) -> Runs:
         first = names[0]
         problems = []
         for n in names[1:]:
-            diffs = suite_differences(manifests[first].get("suite", {}), manifests[n].get("suite", {}))
+            diffs = suite_differences(manifests[n].get("suite", {}), manifests[first].get("suite", {}))
             problems += [f"{n} vs {first}: {d}" for d in diffs]
         if problems:
             head = (f"these runs come from suites that differ in more than name, seeds or ratios "

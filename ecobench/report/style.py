@@ -9,6 +9,8 @@ matplotlib.use("Agg")  # never open a window; the same bytes on every machine
 
 import matplotlib.pyplot as plt
 
+from ecobench.config.base import visible
+
 WIDTHS_IN = {"one": 3.5, "two": 7.0}  # one- and two-column figure widths of most venues
 # Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour-vision deficiencies.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442", "#000000"]
@@ -73,4 +75,4 @@ def method_colours(labels: list[str], names: dict[str, str] | None = None) -> di
 
 def mpl_text(s: object) -> str:
     """Text from suites for matplotlib: '$' would start mathtext (and can fail to parse), so escape it."""
-    return str(s).replace("$", r"\$")
+    return visible(s).replace("$", r"\$")

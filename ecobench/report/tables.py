@@ -99,6 +99,7 @@ def cell_table(rows: pd.DataFrame, energy: str = "gross") -> pd.DataFrame:
         rec = {c: first.get(c) for c in [*GROUP, "key", "seed", "sparsity", "params_nonzero", "params_total",
                                          *METRICS, "layer_sparsity", "layer_kept", "sparsity_exploited"]
                if c in g.columns}
+        rec["invalid"] = first.get("invalid") if "invalid" in g.columns else None
         by_phase = {ph: g[g["phase"] == ph] for ph in PHASES}
         for ph, prow in by_phase.items():
             for q in QUANTITIES:
@@ -163,7 +164,10 @@ def aggregate(cells: pd.DataFrame, failed: pd.DataFrame | None = None, run_order
     for key, g in cells.groupby(GROUP, dropna=False, sort=False):
         rec = dict(zip(GROUP, key, strict=True))
         rec["target"] = target_label(rec["ratio"], rec["multiplier"])
-        rec["n_seeds"] = len(g)  # cells pooled: one per seed within a run
+        rec["n_cells"] = len(g)  # cells pooled: one per seed within a run
+        # the seeds the quality means are over: a seed whose loss is missing or invalid is not silently averaged away
+        rec["n_seeds"] = int(pd.to_numeric(g["loss"], errors="coerce").notna().sum()) if "loss" in g else 0
+        rec["n_invalid"] = int(g["invalid"].notna().sum()) if "invalid" in g else 0
         rec["seeds"] = " ".join(str(int(s)) for s in sorted(g["seed"].unique()))
         for c in stats_cols:
             vals = pd.to_numeric(g[c], errors="coerce")

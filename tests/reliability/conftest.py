@@ -80,3 +80,42 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("tiny") / "ref"
     assert ecobench(tiny_args(out)) == 0
     return out
+
+
+def copy_folder(src: Path, dst: Path) -> Path:
+    """A copy of a results folder (without a lock) to damage."""
+    import shutil
+
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("lock.json"))
+    return dst
+
+
+def one_line_error(err: str) -> str:
+    """The single `error:` line of a refused command (warnings may precede it); fails on a traceback."""
+    assert "Traceback" not in err, err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, err
+    return errors[0]
+
+
+@pytest.fixture(scope="session")
+def other_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Another suite (another name, fewer training steps) run once: its rows are not the tiny suite's."""
+    out = tmp_path_factory.mktemp("other") / "other"
+    assert ecobench(tiny_args(out, "name=other", "train.steps=30")) == 0
+    return out
+
+
+def write_manifest(folder: Path, m: dict) -> None:
+    """An edited manifest, sealed again as ecobench seals it (tests that need a consistent edit)."""
+    from ecobench.integrity import seal_manifest
+
+    (folder / "manifest.json").write_text(json.dumps(seal_manifest(m)))
+
+
+def write_rows(folder: Path, rows: list) -> None:
+    """Edited rows, each sealed again as ecobench seals it (a row that is not a dict is written as it is)."""
+    from ecobench.record import seal_row
+
+    (folder / "cells.jsonl").write_text("".join(json.dumps(seal_row(r) if isinstance(r, dict) else r) + "\n"
+                                                for r in rows))

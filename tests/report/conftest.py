@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from ecobench.config.base import fingerprint_of
+from ecobench.integrity import seal_manifest
+from ecobench.record import seal_row
 from tests.conftest import SUITES, run_cli
 
 
@@ -30,11 +33,14 @@ def copy_run(src: Path, dst: Path, suite_edit=None, cell_edit=None) -> Path:
     m = json.loads(mpath.read_text())
     if suite_edit:
         suite_edit(m)
-    mpath.write_text(json.dumps(m))
-    if cell_edit:
+        m["suite_fingerprint"] = fingerprint_of(m["suite"])  # as a run of the edited suite would have it
+    mpath.write_text(json.dumps(seal_manifest(m)))
+    if cell_edit or suite_edit:
         cpath = dst / "cells.jsonl"
         recs = [json.loads(line) for line in cpath.read_text().splitlines() if line.strip()]
         for r in recs:
-            cell_edit(r)
-        cpath.write_text("".join(json.dumps(r) + "\n" for r in recs))
+            r["suite_fingerprint"] = m["suite_fingerprint"]
+            if cell_edit:
+                cell_edit(r)
+        cpath.write_text("".join(json.dumps(seal_row(r)) + "\n" for r in recs))
     return dst

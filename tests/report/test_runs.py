@@ -27,7 +27,7 @@ def test_differing_suites_are_refused_with_the_fields(smoke_run, tmp_path) -> No
     other = copy_run(smoke_run, tmp_path / "other", suite_edit=edit)
     with pytest.raises(ResultsError) as err:
         load_runs([smoke_run, other])
-    fields = [line.split(": ")[1] for line in err.value.problems[1:]]  # "other vs smoke: train.lr: 0.003 != 0.01"
+    fields = [line.split(": ")[1] for line in err.value.problems[1:]]  # "other vs smoke: train.lr: 0.01 != 0.003"
     assert fields == ["model.n_layer", "train.lr"]  # the name differs too, but is allowed to
     assert "--force" in err.value.problems[0]
     proc = run_cli("compare", str(smoke_run), str(other))

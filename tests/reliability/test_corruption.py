@@ -1,0 +1,153 @@
+"""The whole reading surface under random damage: truncation, byte flips, deleted files and files swapped in from
+another run, of every file of a small finished run. Then run / compare / plot / report, in-process: each ends with
+correct output or a one-line error and exit 2; never a traceback, never wrong numbers without a warning, and a
+reader never changes a results file.
+
+Examples per command are few in CI (readers are fast, `run` resumes are not); ECOBENCH_CORRUPTION_EXAMPLES=N
+multiplies them by N and draws new examples instead of the fixed ones."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, Phase, event, given, settings
+from hypothesis import strategies as st
+
+from .conftest import one_line_error, outcome, run_inprocess, tiny_args
+
+SCALE = int(os.environ.get("ECOBENCH_CORRUPTION_EXAMPLES", "1"))
+FILES = ["manifest.json", "cells.jsonl", "dense/seed-0/train.json", "dense/seed-0/model.safetensors",
+         "dense/seed-0/trajectory.safetensors", "dense/seed-0/tokenizer.json"]
+READER_FILES = FILES[:2]  # what compare, plot and report read
+
+damage = st.tuples(st.sampled_from(["truncate", "flip", "delete", "swap"]), st.floats(0, 1), st.integers(1, 255))
+
+
+def _settings(n: int):
+    return settings(max_examples=n * SCALE, deadline=None, database=None, derandomize=SCALE == 1,
+                    phases=[Phase.explicit, Phase.generate],  # no shrinking: every example is a whole run folder
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+def _apply(folder: Path, other: Path, name: str, how: str, where: float, xor: int) -> None:
+    p = folder / name
+    if not p.is_file():
+        return
+    data = p.read_bytes()
+    if how == "truncate":
+        p.write_bytes(data[: int(where * len(data))])
+    elif how == "flip" and data:
+        i = min(int(where * len(data)), len(data) - 1)
+        p.write_bytes(data[:i] + bytes([data[i] ^ xor]) + data[i + 1:])
+    elif how == "delete":
+        p.unlink()
+    elif how == "swap":
+        shutil.copyfile(other / name, p)
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _table(csv_text: str) -> dict[tuple, dict[str, str]]:
+    return {(r["method"], r["scope"], r["target"]): r for r in csv.DictReader(io.StringIO(csv_text))}
+
+
+def _consistent(got: str, ref: str) -> bool:
+    """Every value shown is the reference's, or missing ('' : a cell that is not there is not a wrong number)."""
+    want = _table(ref)
+    for key, row in _table(got).items():
+        if key not in want:
+            return False
+        for col, v in row.items():
+            if v not in ("", want[key][col]) and col not in ("run", "n_seeds", "n_cells", "seeds", "n_invalid"):
+                return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def reference(tiny_run: Path, other_run: Path) -> list[str]:
+    """compare's CSV of each undamaged run: a folder whose manifest and rows are both swapped in is the other run,
+    whole, and must read as that run."""
+    import contextlib
+
+    from ecobench.cli import main
+
+    out = []
+    for run in (tiny_run, other_run):
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            assert main(["compare", str(run), "--format", "csv"]) == 0
+        out.append(buf.getvalue())
+    return out
+
+
+def _damaged(tiny_run: Path, other_run: Path, damages: list, files: list[str], tmp: Path) -> Path:
+    folder = tmp / "run"
+    shutil.copytree(tiny_run, folder)
+    for (how, where, xor), name in zip(damages, files, strict=True):
+        _apply(folder, other_run, name, how, where, xor)
+    return folder
+
+
+def _reader(args: list[str], folder: Path, capsys, caplog) -> tuple[int, str, bool]:
+    before = _digest(folder)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        rc, out, err = run_inprocess(args, capsys)
+    assert _digest(folder) == before, "a reader changed the results folder"
+    assert rc in (0, 2), err
+    if rc == 2:
+        one_line_error(err)
+    assert "Traceback" not in err
+    return rc, out, bool(caplog.records)
+
+
+@_settings(300)
+@given(damages=st.lists(damage, min_size=1, max_size=2), data=st.data())
+def test_compare_under_damage(tiny_run, other_run, reference, capsys, caplog, damages, data) -> None:
+    files = [data.draw(st.sampled_from(READER_FILES)) for _ in damages]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = _damaged(tiny_run, other_run, damages, files, Path(tmp))
+        rc, out, warned = _reader(["compare", str(folder), "--format", "csv"], folder, capsys, caplog)
+        event(f"compare exit {rc}{', warned' if warned else ''}")
+        if rc == 0:
+            assert warned or any(_consistent(out, ref) for ref in reference), out
+
+
+@_settings(8)
+@given(damages=st.lists(damage, min_size=1, max_size=2), data=st.data(), command=st.sampled_from(["plot", "report"]))
+def test_plot_and_report_under_damage(tiny_run, other_run, capsys, caplog, damages, data, command) -> None:
+    files = [data.draw(st.sampled_from(FILES)) for _ in damages]  # damage they do not read must not stop them
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = _damaged(tiny_run, other_run, damages, files, Path(tmp))
+        out = Path(tmp) / ("figs" if command == "plot" else "r.html")
+        extra = ["--format", "svg"] if command == "plot" else []
+        rc, _, _ = _reader([command, str(folder), "--out", str(out), *extra], folder, capsys, caplog)
+        event(f"{command} exit {rc}")
+        assert out.exists() == (rc == 0)
+
+
+@_settings(12)
+@given(damages=st.lists(damage, min_size=1, max_size=2), data=st.data())
+def test_run_resumes_or_refuses_under_damage(tiny_run, other_run, capsys, damages, data) -> None:
+    files = [data.draw(st.sampled_from(FILES)) for _ in damages]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = _damaged(tiny_run, other_run, damages, files, Path(tmp))
+        rc, _, err = run_inprocess(tiny_args(folder), capsys)
+        event(f"run exit {rc}")
+        assert "Traceback" not in err
+        if rc == 2:
+            one_line_error(err)
+        else:
+            assert rc == 0, err
+            assert outcome(folder) == outcome(tiny_run)  # the same numbers as the undamaged run
