@@ -12,13 +12,13 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, load_model, save_file, save_model
 
-from ecobench.atomic import save_with, write_json
+from ecobench.atomic import save_with, write_bytes, write_json
 from ecobench.config.schema import Suite
 from ecobench.data.dataset import TokenData, load_data
 from ecobench.data.tokenizer import tokenizer_state
 from ecobench.errors import CellFailed, UserError
 from ecobench.footprint import Monitor
-from ecobench.models.build import build_model
+from ecobench.models.build import build_model, skeleton_like
 from ecobench.prune.methods import REGISTRY
 from ecobench.prune.targets import describe_targets, select_targets
 from ecobench.train import train
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 MODEL_FILE = "model.safetensors"
 RECORDED_FILE = "trajectory.safetensors"  # state recorded during training, keyed `<spec key>/<weight name>`
 MARKER = "train.json"  # written last: its presence marks the checkpoint complete
+CONFIG_FILE = "config.json"  # a pretrained model's transformers config: cells rebuild it without the original file
 
 
 def phase_row(phase: str, monitor: Monitor, window: Any, **extra: Any) -> dict[str, Any]:
@@ -75,6 +76,8 @@ def ensure_dense(suite: Suite, seed: int, dense_dir: Path, monitor: Monitor, pro
         write_json(dense_dir / "failed.json", info)
         return info
     save_with(lambda p: save_model(model, p), dense_dir / MODEL_FILE)
+    if suite.model.pretrained:
+        write_bytes(dense_dir / CONFIG_FILE, model.config.to_json_string().encode())
     if recorders:
         state = {k: t for r in recorders for k, t in r.state_tensors().items()}
         save_with(lambda p: save_file(state, p), dense_dir / RECORDED_FILE)
@@ -101,7 +104,10 @@ OPTIONAL_BUFFERS = ("*.attn.bias", "*.attn.masked_bias")
 def load_dense(suite: Suite, seed: int, dense_dir: Path, data: TokenData) -> torch.nn.Module:
     """The seed's dense model from its checkpoint, every parameter and persistent buffer read from the file (tied
     tensors are saved once by safetensors' save_model and restored by load_model)."""
-    model = build_model(suite.model, data.vocab_size, data.context, seed)
+    if suite.model.pretrained and (dense_dir / CONFIG_FILE).is_file():
+        model = skeleton_like((dense_dir / CONFIG_FILE).read_text())
+    else:
+        model = build_model(suite.model, data.vocab_size, data.context, seed)
     missing, unexpected = load_model(model, str(dense_dir / MODEL_FILE), strict=False)
     buffers = {n for n, _ in model.named_buffers()}
     missing = sorted(m for m in missing if not (m in buffers and any(fnmatch.fnmatchcase(m, p) for p in OPTIONAL_BUFFERS)))
