@@ -103,3 +103,11 @@ def test_activation_methods_refuse_embedding_targets(tmp_path: Path, capsys) -> 
     path.write_text(path.read_text().replace("  scope: layer\n", "  scope: layer\n  targets: {embeddings: true}\n"))
     rc, err = _validate(path, capsys)
     assert rc == 2 and "prune.targets.embeddings: wanda reads the input activations" in err
+
+
+def test_sparsegpt_refuses_other_structures(tmp_path: Path, capsys) -> None:
+    path = _suite(tmp_path, methods="{name: sparsegpt}")
+    path.write_text(path.read_text().replace("  scope: layer\n", "  scope: layer\n  structures: [unstructured, \"2:4\"]\n"))
+    rc, err = _validate(path, capsys)
+    assert rc == 2 and len(err.strip().splitlines()) == 1
+    assert "prune.structures: sparsegpt rewrites weights rather than scoring them" in err and "drop 2:4" in err
