@@ -22,6 +22,7 @@ from ecobench.errors import CellFailed
 from ecobench.footprint import Monitor
 from ecobench.models.build import count_params
 from ecobench.prune.apply import Pruned, prune_structure, sparse_execution, structured_metrics
+from ecobench.prune.calibration import draw_calibration, tokens_of
 from ecobench.prune.masks import overall_sparsity, zeros_per_tensor
 from ecobench.prune.methods import REGISTRY, ScoreInputs
 from ecobench.prune.targets import select_targets
@@ -55,6 +56,7 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
     if dense.get("status") != "ok":
         return CellRecord(key=cell.key, cell=info, status="failed", reason=f"dense training failed: {dense.get('reason')}")
     phases: list[dict[str, Any]] = []
+    calibration_tokens = 0
     data = load_data(suite.data, suite.model)
     model = load_dense(suite, cell.seed, dense_dir, data)
     targets = select_targets(model, suite.prune.targets)
@@ -73,17 +75,27 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
         else:
             method = method_by_label(suite, cell.method)
             spec = REGISTRY[method.name]
-            with window("score"):
+            with window("score") as found:
+                calibration = []
+                if spec.needs & {"calibration", "gradients"}:
+                    calibration = draw_calibration(data, suite.prune.calibration)
+                    found["calibration_tokens"] = tokens_of(calibration)
                 inputs = ScoreInputs(
                     weights={n: p.detach() for n, p in targets.items()},
                     recorded=load_recorded(dense_dir) if "recorded" in spec.needs else {},
                     seed=cell.seed,
                     model=model,
+                    calibration=calibration,
+                    targets=targets,
                 )
-                scores = spec.score(method, inputs)
+                scores = spec.score(method, inputs) if spec.score is not None else None
             with window("prune"):
-                pruned = prune_structure(model, targets, scores, cell, suite.prune)
-            del scores, inputs
+                if spec.prune is not None:  # the method rewrites the kept weights as it prunes (SparseGPT)
+                    pruned = Pruned(spec.prune(method, inputs, cell.ratio or 0.0, cell.scope))
+                else:
+                    pruned = prune_structure(model, targets, scores, cell, suite.prune)
+            calibration_tokens = tokens_of(calibration)
+            del scores, inputs, calibration
             if pruned.shrink is not None:  # a smaller model: its own (smaller) weights are the targets now
                 targets = select_targets(model, suite.prune.targets)
             steps = suite.prune.recover_steps
@@ -129,6 +141,7 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
             "params_total": params_total,
             "params_nonzero": nonzero,
             "recover_steps": 0 if cell.is_dense else suite.prune.recover_steps,
+            "calibration_tokens": calibration_tokens,  # training-split tokens the method read (0: none)
             "eval_tokens": ev.tokens,  # tokens evaluated, spread over the validation split
             "eval_tokens_available": data.val_windows() * data.context,  # what `eval.batches: all` would read
             "dense_train_loss": dense["train_loss"],

@@ -17,14 +17,14 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, load_model, save_file, save_model
 
-from ecobench.atomic import save_with, write_json
+from ecobench.atomic import save_with, write_bytes, write_json
 from ecobench.config.schema import Suite
 from ecobench.data.dataset import TokenData, load_data
 from ecobench.data.tokenizer import tokenizer_state
 from ecobench.errors import CellFailed, ResultsError, UserError
 from ecobench.footprint import Monitor
 from ecobench.integrity import sha256_file
-from ecobench.models.build import build_model
+from ecobench.models.build import build_model, skeleton_like
 from ecobench.prune.methods import REGISTRY
 from ecobench.prune.targets import describe_targets, select_targets
 from ecobench.train import train
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 MODEL_FILE = "model.safetensors"
 RECORDED_FILE = "trajectory.safetensors"  # state recorded during training, keyed `<spec key>/<weight name>`
 MARKER = "train.json"  # written last: its presence marks the checkpoint complete
+CONFIG_FILE = "config.json"  # a pretrained model's transformers config: cells rebuild it without the original file
 
 
 def phase_row(phase: str, monitor: Monitor, window: Any, **extra: Any) -> dict[str, Any]:
@@ -125,6 +126,8 @@ def ensure_dense(suite: Suite, seed: int, dense_dir: Path, monitor: Monitor, pro
         write_json(dense_dir / "failed.json", info)
         return info
     save_with(lambda p: save_model(model, p), dense_dir / MODEL_FILE)
+    if suite.model.pretrained:
+        write_bytes(dense_dir / CONFIG_FILE, model.config.to_json_string().encode())
     if recorders:
         state = {k: t for r in recorders for k, t in r.state_tensors().items()}
         save_with(lambda p: save_file(state, p), dense_dir / RECORDED_FILE)
@@ -139,8 +142,9 @@ def ensure_dense(suite: Suite, seed: int, dense_dir: Path, monitor: Monitor, pro
         "trajectory_extra_bytes": sum(r.extra_bytes() for r in recorders),
         "row": phase_row("train", monitor, w, steps=res.steps, tokens=res.tokens,
                          tokens_per_s=res.tokens / w.result.wall_s if w.result.wall_s > 0 else None),
-        "sha256": {name: sha256_file(dense_dir / name) for name in (MODEL_FILE, RECORDED_FILE)
-                   if name == MODEL_FILE or recorders},
+        "sha256": {name: sha256_file(dense_dir / name) for name in (MODEL_FILE, RECORDED_FILE, CONFIG_FILE)
+                   if name == MODEL_FILE or (name == RECORDED_FILE and recorders)
+                   or (name == CONFIG_FILE and (dense_dir / CONFIG_FILE).is_file())},
     }
     info = json.loads(json.dumps(info, default=str))  # as read back, so that its checksum is of what is stored
     info["info_sha256"] = _info_digest(info)
@@ -156,7 +160,10 @@ OPTIONAL_BUFFERS = ("*.attn.bias", "*.attn.masked_bias")
 def load_dense(suite: Suite, seed: int, dense_dir: Path, data: TokenData) -> torch.nn.Module:
     """The seed's dense model from its checkpoint, every parameter and persistent buffer read from the file (tied
     tensors are saved once by safetensors' save_model and restored by load_model)."""
-    model = build_model(suite.model, data.vocab_size, data.context, seed)
+    if suite.model.pretrained and (dense_dir / CONFIG_FILE).is_file():
+        model = skeleton_like((dense_dir / CONFIG_FILE).read_text())
+    else:
+        model = build_model(suite.model, data.vocab_size, data.context, seed)
     try:
         missing, unexpected = load_model(model, str(dense_dir / MODEL_FILE), strict=False)
     except (OSError, SafetensorError, ValueError) as err:

@@ -24,7 +24,9 @@ from ecobench.footprint import Monitor
 from ecobench.forecast import budget_problem, calibrate, make_forecast
 from ecobench.integrity import MANIFEST, read_manifest
 from ecobench.models.build import build_model, build_skeleton, count_params
+from ecobench.models.pretrained import pretrained_problem
 from ecobench.provenance import build_manifest
+from ecobench.prune.calibration import calibration_problem
 from ecobench.prune.methods import REGISTRY
 from ecobench.prune.targets import check_targets, describe_targets, select_targets
 from ecobench.store import CELLS, RunStore, read_cells
@@ -41,10 +43,14 @@ def check_suite(sf: SuiteFile, fetch: bool = True) -> TokenData | None:
     suite = sf.suite
     problems = []
     fetch_later = not fetch and pending_fetch(suite.data) is not None
-    if suite.model.pretrained and not Path(suite.model.pretrained).expanduser().is_dir():
-        problems.append(f"{sf.where('model.pretrained')}: model.pretrained: no such directory: {suite.model.pretrained}")
+    found = pretrained_problem(suite.model) if suite.model.pretrained else None
+    if found:
+        problems.append(f"{sf.where(found[0])}: {found[0]}: {found[1]}")
     if suite.data.tokenizer == "pretrained" and not suite.model.pretrained:
         problems.append(f"{sf.where('data.tokenizer')}: data.tokenizer: 'pretrained' needs model.pretrained")
+    for i, m in enumerate(suite.prune.methods):
+        for field, message in m.problems(suite):
+            problems.append(f"{sf.where(field)}: prune.methods[{i}] ({m.display}): {field}: {message}")
     data = None
     if not problems and not fetch_later:
         try:
@@ -64,6 +70,10 @@ def check_suite(sf: SuiteFile, fetch: bool = True) -> TokenData | None:
             problems.append(f"{sf.where(err.field)}: {err}")
         except UserError as err:  # a pretrained checkpoint whose config cannot be read
             problems.append(f"{sf.where('model.pretrained')}: {err}")
+    calibrated = [m for m in suite.prune.methods if REGISTRY[m.name].needs & {"calibration", "gradients"}]
+    if data is not None and calibrated and calibration_problem(data, suite.prune.calibration):
+        problems.append(f"{sf.where('prune.calibration')}: prune.calibration: "
+                        f"{calibration_problem(data, suite.prune.calibration)}")
     if problems:
         raise SuiteError(problems[0], problems)
     return data
@@ -293,6 +303,14 @@ def describe_grid(sf: SuiteFile, data: TokenData | None) -> str:
         lines.append(f"model: pretrained from {suite.model.pretrained}")
     lines += [
         "methods: " + "; ".join(f"{m.display} ({REGISTRY[m.name].summary})" for m in suite.prune.methods),
+    ]
+    calibrated = [m.display for m in suite.prune.methods if REGISTRY[m.name].needs & {"calibration", "gradients"}]
+    if calibrated:
+        cal = suite.prune.calibration
+        lines.append(f"calibration: {cal.batches} x {cal.batch_size} windows of {data.context} tokens "
+                     f"({cal.batches * cal.batch_size * data.context:,} training tokens, fixed draw) for "
+                     f"{', '.join(calibrated)}")
+    lines += [
         f"dense models: {len(suite.seeds)} (one per seed: {suite.seeds}), {suite.train.steps} steps each",
         f"cells: {len(cells)} = {len(suite.seeds)} dense references + {len(pruned)} pruned "
         f"({len(suite.prune.methods)} methods x {len(suite.prune.scopes)} scopes x ratios/multipliers"

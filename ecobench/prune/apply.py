@@ -44,7 +44,8 @@ def prune_structure(model: nn.Module, targets: dict[str, nn.Parameter], scores: 
                     prune: PruneConfig) -> Pruned:
     """Apply the cell's structure to `model` in place (structured: modules are replaced; select targets again)."""
     if cell.structure == UNSTRUCTURED:
-        masks = make_masks(scores, cell.ratio, cell.scope, cell.multiplier, seed=cell.seed)
+        # the cell drops its scores after this phase: free each as soon as its mask is made
+        masks = make_masks(scores, cell.ratio, cell.scope, cell.multiplier, seed=cell.seed, release=True)
         apply_masks(targets, masks)
         return Pruned(masks)
     st = parse_structure(cell.structure, prune.structured.mlp, prune.structured.heads)

@@ -8,14 +8,17 @@ tensor, named as the embedding. A tensor reached by several names is pruned once
 from __future__ import annotations
 
 import fnmatch
+from typing import TYPE_CHECKING
 
 from torch import nn
 
-from ecobench.config.schema import TargetsConfig
 from ecobench.errors import TargetsError
 
+if TYPE_CHECKING:  # the suite schema imports the method registry, which reads the blocks found here
+    from ecobench.config.schema import TargetsConfig
 
-def _blocks(model: nn.Module) -> tuple[str, nn.ModuleList] | None:
+
+def transformer_blocks(model: nn.Module) -> tuple[str, nn.ModuleList] | None:
     """The transformer's stack of blocks: the largest ModuleList (transformer.h, model.layers, ...)."""
     lists = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.ModuleList) and len(m) > 0]
     return max(lists, key=lambda nm: (len(nm[1]), -nm[0].count("."))) if lists else None
@@ -56,7 +59,7 @@ def select_targets(model: nn.Module, cfg: TargetsConfig) -> dict[str, nn.Paramet
     check_targets(model, cfg)
     names: list[str] = []
     if cfg.blocks:
-        found = _blocks(model)
+        found = transformer_blocks(model)
         if found:
             prefix, blocks = found
             for n, m in blocks.named_modules():

@@ -174,7 +174,7 @@ def test_pretrained_pickle_weights_are_not_executed(tmp_path: Path) -> None:
             return (Path.touch, (marker,))
 
     (ckpt / "pytorch_model.bin").write_bytes(pickle.dumps({"transformer.wte.weight": Payload()}))
-    with pytest.raises(UserError, match="model.pretrained: cannot load"):  # one line for the user, no traceback
+    with pytest.raises(UserError, match="model.pretrained: .* holds only pickle weights"):  # one line, never read
         build_model(ModelConfig(pretrained=str(ckpt)), 50, 32, 0)
     assert not marker.exists()
     json.loads((ckpt / "config.json").read_text())  # the checkpoint is still only data

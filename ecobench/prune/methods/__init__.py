@@ -1,6 +1,14 @@
 """Pruning methods, one module each; importing this package registers the built-in ones."""
 
-from ecobench.prune.methods import magnitude, random, trajectory  # noqa: F401 (registration)
+from ecobench.prune.methods import (  # noqa: F401 (registration)
+    magnitude,
+    movement,
+    random,
+    sparsegpt,
+    taylor,
+    trajectory,
+    wanda,
+)
 from ecobench.prune.methods.base import (
     REGISTRY,
     Method,

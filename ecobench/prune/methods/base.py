@@ -35,8 +35,9 @@ class MethodOptions(Config):
         """(scope, ratio, multiplier) of each cell this method contributes to a seed; ratio 0 is the dense cell."""
         return [(scope, r, None) for scope in scopes for r in ratios if r > 0]
 
-    def problems(self) -> list[tuple[str, str]]:
-        """Suite-level problems this method sees beyond its own fields: (field under the method, message)."""
+    def problems(self, suite: Any) -> list[tuple[str, str]]:
+        """Problems this method sees in the rest of the suite (a Suite): (dotted suite field, message) each.
+        `runner.check_suite` reports them with the file and line of that field, before any work."""
         return []
 
 
@@ -48,6 +49,8 @@ class ScoreInputs:
     recorded: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)  # RecordSpec key -> name -> tensor
     seed: int = 0
     model: nn.Module | None = None  # the dense model, for methods that read activations or gradients
+    calibration: list[tuple[torch.Tensor, torch.Tensor]] = field(default_factory=list)  # (x, y) token batches
+    targets: dict[str, nn.Parameter] = field(default_factory=dict)  # the live targeted weights (prune hooks edit them)
 
 
 @dataclass
@@ -56,18 +59,31 @@ class Scores:
 
     rank: dict[str, torch.Tensor]  # the values cut at a quantile (sparsity threshold)
     spread: dict[str, torch.Tensor] | None = None  # std threshold: tensors whose std(|.|) sets t
+    # layer scope, unstructured: cut each output row to the ratio on its own (Wanda); name -> the output dim
+    rows: dict[str, int] | None = None
 
 
 @dataclass(frozen=True)
 class Method:
     name: str
     options: type[MethodOptions]
-    score: Callable[[Any, ScoreInputs], Scores]
+    score: Callable[[Any, ScoreInputs], Scores] | None  # None only with a `prune` hook
     summary: str  # one line for `validate` and the docs
     needs: frozenset[str] = frozenset({"weights"})
     record: Callable[[Any], Any] | None = None  # options -> RecordSpec to record during dense training, or None
+    # a method that changes the kept weights as it prunes (SparseGPT) replaces the score -> mask path:
+    # (options, inputs, ratio, scope) -> keep-masks, the targeted weights already rewritten and masked
+    prune: Callable[[Any, ScoreInputs, float, str], dict[str, torch.Tensor]] | None = None
 
     RESERVED: ClassVar[frozenset[str]] = frozenset({"dense"})  # a cell's method name for the unpruned reference
+
+
+def recorded_training_problems(name: str, suite: Any) -> list[tuple[str, str]]:
+    """A method recorded during dense training (trajectory, movement) has nothing to read without training."""
+    if suite.train.steps == 0:
+        why = "; a pretrained model needs a recorded fine-tuning phase" if suite.model.pretrained else ""
+        return [("train.steps", f"{name} is recorded during training{why}: set train.steps > 0")]
+    return []
 
 
 REGISTRY: dict[str, Method] = {}
@@ -76,6 +92,8 @@ REGISTRY: dict[str, Method] = {}
 def register(method: Method) -> Method:
     if method.name in REGISTRY or method.name in Method.RESERVED:
         raise ValueError(f"a method named {method.name!r} is already registered")
+    if method.score is None and method.prune is None:
+        raise ValueError(f"method {method.name!r} needs a score function or a prune hook")
     unknown = set(method.needs) - set(NEEDS)
     if unknown:
         raise ValueError(f"method {method.name!r} needs unknown inputs {sorted(unknown)}; known: {NEEDS}")

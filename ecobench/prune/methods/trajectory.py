@@ -3,12 +3,19 @@ average of their values over training, recorded with O(1) memory by `prune.traje
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from ecobench.prune.masks import absolute
-from ecobench.prune.methods.base import Method, MethodOptions, ScoreInputs, Scores, register
+from ecobench.prune.methods.base import (
+    Method,
+    MethodOptions,
+    ScoreInputs,
+    Scores,
+    recorded_training_problems,
+    register,
+)
 from ecobench.prune.trajectory import TrajectorySpec
 
 
@@ -33,6 +40,9 @@ class TrajectoryOptions(MethodOptions):
         elif self.multipliers is not None:
             raise ValueError("`multipliers` is only used with threshold: std")
         return self
+
+    def problems(self, suite: Any) -> list[tuple[str, str]]:
+        return recorded_training_problems(self.name, suite)
 
     def cut_points(self, ratios: list[float], scopes: list[str]) -> list[tuple[str, float | None, float | None]]:
         if self.threshold == "std":  # the paper's per-tensor threshold: neither ratio nor scope applies

