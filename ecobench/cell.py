@@ -1,5 +1,5 @@
-"""One cell of the sweep: score -> prune -> recover -> evaluate -> inference, each phase inside its own footprint
-window. A pure function of (suite, cell, dense checkpoint folder) returning one CellRecord, so cells can run in
+"""One cell of the sweep: score -> prune -> recover -> evaluate -> eval/prefill/decode measured beside the seed's
+dense model (ecobench/measure.py), each phase inside its own footprint window. A pure function of (suite, cell, dense checkpoint folder) returning one CellRecord, so cells can run in
 other processes or on other machines; only the driver writes the results folder."""
 
 from __future__ import annotations
@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import math
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,31 +19,33 @@ from ecobench.data.dataset import load_data
 from ecobench.dense import load_dense, load_recorded, phase_row
 from ecobench.errors import CellFailed
 from ecobench.footprint import Monitor
+from ecobench.measure import eval_workload, inference_workloads, measure_paired
 from ecobench.models.build import count_params
 from ecobench.prune.apply import Pruned, prune_structure, sparse_execution, structured_metrics
 from ecobench.prune.calibration import draw_calibration, tokens_of
+from ecobench.prune.flops import token_cost
 from ecobench.prune.masks import overall_sparsity, zeros_per_tensor
 from ecobench.prune.methods import REGISTRY, ScoreInputs
 from ecobench.prune.targets import select_targets
 from ecobench.record import CellInfo, CellRecord, PhaseRow
-from ecobench.sweep import DENSE, Cell, method_by_label
-from ecobench.train import evaluate, generate_tokens, train
+from ecobench.sweep import CONTROL, DENSE, Cell, method_by_label
+from ecobench.train import evaluate, train
 
 RECOVER_SEED_OFFSET = 1_000_003  # recovery draws other batches than dense training, reproducibly per seed
 
 
 def cell_info(suite: Suite, cell: Cell) -> CellInfo:
-    method = None if cell.is_dense else method_by_label(suite, cell.method)
+    method = None if cell.is_dense or cell.is_control else method_by_label(suite, cell.method)
     return CellInfo(
         suite=suite.name,
         key=cell.key,
         model=suite.model.label,
         seed=cell.seed,
         method=cell.method,
-        method_name=DENSE if method is None else method.name,
+        method_name=(CONTROL if cell.is_control else DENSE) if method is None else method.name,
         method_options="" if method is None else json.dumps(method.model_dump(exclude={"name", "label"}), sort_keys=True),
         scope=cell.scope,
-        structure="-" if cell.is_dense else cell.structure,
+        structure="-" if cell.is_dense or cell.is_control else cell.structure,
         ratio=cell.ratio,
         multiplier=cell.multiplier,
     )
@@ -59,6 +60,7 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
     calibration_tokens = 0
     data = load_data(suite.data, suite.model)
     model = load_dense(suite, cell.seed, dense_dir, data)
+    reference = load_dense(suite, cell.seed, dense_dir, data)  # the seed's dense model, measured beside this cell
     targets = select_targets(model, suite.prune.targets)
 
     @contextmanager
@@ -69,9 +71,15 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
         phases.append(phase_row(phase, monitor, w, **extra, **found))
 
     pruned = Pruned(None)
+    steps = suite.prune.recover_steps
+    lr = suite.prune.recover_lr or suite.train.lr / 10
     try:
         if cell.is_dense:
             phases.append(dense["row"])
+        elif cell.is_control:  # dense + the same recovery steps, no mask: the compute-matched reference
+            with window("recover", steps=steps, tokens=steps * suite.train.batch_size * data.context):
+                train(model, data, suite.train, steps=steps, seed=cell.seed + RECOVER_SEED_OFFSET, phase="recover",
+                      constant_lr=lr, progress=progress)
         else:
             method = method_by_label(suite, cell.method)
             spec = REGISTRY[method.name]
@@ -98,9 +106,7 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
             del scores, inputs, calibration
             if pruned.shrink is not None:  # a smaller model: its own (smaller) weights are the targets now
                 targets = select_targets(model, suite.prune.targets)
-            steps = suite.prune.recover_steps
             if steps:
-                lr = suite.prune.recover_lr or suite.train.lr / 10
                 # masks held; a smaller model trains as it is (train() builds a fresh optimizer for its parameters)
                 held = None if pruned.masks is None else {n: (targets[n], pruned.masks[n]) for n in targets}
                 with window("recover", steps=steps, tokens=steps * suite.train.batch_size * data.context):
@@ -110,25 +116,15 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
         counts = zeros_per_tensor({k: p.detach() for k, p in targets.items()})
         nonzero = sum(int((p != 0).sum()) for p in {id(p): p for p in model.parameters()}.values())
         params_total = count_params(model)
-        exploited = pruned.sparsity_exploited
+        exploited = "dense" if cell.is_dense or cell.is_control else pruned.sparsity_exploited
         if suite.eval.execution == "sparse" and pruned.masks is not None:
             exploited = sparse_execution(model, list(targets), say=lambda line: tqdm.write(line, file=sys.stderr))
         eval_bs = suite.eval.batch_size or 4 * suite.train.batch_size
         max_batches = None if suite.eval.batches == "all" else suite.eval.batches
-        with window("eval") as found:
-            ev = evaluate(model, data, eval_bs, max_batches)
-            found.update(tokens=ev.tokens, tokens_per_s=ev.tokens / ev.wall_s if ev.wall_s > 0 else None)
-        if suite.eval.inference_tokens:
-            bs = suite.eval.inference_batch_size
-            generate_tokens(model, data, min(64, suite.eval.inference_tokens), bs)  # warm-up, outside the window
-            with window("inference") as found:
-                t0 = time.perf_counter()
-                made = generate_tokens(model, data, suite.eval.inference_tokens, bs)
-                wall = time.perf_counter() - t0
-                found.update(tokens=made, tokens_per_s=made / wall, latency_ms_per_token=1000 * wall / (made / bs))
-            row = phases[-1]
-            if row.get("energy_kwh") is not None:
-                row["energy_kwh_per_1k_tokens"] = row["energy_kwh"] / made * 1000
+        ev = evaluate(model, data, eval_bs, max_batches)  # the loss; footprint comes from the paired windows below
+        workloads = [eval_workload(suite, data, warmed=True), *inference_workloads(suite, data)]
+        phases += measure_paired(monitor, cell.key, model, reference, workloads, suite.footprint.repeats)
+        cost = token_cost(model, data.context)  # after any shrink or sparse-kernel swap: what runs
         frac, zeros, n = overall_sparsity(counts)
         metrics = {
             "loss": ev.loss,
@@ -142,6 +138,8 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
             "params_nonzero": nonzero,
             "recover_steps": 0 if cell.is_dense else suite.prune.recover_steps,
             "calibration_tokens": calibration_tokens,  # training-split tokens the method read (0: none)
+            "flops_per_token_dense": cost.dense_flops,  # every matmul at its full shape
+            "flops_per_token_effective": cost.effective_flops,  # what the kernels that run multiply
             "eval_tokens": ev.tokens,  # tokens evaluated, spread over the validation split
             "eval_tokens_available": data.val_windows() * data.context,  # what `eval.batches: all` would read
             "dense_train_loss": dense["train_loss"],

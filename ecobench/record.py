@@ -15,7 +15,10 @@ from ecobench.errors import ResultsError
 # 2: absent components are null, not 0.0 (1 is migrated on load); 3: each row carries its suite's fingerprint (rows of
 # 2 carry none and are bound to their folder by suite name and cell key only)
 SCHEMA_VERSION = 3
-PHASES = ("train", "score", "prune", "recover", "eval", "inference")  # the phases of a cell, in run order
+# the phases of a cell, in run order; eval, prefill and decode rows also carry their paired repeats beside the dense
+# model (`*_repeats`, `dense_*_repeats`, intervals, ratios: extra columns, so rows without them load as they are and
+# show no ratio); `inference` (one unpaired window) is how rows written before paired measurement stored decode
+PHASES = ("train", "score", "prune", "recover", "eval", "inference", "prefill", "decode")
 
 
 class _Open(BaseModel):

@@ -23,6 +23,7 @@ from ecobench.errors import DataError, ResultsError, SensorError, SuiteError, Ta
 from ecobench.footprint import Monitor
 from ecobench.forecast import budget_problem, calibrate, make_forecast
 from ecobench.integrity import MANIFEST, read_manifest
+from ecobench.measure import noise_floor, warm_up_process
 from ecobench.models.build import build_model, build_skeleton, count_params
 from ecobench.models.pretrained import pretrained_problem
 from ecobench.provenance import build_manifest
@@ -74,6 +75,13 @@ def check_suite(sf: SuiteFile, fetch: bool = True) -> TokenData | None:
     if data is not None and calibrated and calibration_problem(data, suite.prune.calibration):
         problems.append(f"{sf.where('prune.calibration')}: prune.calibration: "
                         f"{calibration_problem(data, suite.prune.calibration)}")
+    if data is not None and suite.eval.inference_tokens:
+        room = data.context - suite.eval.prompt_tokens
+        if suite.eval.inference_tokens > room:
+            problems.append(
+                f"{sf.where('eval.inference_tokens')}: eval.inference_tokens: {suite.eval.inference_tokens} decode "
+                f"steps after a {suite.eval.prompt_tokens}-token prompt exceed the context ({data.context}); at most "
+                f"{room} (it counts tokens per sequence in one decode window)")
     if problems:
         raise SuiteError(problems[0], problems)
     return data
@@ -182,6 +190,8 @@ def run_suite(sf: SuiteFile, out: Path | None, argv: list[str], progress: bool =
         todo = [c for c in cells if c.key not in done]
         dense_seeds = [s for s in suite.seeds if any(c.seed == s for c in todo)
                        and not (out / "dense" / f"seed-{s}" / "train.json").is_file()]
+        scratch = build_model(suite.model, data.vocab_size, data.context, 0)  # throwaway, the suite's shape
+        warm_up_process(suite, data, scratch)  # before the first measured window of this process
         cal, probe = calibrate(suite, data, monitor)
         fc = make_forecast(suite, data, cal, probe, monitor.site, todo, dense_seeds, StartUp.now(), True)
         account.forecast = fc.as_dict()
@@ -190,9 +200,13 @@ def run_suite(sf: SuiteFile, out: Path | None, argv: list[str], progress: bool =
         if problem:
             raise UserError(f"{sf.where('footprint.budget')}: {problem}")
         monitor.measure_idle()
-        store = RunStore.open(out, build_manifest(sf, argv, data) | {"footprint": monitor.manifest()},
-                              suite.fingerprint(), suite.legacy_fingerprint())
+        floor = noise_floor(monitor, suite, data, scratch)
+        del scratch
+        manifest = build_manifest(sf, argv, data) | {"footprint": monitor.manifest(), "noise_floor": floor}
+        manifest["sessions"][-1]["noise_floor"] = floor  # a resumed run measures its own
+        store = RunStore.open(out, manifest, suite.fingerprint(), suite.legacy_fingerprint())
         print(monitor.summary_line(), file=sys.stderr)
+        print(_floor_line(floor), file=sys.stderr)
         print(f"{out}: {len(cells)} cells, {len(done)} already finished, {len(todo)} to run", file=sys.stderr)
         ended = _sweep(suite, store, todo, monitor, account, spent_kwh, progress)
         status = _summarise(out, suite, ended)  # inside the run window: the run ends with its last line printed
@@ -277,12 +291,22 @@ def _record_session(store: RunStore, footprint: dict) -> None:
     store.update_manifest(update)
 
 
+def _floor_line(floor: dict) -> str:
+    def pct(x: float | None) -> str:
+        return "–" if x is None else f"{100 * x:.1f}%"
+
+    return (f"noise floor ({floor['windows']} identical {floor['workload']} windows): energy CV "
+            f"{pct(floor['energy_kwh_cv'])}, wall CV {pct(floor['wall_s_cv'])}, pair-ratio CV "
+            f"{pct(floor['energy_kwh_pair_ratio_cv'])}")
+
+
 def describe_grid(sf: SuiteFile, data: TokenData | None) -> str:
     """What `validate` prints: the resolved grid without running it (`data` None: the corpus is fetched at run
     time, so what depends on it is said to wait)."""
     suite = sf.suite
     cells = expand(suite)
-    pruned = [c for c in cells if not c.is_dense]
+    pruned = [c for c in cells if not c.is_dense and not c.is_control]
+    controls = [c for c in cells if c.is_control]
     model = None
     if data is not None and not suite.model.pretrained:
         with torch.device("meta"):
@@ -312,14 +336,20 @@ def describe_grid(sf: SuiteFile, data: TokenData | None) -> str:
                      f"{', '.join(calibrated)}")
     lines += [
         f"dense models: {len(suite.seeds)} (one per seed: {suite.seeds}), {suite.train.steps} steps each",
-        f"cells: {len(cells)} = {len(suite.seeds)} dense references + {len(pruned)} pruned "
+        f"cells: {len(cells)} = {len(suite.seeds)} dense references + "
+        + (f"{len(controls)} dense+recover controls + " if controls else "")
+        + f"{len(pruned)} pruned "
         f"({len(suite.prune.methods)} methods x {len(suite.prune.scopes)} scopes x ratios/multipliers"
         + (f"; structures {', '.join(suite.prune.structures)}: N:M one cell per method at 1 - N/M, structured "
            "per ratio at layer scope" if suite.prune.structures != ["unstructured"] else "") + ")",
         f"evaluation: {suite.eval.execution} execution"
         + (" (masked weights through a sparse kernel where this machine has one)" if suite.eval.execution == "sparse"
            else ""),
-        f"estimated optimizer steps: {len(suite.seeds) * suite.train.steps + len(pruned) * suite.prune.recover_steps:,} "
-        f"(train {suite.train.steps} x {len(suite.seeds)}, recover {suite.prune.recover_steps} x {len(pruned)})",
+        f"estimated optimizer steps: "
+        f"{len(suite.seeds) * suite.train.steps + (len(pruned) + len(controls)) * suite.prune.recover_steps:,} "
+        f"(train {suite.train.steps} x {len(suite.seeds)}, recover {suite.prune.recover_steps} x "
+        f"{len(pruned) + len(controls)})",
+        f"footprint: eval, prefill and decode (batch {suite.eval.inference_batch_sizes}) measured "
+        f"{suite.footprint.repeats} times per cell beside the seed's dense model (A/B/A/B)",
     ]
     return "\n".join(lines)

@@ -9,6 +9,7 @@ from ecobench.config.schema import Suite
 from ecobench.prune.methods import MethodOptions
 
 DENSE = "dense"  # a cell's method for the unpruned reference
+CONTROL = "dense+recover"  # the dense model trained the recovery steps too, no mask: the fair reference for recovery
 UNSTRUCTURED = "unstructured"
 STRUCTURED = "structured"
 
@@ -43,6 +44,10 @@ class Cell:
         return self.method == DENSE
 
     @property
+    def is_control(self) -> bool:
+        return self.method == CONTROL
+
+    @property
     def is_nm(self) -> bool:
         return ":" in self.structure
 
@@ -57,11 +62,14 @@ def _points(m: MethodOptions, structure: str, ratios: list[float], scopes: list[
 
 
 def expand(suite: Suite) -> list[Cell]:
-    """The sweep in run order: per seed, the dense reference then every method's cut points per structure."""
+    """The sweep in run order: per seed, the dense reference, its dense+recover control when pruned cells recover,
+    then every method's cut points per structure."""
     cells: list[Cell] = []
     ratios = sorted(suite.prune.ratios)
     for seed in suite.seeds:
         cells.append(Cell(seed, DENSE, "-", 0.0))
+        if suite.prune.recover_steps:
+            cells.append(Cell(seed, CONTROL, "-", 0.0))
         for m in suite.prune.methods:
             for st in suite.prune.structures:
                 cells += [Cell(seed, m.display, scope, r, mult, st)

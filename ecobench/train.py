@@ -163,26 +163,43 @@ class InferenceResult:
         return 1000 * self.wall_s / steps if steps else float("nan")
 
 
+def prompts(data: TokenData, batch_size: int, prompt_len: int, start: int = 0) -> torch.Tensor:
+    """`batch_size` validation prompts of `prompt_len` tokens, the same ones for every model given the same start."""
+    span = max(1, len(data.val) - data.context)
+    idx = [(start + b * data.context) % span for b in range(batch_size)]
+    return torch.stack([data.val[i : i + prompt_len] for i in idx])  # (B, P)
+
+
 @torch.inference_mode()
-def generate_tokens(model: nn.Module, data: TokenData, n_tokens: int, batch_size: int, prompt_len: int = 16) -> int:
-    """Greedy decoding with the KV cache from validation prompts, restarting when the context is full.
-    Returns the number of tokens generated (n_tokens rounded up to whole batch steps)."""
+def prefill(model: nn.Module, x: torch.Tensor):
+    """Process whole prompts in one forward pass, filling the KV cache; returns the model output (logits, cache)."""
+    model.eval()
+    return model(input_ids=x, use_cache=True)
+
+
+@torch.inference_mode()
+def decode(model: nn.Module, out, steps: int) -> int:
+    """Greedy decoding for `steps` tokens per sequence from a prefilled output; returns the tokens generated."""
     model.eval()
     # transformers 5 renamed past_key_values to cache; accept both
     kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    nxt = out.logits[:, -1:].argmax(-1)  # (B, 1)
+    for _ in range(steps):
+        out = model(input_ids=nxt, use_cache=True, **{kw: _cache_of(out)})
+        nxt = out.logits[:, -1:].argmax(-1)
+    return steps * nxt.size(0)
+
+
+def generate_tokens(model: nn.Module, data: TokenData, n_tokens: int, batch_size: int, prompt_len: int = 16) -> int:
+    """Prefill then decode from validation prompts, restarting when the context is full, until `n_tokens` are made.
+    Returns the number of tokens generated (n_tokens rounded up to whole batch steps)."""
     prompt_len = min(prompt_len, data.context // 2)
     per_seq = data.context - prompt_len
     made, start = 0, 0
     while made < n_tokens:
-        idx = [(start + b * data.context) % max(1, len(data.val) - data.context) for b in range(batch_size)]
+        out = prefill(model, prompts(data, batch_size, prompt_len, start))
         start += 1
-        x = torch.stack([data.val[i : i + prompt_len] for i in idx])  # (B, P)
-        out = model(input_ids=x, use_cache=True)
-        nxt = out.logits[:, -1:].argmax(-1)  # (B, 1)
-        for _ in range(min(per_seq, math.ceil((n_tokens - made) / batch_size))):
-            out = model(input_ids=nxt, use_cache=True, **{kw: _cache_of(out)})
-            nxt = out.logits[:, -1:].argmax(-1)
-            made += batch_size
+        made += decode(model, out, min(per_seq, math.ceil((n_tokens - made) / batch_size)))
     return made
 
 

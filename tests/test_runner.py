@@ -24,20 +24,45 @@ def test_one_row_per_cell_and_phase(smoke_run: Path) -> None:
     assert sorted(cells["key"]) == sorted(c.key for c in expand(suite))
     assert (cells["status"] == "ok").all()
     df = load(smoke_run)
-    assert not df.duplicated(subset=["key", "phase"]).any()
+    assert not df.duplicated(subset=["key", "phase", "batch_size"]).any()
     dense = df[df["method"] == "dense"]
-    assert set(dense["phase"]) == {"train", "eval", "inference"}
-    pruned = df[df["method"] != "dense"]
-    assert set(pruned["phase"]) == {"score", "prune", "recover", "eval", "inference"}
+    assert set(dense["phase"]) == {"train", "eval", "prefill", "decode"}
+    control = df[df["method"] == "dense+recover"]
+    assert set(control["phase"]) == {"recover", "eval", "prefill", "decode"}
+    pruned = df[~df["method"].isin(["dense", "dense+recover"])]
+    assert set(pruned["phase"]) == {"score", "prune", "recover", "eval", "prefill", "decode"}
+    assert sorted(df.loc[df["phase"] == "decode", "batch_size"].unique()) == [1, 4]
     for col in ("suite", "model", "seed", "method", "scope", "ratio", "sparsity", "params_total", "params_nonzero",
                 "phase", "loss", "bpc", "wall_s", "status"):
         assert col in df.columns, col
     assert (df["wall_s"] > 0).all()
 
 
+def test_paired_repeats_are_stored(smoke_run: Path) -> None:
+    df = load(smoke_run)
+    measured = df[df["phase"].isin(["eval", "prefill", "decode"])]
+    assert (measured["repeats"] == 2).all()
+    for _, r in measured.iterrows():
+        assert len(r["energy_kwh_repeats"]) == len(r["dense_energy_kwh_repeats"]) == 2
+        assert r["energy_kwh_ratio_ci_low"] <= r["energy_kwh_ratio"] <= r["energy_kwh_ratio_ci_high"]
+    cells = load_cells(smoke_run)
+    assert set(cells["sparsity_exploited"]) == {"dense", "no"}
+    assert (cells["flops_per_token_effective"] == cells["flops_per_token_dense"]).all()  # zeros in dense kernels
+    floor = load_manifest(smoke_run)["noise_floor"]
+    assert floor["windows"] == 2 and floor["energy_kwh_cv"] is not None
+
+
+def test_compare_shows_delta_against_the_control(smoke_run: Path) -> None:
+    proc = run_cli("compare", str(smoke_run), "--format", "csv")
+    assert proc.returncode == 0, proc.stderr
+    assert "loss_delta_control_mean" in proc.stdout.splitlines()[0]
+    proc = run_cli("compare", str(smoke_run), "--view", "lifecycle")
+    assert proc.returncode == 0 and "break-even" in proc.stdout, proc.stderr
+
+
 def test_sparsity_reached_and_params(smoke_run: Path) -> None:
     cells = load_cells(smoke_run)
-    pruned = cells[cells["method"] != "dense"]
+    pruned = cells[~cells["method"].isin(["dense", "dense+recover"])]
     n = pruned["targeted_weights"].iloc[0]
     # within one weight per tensor (8 tensors) of the target, layer or global
     assert ((pruned["sparsity"] - pruned["ratio"]).abs() * n <= 8).all()
@@ -96,8 +121,8 @@ def test_paper_suite_validates_at_the_papers_size() -> None:
     params = int(re.search(r"model: gpt2-L6-H6-D384, ([\d,]+) parameters", proc.stdout).group(1).replace(",", ""))
     assert 10.5e6 < params < 11e6
     assert "trajectory-std (" in proc.stdout and "magnitude (" in proc.stdout and "random (" in proc.stdout
-    # 3 seeds x (dense + 8 std multipliers + 3 methods x 2 scopes x 9 ratios)
-    assert "cells: 189 = 3 dense references + 186 pruned" in proc.stdout
+    # 3 seeds x (dense + dense+recover control + 8 std multipliers + 3 methods x 2 scopes x 9 ratios)
+    assert "cells: 192 = 3 dense references + 3 dense+recover controls + 186 pruned" in proc.stdout
 
 def test_std_threshold_cells_run_end_to_end(tmp_path: Path, capsys) -> None:
     """The paper's per-tensor std rule (no ratio, no scope) through a real tiny run: sparsity reached is recorded."""

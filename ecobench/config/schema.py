@@ -225,8 +225,11 @@ class PruneConfig(Config):
 class EvalConfig(Config):
     batches: int | Literal["all"] = 50  # validation batches (of eval.batch_size sequences) or the whole split
     batch_size: int | None = Field(None, ge=1)  # default: 4 x train.batch_size (no gradients, so larger fits)
-    inference_tokens: int = Field(0, ge=0)  # tokens timed in the inference phase (0: no inference phase)
-    inference_batch_size: int = Field(1, ge=1)
+    energy_batches: int = Field(1, ge=1)  # validation batches in each measured eval window (loss: `batches`)
+    inference_tokens: int = Field(0, ge=0)  # decode steps per sequence in each decode window (0: no inference)
+    inference_batch_sizes: list[int] = Field(default_factory=lambda: [1, 16], min_length=1)  # prefill/decode batch
+    prompt_tokens: int = Field(16, ge=1)  # prompt length of prefill (and of the prompt each decode window starts from)
+    prefill_batches: int = Field(8, ge=1)  # prompt batches in each measured prefill window
     execution: Literal["dense", "sparse"] = "dense"  # sparse: masked weights run through a sparse kernel if one exists
 
     @field_validator("batches")
@@ -234,6 +237,13 @@ class EvalConfig(Config):
     def _positive(cls, v: int | str) -> int | str:
         if isinstance(v, int) and v < 1:
             raise ValueError("batches must be >= 1 or 'all'")
+        return v
+
+    @field_validator("inference_batch_sizes")
+    @classmethod
+    def _sizes(cls, v: list[int]) -> list[int]:
+        if any(b < 1 for b in v) or len(set(v)) != len(v):
+            raise ValueError(f"inference_batch_sizes must be distinct integers >= 1, got {v}")
         return v
 
 
@@ -258,7 +268,7 @@ class Suite(Config):
 
     def grid_too_large(self) -> bool:
         """More than MAX_CELLS cells? Counted method by method, stopping past the cap, so a huge grid is never built."""
-        per_seed = 1
+        per_seed = 1 + (1 if self.prune.recover_steps else 0)  # dense, and its dense+recover control
         for m in self.prune.methods:
             per_seed += len(m.cut_points(self.prune.ratios, self.prune.scopes))
             if per_seed * len(self.seeds) > MAX_CELLS:

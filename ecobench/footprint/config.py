@@ -100,5 +100,17 @@ class FootprintConfig(Config):
     cpu_attribution: Literal["process", "machine"] = "process"
     sample_interval_s: float = Field(0.1, gt=0, le=10)  # GPU power sampling period (background thread)
     min_counter_window_s: float = Field(0.5, ge=0)  # shorter GPU windows use power samples (counter is ~100 ms)
+    # eval and inference workloads are measured this many times, each time beside the seed's dense model (A/B/A/B)
+    repeats: int = 3
+    noise_windows: int = Field(6, ge=2)  # identical windows measured at the start of a run: the noise floor (CV)
     site: SiteConfig = SiteConfig()  # grid, PUE and water factors
     budget: BudgetConfig | None = None  # optional energy ceiling for the whole run (not part of the fingerprint)
+
+    @field_validator("repeats", mode="before")
+    @classmethod
+    def _repeats(cls, value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"repeats must be a whole number >= 2, got {value!r}")
+        if value < 2:
+            raise ValueError(f"repeats must be >= 2 (an interval needs at least two paired windows), got {value}")
+        return value

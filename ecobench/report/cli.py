@@ -48,7 +48,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     agg = compare_frame(runs.rows, runs.names, args.energy)
     if agg.empty:
         raise UserError(f"{', '.join(args.runs)}: no finished cells to compare")
-    text = render(agg, args.format, metrics, phases)
+    text = render(agg, args.format, metrics, phases, args.view, args.amortise_training)
     lines = run_total_lines(runs)
     if args.format in ("table", "markdown"):
         text += "\n" + "".join(f"{'- ' if args.format == 'markdown' else ''}{ln}\n" for ln in lines)
@@ -127,6 +127,11 @@ def add_report_commands(sub: argparse._SubParsersAction) -> None:
     sp.add_argument("--phase", action="append", metavar="NAME",
                     help=f"footprint columns to show: {', '.join(PHASE_CHOICES)} (default: every phase present "
                          "and total)")
+    sp.add_argument("--view", choices=("default", "inference", "lifecycle"), default="default",
+                    help="default: the main table; inference: every measured workload (prefill/decode per batch size, "
+                         "tokens/s, FLOPs); lifecycle: one-time cost against per-token saving -> break-even tokens")
+    sp.add_argument("--amortise-training", action="store_true",
+                    help="lifecycle: add each cell's share of its seed's dense training to its one-time cost")
     sp.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
     sp.set_defaults(func=_cmd_compare)
 

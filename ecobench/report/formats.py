@@ -2,7 +2,9 @@
 
 CSV keeps base units and full precision (kWh, gCO2e, L), so it round-trips through pandas. The human formats scale
 each footprint quantity to one readable unit for the whole table (kWh, Wh, mWh, µWh ...) written in the header,
-and mark the best value per column within each target ratio (bold; `*` in the plain table).
+and mark the best value per column within each target ratio (bold; `*` in the plain table). A footprint value is
+marked only when it has an interval that excludes the runner-up's: a single window, or overlapping intervals, is
+never a winner. Ratios to dense are written `≈` when they are not a difference beyond noise (report/paired.py).
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ecobench.errors import UserError
+from ecobench.report import paired
 from ecobench.report.tables import BASIS_LABEL, CELL_PHASES, METRICS, PHASES
 from ecobench.report.units import QTY_NAMES, fmt, pick_unit
 
 FORMATS = ("table", "markdown", "csv", "latex")
+VIEWS = ("default", "inference", "lifecycle")  # compare --view: the main table, every measured workload, break-even
 METRIC_UNITS = {"loss": "nats/token", "bpc": "bits/char", "ppl": ""}
 
 
@@ -31,6 +35,7 @@ class Column:
     best: str | None = None  # 'min' | 'max' | None
     numeric: bool = True
     group: str = "id"  # 'id' | 'quality' | 'footprint' | 'flag': lets the HTML split one wide table in two
+    interval: Callable[[pd.Series], tuple[float, float]] | None = None  # footprint: a winner must be separated
 
 
 def parse_list(values: list[str] | None, allowed: tuple[str, ...], what: str) -> list[str] | None:
@@ -70,7 +75,8 @@ def present_phases(agg: pd.DataFrame) -> list[str]:
     return [ph for ph in PHASES if f"{ph}_energy_kwh" in agg.columns and agg[f"{ph}_energy_kwh"].notna().any()]
 
 
-def build_columns(agg: pd.DataFrame, metrics: list[str] | None = None, phases: list[str] | None = None) -> list[Column]:
+def build_columns(agg: pd.DataFrame, metrics: list[str] | None = None, phases: list[str] | None = None,
+                  view: str = "default") -> list[Column]:
     """The displayed columns: identity, quality (mean ± std, delta vs dense), sparsity, footprint, inference, flag."""
     metrics = metrics or ["loss"]
     phases = phases or [*present_phases(agg), "total"]
@@ -103,6 +109,9 @@ def build_columns(agg: pd.DataFrame, metrics: list[str] | None = None, phases: l
                            lambda r, m=m, d=d: _signed(r[f"{m}_delta_mean"], d), "min", group="quality"))
         cols.append(Column(f"Δ{m} (%)", lambda r, m=m: r[f"{m}_delta_pct_mean"],
                            lambda r, m=m: _signed(r[f"{m}_delta_pct_mean"], 2), "min", group="quality"))
+        if f"{m}_delta_control_mean" in agg.columns and agg[f"{m}_delta_control_mean"].notna().any():
+            cols.append(Column(f"Δ{m} vs dense+recover", lambda r, m=m: r[f"{m}_delta_control_mean"],
+                               lambda r, m=m, d=d: _signed(r[f"{m}_delta_control_mean"], d), "min", group="quality"))
     cols.append(Column("sparsity (%)", lambda r: 100 * r["sparsity_mean"], lambda r: f"{100 * r['sparsity_mean']:.1f}",
                        group="quality"))
     cols.append(Column("params non-zero", lambda r: r["params_nonzero_mean"],
@@ -130,6 +139,7 @@ def build_columns(agg: pd.DataFrame, metrics: list[str] | None = None, phases: l
                            lambda r: fmt(r["inference_kwh_per_1k_tokens"] * i_f), "min", group="footprint"))
         cols.append(Column("inference (tok/s)", lambda r: r["inference_tokens_per_s"],
                            lambda r: fmt(r["inference_tokens_per_s"]), "max", group="footprint"))
+    cols += _paired_columns(agg, view, tag)
     if "sparsity_exploited" in agg.columns:
         cols.append(Column("sparsity exploited", lambda r: math.nan, lambda r: str(r["sparsity_exploited"]),
                            numeric=False, group="flag"))
@@ -143,6 +153,34 @@ def seeds_text(r: pd.Series) -> str:
     """The seeds averaged, and of how many cells when some had no valid loss: '1 of 2'."""
     n, cells = int(r["n_seeds"]), int(r.get("n_cells", r["n_seeds"]))
     return str(n) if n == cells else f"{n} of {cells}"
+
+
+def _paired_columns(agg: pd.DataFrame, view: str, tag: str) -> list[Column]:
+    """Ratio to dense per measured workload (`≈` within noise); per-1k-token energy with its interval for decode
+    (every workload, with tokens/s and FLOPs, in the inference view)."""
+    cols: list[Column] = []
+    labs = paired.present(agg)
+    if not labs:
+        return cols
+    keys = [f"{lab}_kwh_per_1k_tokens" for lab in labs]
+    unit, f = unit_scale(agg, "energy_kwh", keys)
+    for lab in labs:
+        name = lab.replace("_b", " b")
+        cols.append(Column(f"{name} ×dense", lambda r, lab=lab: r[f"{lab}_ratio"],
+                           lambda r, lab=lab: paired.ratio_text(r, lab), group="footprint"))
+        if view == "inference" or lab.startswith("decode"):
+            k = f"{lab}_kwh_per_1k_tokens"
+            cols.append(Column(f"{name} ({unit}/1k tok)", lambda r, k=k, f=f: r[k] * f,
+                               lambda r, k=k, f=f: fmt(r[k] * f), "min", group="footprint",
+                               interval=lambda r, k=k, f=f: (r[f"{k}_ci_low"] * f, r[f"{k}_ci_high"] * f)))
+        if view == "inference":
+            cols.append(Column(f"{name} (tok/s)", lambda r, lab=lab: r[f"{lab}_tokens_per_s"],
+                               lambda r, lab=lab: fmt(r[f"{lab}_tokens_per_s"]), group="footprint"))
+    if view == "inference" and "flops_per_token_dense_mean" in agg.columns:
+        for kind in ("dense", "effective"):
+            cols.append(Column(f"MFLOPs/token ({kind})", lambda r, k=kind: r[f"flops_per_token_{k}_mean"] / 1e6,
+                               lambda r, k=kind: fmt(r[f"flops_per_token_{k}_mean"] / 1e6), group="footprint"))
+    return cols
 
 
 def _signed(x: float, decimals: int = 4) -> str:
@@ -161,13 +199,31 @@ def best_mask(agg: pd.DataFrame, cols: list[Column]) -> list[list[bool]]:
         for j, c in enumerate(cols):
             if not c.best:
                 continue
+            if c.group == "footprint" and c.interval is None:
+                continue  # a footprint value without an interval is one window: never a winner
             vals = pd.Series([c.value(r) for _, r in g.iterrows()], index=g.index, dtype=float)
             if vals.notna().sum() < 2 or vals.nunique() < 2:
+                continue
+            if c.interval is not None:
+                win = _separated_winner(g, vals, c)
+                if win is not None:
+                    mask[agg.index.get_loc(win)][j] = True
                 continue
             target = vals.min() if c.best == "min" else vals.max()
             for i in vals.index[vals == target]:
                 mask[agg.index.get_loc(i)][j] = True
     return mask
+
+
+def _separated_winner(g: pd.DataFrame, vals: pd.Series, c: Column) -> object | None:
+    """The best row's index when its interval excludes the runner-up's; None for a tie within noise."""
+    order = vals.dropna().sort_values(ascending=c.best == "min").index
+    best, runner = g.loc[order[0]], g.loc[order[1]]
+    (b_lo, b_hi), (r_lo, r_hi) = c.interval(best), c.interval(runner)  # type: ignore[misc]
+    if any(pd.isna(x) for x in (b_lo, b_hi, r_lo, r_hi)):
+        return None
+    separated = b_hi < r_lo if c.best == "min" else b_lo > r_hi
+    return order[0] if separated else None
 
 
 def notes(agg: pd.DataFrame) -> list[str]:
@@ -178,7 +234,8 @@ def notes(agg: pd.DataFrame) -> list[str]:
         "cell = the cell's own phases (" + " + ".join(CELL_PHASES) + "); training the dense model is shared by "
         "every cell of a seed, so it is reported apart ('train (shared)'; CSV train_*, and pipeline_* = train + cell) "
         "and never added into cell totals",
-        "best value per column within each ratio is marked (quality, cell totals, inference)",
+        "best value per column within each ratio is marked: quality always; footprint only when its 95% interval "
+        "excludes the runner-up's (single windows, such as cell totals, are never marked)",
         "sparsity exploited: what the kernels that ran made of the pruning: 'no' (zeros multiplied by dense kernels: "
         "no saving), 'csr'/'bsr' (torch sparse matmul, eval.execution: sparse), 'semi-structured-2:4' (GPU 2:4 "
         "kernel), 'smaller-dense' (structured: a physically smaller model); '–' not recorded",
@@ -193,6 +250,10 @@ def notes(agg: pd.DataFrame) -> list[str]:
         out.append("structure: N:M keeps the N best of every M inputs (ratio = 1 - N/M); structured removes whole "
                    "MLP neurons/heads (ratio = fraction of them per layer; sparsity = fraction of targeted weights "
                    "removed)")
+    if paired.present(agg):
+        out.append("×dense: pruned / dense of the same seed, geometric mean of paired windows (A/B/A/B, "
+                   "footprint.repeats per seed) with its 95% t interval; '≈' = no difference beyond noise "
+                   "(Holm-adjusted p >= 0.05 across the run's cells); dense against itself shows the noise")
     est = agg[agg["estimated"]]
     if not est.empty:
         srcs = sorted({s for v in est["energy_sources"] for s in v.split("; ")})
@@ -225,8 +286,10 @@ def to_csv(agg: pd.DataFrame, metrics: list[str] | None = None, phases: list[str
         keep += [f"pipeline_{q}" for q in ("energy_kwh", "co2e_g", "water_l")]
     if "inference" in phases:
         keep += ["inference_kwh_per_1k_tokens", "inference_tokens_per_s"]
-    keep += ["energy_basis", "water_convention", "estimated", "energy_sources", "n_failed", "n_invalid"]
-    return agg[[c for c in keep if c in agg.columns]].to_csv(index=False, lineterminator="\n")
+    keep += [c for c in agg.columns if c.endswith("_delta_control_mean") or c.startswith("flops_per_token")]
+    keep += [c for lab in paired.present(agg) for c in agg.columns if c.startswith(f"{lab}_")]
+    keep += ["sparsity_exploited", "energy_basis", "water_convention", "estimated", "energy_sources", "n_failed", "n_invalid"]
+    return agg[list(dict.fromkeys(c for c in keep if c in agg.columns))].to_csv(index=False, lineterminator="\n")
 
 
 def _cells(agg: pd.DataFrame, cols: list[Column]) -> list[list[str]]:
@@ -298,10 +361,19 @@ def to_latex(agg: pd.DataFrame, cols: list[Column]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render(agg: pd.DataFrame, fmt: str, metrics: list[str] | None = None, phases: list[str] | None = None) -> str:
+def render(agg: pd.DataFrame, fmt: str, metrics: list[str] | None = None, phases: list[str] | None = None,
+           view: str = "default", amortise_training: bool = False) -> str:
+    if view == "lifecycle":
+        from ecobench.report.lifecycle import lifecycle_columns, lifecycle_frame
+
+        agg = lifecycle_frame(agg, amortise_training)
+        if fmt == "csv":
+            return agg.to_csv(index=False, lineterminator="\n")
+        cols = lifecycle_columns(agg)
+        return {"table": to_table, "markdown": to_markdown, "latex": to_latex}[fmt](agg, cols)
     if fmt == "csv":
         return to_csv(agg, metrics, phases)
-    cols = build_columns(agg, metrics, phases)
+    cols = build_columns(agg, metrics, phases, view)
     return {"table": to_table, "markdown": to_markdown, "latex": to_latex}[fmt](agg, cols)
 
 

@@ -161,6 +161,29 @@ def pareto(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.array(keep, dtype=int)
 
 
+def separated_pareto(x: np.ndarray, y: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """The Pareto frontier (both minimised) through points separated beyond noise on x: a point whose x interval
+    [lo, hi] overlaps the previous frontier point's is a tie on x, and only the lower loss of the two stays."""
+    keep: list[int] = []
+    for i in pareto(x, y):
+        if keep and not (lo[i] > hi[keep[-1]]):
+            keep[-1] = i if y[i] < y[keep[-1]] else keep[-1]
+        else:
+            keep.append(i)
+    return np.array(keep, dtype=int)
+
+
+def relative_noise(agg: pd.DataFrame) -> np.ndarray:
+    """Per row, the widest relative half-interval of its measured workloads' energy (0 when none is known): how far
+    a cell's footprint can move by noise alone."""
+    rel = np.zeros(len(agg))
+    for c in [c for c in agg.columns if c.endswith("_kwh_per_1k_tokens_ci_high")]:
+        mean = agg[c.removesuffix("_ci_high")].to_numpy(float)
+        half = (agg[c].to_numpy(float) - agg[c.replace("_high", "_low")].to_numpy(float)) / 2
+        rel = np.fmax(rel, np.nan_to_num(half / mean, nan=0.0))
+    return rel
+
+
 def fig_loss_vs_footprint(data: PlotData, width: str) -> plt.Figure:
     """Figure 2: loss against each cell's own energy, carbon and water, with the Pareto frontier."""
     fig, axes = _figure(width, 3, 1.8, 2.3)
@@ -173,7 +196,10 @@ def fig_loss_vs_footprint(data: PlotData, width: str) -> plt.Figure:
                        marker=_marker(structure, scope), s=12, zorder=3,
                        label="dense" if method == "dense" else _label(method, scope, structure))
         x, y = (agg[key] * f).to_numpy(float), agg["loss_mean"].to_numpy(float)
-        front = pareto(x, y)
+        rel = relative_noise(agg)
+        if rel.any():
+            ax.errorbar(x, y, xerr=x * rel, fmt="none", ecolor="#999999", elinewidth=0.5, capsize=1, zorder=2)
+        front = separated_pareto(x, y, x * (1 - rel), x * (1 + rel))
         if len(front):
             ax.step(x[front], y[front], where="post", color="#555555", lw=0.8, zorder=2, label="Pareto frontier")
             for i in front:
@@ -184,7 +210,8 @@ def fig_loss_vs_footprint(data: PlotData, width: str) -> plt.Figure:
         ax.set_title(f"({'abc'[list(QTY_LABEL).index(qty)]}) loss vs {QTY_LABEL[qty]}"
                      + (f" ({unknown} unknown, not shown)" if unknown else ""), loc="left")
     note = (f"cell footprint = score + prune + recover + eval + inference (shared dense training excluded), "
-            f"{BASIS_LABEL[data.energy]} energy; frontier points labelled with their target ratio")
+            f"{BASIS_LABEL[data.energy]} energy; bars: 95% interval of the paired windows; frontier only through points "
+            f"separated beyond noise, labelled with their target ratio")
     fig.suptitle(textwrap.fill(note, 70 if width == "one" else 200), fontsize=5.5)
     _legend_below(fig, axes, width)
     return fig

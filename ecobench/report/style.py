@@ -20,7 +20,7 @@ SCOPE_STYLE = {"layer": "-", "global": "--", "-": ":"}
 SCOPE_MARKER = {"layer": "o", "global": "s", "-": "D"}
 # Paul Tol's "muted" qualitative scheme for phases, so phase colours are never mistaken for method colours.
 PHASE_COLOURS = {"train": "#332288", "score": "#88CCEE", "prune": "#44AA99", "recover": "#117733",
-                 "eval": "#DDCC77", "inference": "#CC6677"}
+                 "eval": "#DDCC77", "inference": "#CC6677", "prefill": "#AA4499", "decode": "#CC6677"}
 METADATA = {
     "pdf": {"Creator": "ecobench", "Producer": "ecobench", "CreationDate": None, "ModDate": None},
     "svg": {"Creator": "ecobench", "Date": None},

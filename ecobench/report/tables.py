@@ -17,6 +17,8 @@ import math
 import pandas as pd
 
 from ecobench.record import PHASES
+from ecobench.report import paired
+from ecobench.sweep import CONTROL
 
 CELL_PHASES = PHASES[1:]  # the phases a cell pays for itself
 QUANTITIES = ("energy_kwh", "co2e_g", "water_l")  # footprint columns of a phase row, in base units
@@ -97,7 +99,8 @@ def cell_table(rows: pd.DataFrame, energy: str = "gross") -> pd.DataFrame:
     for (_run, _key), g in ok.groupby(["run", "key"], sort=False):
         first = g.iloc[0]
         rec = {c: first.get(c) for c in [*GROUP, "key", "seed", "sparsity", "params_nonzero", "params_total",
-                                         *METRICS, "layer_sparsity", "layer_kept", "sparsity_exploited"]
+                                         *METRICS, "layer_sparsity", "layer_kept", "sparsity_exploited",
+                                         "flops_per_token_dense", "flops_per_token_effective"]
                if c in g.columns}
         rec["invalid"] = first.get("invalid") if "invalid" in g.columns else None
         by_phase = {ph: g[g["phase"] == ph] for ph in PHASES}
@@ -111,6 +114,7 @@ def cell_table(rows: pd.DataFrame, energy: str = "gross") -> pd.DataFrame:
         per_1k = inf["energy_kwh"] / _num(inf, "tokens") * 1000
         rec["inference_kwh_per_1k_tokens"] = per_1k.mean(skipna=False) if not inf.empty else math.nan
         rec["inference_tokens_per_s"] = _num(inf, "tokens_per_s").mean() if not inf.empty else math.nan
+        rec["paired"] = paired.cell_pairs(g)
         rec["estimated"], rec["energy_sources"] = _sources(g)
         rec["water_convention"] = "; ".join(water_conventions(g))
         out.append(rec)
@@ -134,6 +138,9 @@ def _attach_dense(cells: pd.DataFrame, ok: pd.DataFrame) -> pd.DataFrame:
         cells[f"{m}_dense"] = ref
         cells[f"{m}_delta"] = cells[m] - ref
         cells[f"{m}_delta_pct"] = 100 * (cells[m] - ref) / ref
+        control = cells[cells["method"] == CONTROL].set_index(["run", "model", "seed"])
+        if not control.empty:  # recovery is extra training: Δ against the dense model trained as long too
+            cells[f"{m}_delta_control"] = cells[m] - control[m].reindex(idx).to_numpy()
     # training rows' provenance counts toward every cell that carries the training cost
     train_est = {k: _sources(g)[0] for k, g in ok[ok["phase"] == "train"].groupby(["run", "model", "seed"])}
     cells["estimated"] = [bool(e) or train_est.get((r, mo, s), False)
@@ -159,7 +166,9 @@ def aggregate(cells: pd.DataFrame, failed: pd.DataFrame | None = None, run_order
         return pd.DataFrame()
     value_cols = [c for c in cells.columns if c.endswith(tuple(QUANTITIES)) or c.startswith("inference_")]
     stats_cols = [c for c in [*METRICS, *(f"{m}_delta" for m in METRICS), *(f"{m}_delta_pct" for m in METRICS),
-                              "sparsity"] if c in cells.columns]
+                              *(f"{m}_delta_control" for m in METRICS), "sparsity", "flops_per_token_dense",
+                              "flops_per_token_effective"] if c in cells.columns]
+    measured = paired.labels(cells)
     rows = []
     for key, g in cells.groupby(GROUP, dropna=False, sort=False):
         rec = dict(zip(GROUP, key, strict=True))
@@ -179,12 +188,14 @@ def aggregate(cells: pd.DataFrame, failed: pd.DataFrame | None = None, run_order
         rec["sparsity_exploited"] = "+".join(sorted(set(map(str, kernels)))) or "–"  # '–': not recorded (older run)
         for c in value_cols:  # a seed without a value makes the mean unknown, not a mean over fewer seeds
             rec[c] = pd.to_numeric(g[c], errors="coerce").mean(skipna=False)
+        for lab in measured:
+            rec |= paired.pooled(g, lab)
         rec["estimated"] = bool(g["estimated"].any())
         rec["energy_sources"] = "; ".join(sorted(set(g["energy_sources"])))
         rec["water_convention"] = "; ".join(sorted(set(g["water_convention"])))
         rec["dense_missing"] = int((~g["has_dense"]).sum())
         rows.append(rec)
-    agg = pd.DataFrame(rows)
+    agg = paired.adjust(pd.DataFrame(rows), measured)
     agg["n_failed"] = 0
     if failed is not None and not failed.empty:
         f = with_structure(failed.drop_duplicates(["run", "key"]))

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from pydantic import field_validator
+
 from ecobench.config.base import Config
 
 if TYPE_CHECKING:
@@ -26,6 +28,13 @@ class MethodOptions(Config):
 
     name: str
     label: str | None = None  # the method's name in results (default: the method name)
+
+    @field_validator("label")
+    @classmethod
+    def _not_reserved(cls, v: str | None) -> str | None:
+        if v in ("dense", "dense+recover"):
+            raise ValueError(f"label {v!r} names a reference cell; choose another")
+        return v
 
     @property
     def display(self) -> str:
@@ -75,7 +84,7 @@ class Method:
     # (options, inputs, ratio, scope) -> keep-masks, the targeted weights already rewritten and masked
     prune: Callable[[Any, ScoreInputs, float, str], dict[str, torch.Tensor]] | None = None
 
-    RESERVED: ClassVar[frozenset[str]] = frozenset({"dense"})  # a cell's method name for the unpruned reference
+    RESERVED: ClassVar[frozenset[str]] = frozenset({"dense", "dense+recover"})  # reference cells' method names
 
 
 def recorded_training_problems(name: str, suite: Any) -> list[tuple[str, str]]:
