@@ -236,7 +236,7 @@ def notes(agg: pd.DataFrame) -> list[str]:
         "and never added into cell totals",
         "best value per column within each ratio is marked: quality always; footprint only when its 95% interval "
         "excludes the runner-up's (single windows, such as cell totals, are never marked)",
-        "sparsity exploited: what the kernels that ran made of the pruning: 'no' (zeros multiplied by dense kernels: "
+        "sparsity exploited: what the kernels that ran made of the pruning: 'dense' (the reference cells), 'no' (zeros multiplied by dense kernels: "
         "no saving), 'csr'/'bsr' (torch sparse matmul, eval.execution: sparse), 'semi-structured-2:4' (GPU 2:4 "
         "kernel), 'smaller-dense' (structured: a physically smaller model); '–' not recorded",
         f"energy: {BASIS_LABEL[basis(agg)]}"

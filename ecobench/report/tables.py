@@ -111,6 +111,10 @@ def cell_table(rows: pd.DataFrame, energy: str = "gross") -> pd.DataFrame:
         for q in QUANTITIES:
             rec[f"cell_{q}"] = _known_sum(pd.Series([rec[f"{ph}_{q}"] for ph in ran], dtype=float))
         inf = by_phase["inference"]
+        if inf.empty and not by_phase["decode"].empty:  # schema 3: decode at the largest batch size measured
+            dec = by_phase["decode"]
+            sizes = _num(dec, "batch_size")
+            inf = dec[sizes == sizes.max()] if sizes.notna().any() else dec
         per_1k = inf["energy_kwh"] / _num(inf, "tokens") * 1000
         rec["inference_kwh_per_1k_tokens"] = per_1k.mean(skipna=False) if not inf.empty else math.nan
         rec["inference_tokens_per_s"] = _num(inf, "tokens_per_s").mean() if not inf.empty else math.nan

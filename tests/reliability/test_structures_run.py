@@ -17,10 +17,10 @@ from ecobench.config.load import load_suite
 from ecobench.sweep import Cell
 from tests.reliability.conftest import SMOKE, TINY_SETS, cell_lines, ecobench, run_inprocess, set_args
 
-# 1 + 3 methods x (2 unstructured ratios + one 2:4 + 2 structured ratios) = 16 cells, a few seconds
+# dense + its dense+recover control + 3 methods x (2 unstructured ratios + one 2:4 + 2 structured ratios) = 17 cells
 STRUCT_SETS = ['prune.structures=[unstructured, "2:4", structured]', "prune.structured.heads=false",
-               "eval.execution=sparse", "eval.inference_tokens=16", "eval.inference_batch_size=4"]
-STRUCT_CELLS = 16
+               "eval.execution=sparse", "eval.inference_tokens=16", "eval.inference_batch_sizes=[4]"]
+STRUCT_CELLS = 17
 
 
 def struct_args(out: Path) -> list[str]:
@@ -53,7 +53,7 @@ def test_structured_cell_is_a_smaller_dense_model(struct_run: Path) -> None:
         # 2 layers x 2 MLP matrices x 64 removed neurons x 32 inputs: exactly the weights that are gone
         assert m["pruned_weights"] == dense["params_total"] - m["params_total"] - 2 * 64  # c_fc's 64 bias terms too
         assert 0 < m["sparsity"] < 0.5  # attention weights are targeted but kept
-    assert dense["sparsity_exploited"] == "no"
+    assert dense["sparsity_exploited"] == "dense"  # the reference: nothing pruned, nothing to exploit
 
 
 def test_nm_cells_are_exactly_one_minus_n_over_m(struct_run: Path) -> None:
@@ -95,7 +95,7 @@ def test_report_groups_by_structure(struct_run: Path, tmp_path: Path, capsys: py
     got = {(r["method"], r["structure"], r["target"]): r["sparsity_exploited"] for r in rows}
     assert got[("magnitude", "structured", "0.5")] == "smaller-dense"
     assert got[("magnitude", "2:4", "0.5")] == "csr" and got[("magnitude", "unstructured", "0.5")] == "csr"
-    assert got[("dense", "-", "0")] == "no"
+    assert got[("dense", "-", "0")] == "dense"
     rc, _, err = run_inprocess(["plot", str(struct_run), "--out", str(tmp_path), "--format", "png",
                                 "--method", "magnitude", "--ratio", "0.5"], capsys)
     assert rc == 0, err
