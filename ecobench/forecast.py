@@ -6,7 +6,9 @@ pass. The suite's step counts (runner.describe_grid, sweep.expand) then scale th
 
   dense, per seed still to train:  build + train.steps x step (+ its periodic evaluations)
   per cell to run:                 data + build + score/prune (pruned) + recover_steps x step (pruned)
-                                   + eval batches x eval batch + (warm-up + inference_tokens) x token
+                                   + eval batches x eval batch
+                                   + paired windows (footprint.repeats x (cell, dense) + a warm-up) of the eval
+                                     window and of prefill and decode at each inference batch size
   once:                            start-up so far + the probe + footprint.idle_seconds
 
 Energy is each part's seconds at the probe's mean power per component (the idle wait at the probe's power less a
@@ -62,7 +64,7 @@ class Calibration:
     step_s: list[float]  # each timed training step (one warm-up step before them, untimed)
     cpu_share: float  # CPU seconds of the timed steps / (their wall seconds x torch threads), in (0, 1]
     eval_batch_s: float  # one evaluation batch of eval.batch_size sequences
-    token_s: float | None  # one generated token at eval.inference_batch_size (None: no inference phase)
+    token_s: dict[int, float] | None  # one decode step per batch size (None: no inference phase)
     data_s: float  # load_data again (from the cache, as each cell does)
     build_s: float  # build (or load) the model once
     mask_s: float  # score by |w| and cut one layer-wise mask set
@@ -95,11 +97,12 @@ def calibrate(suite: Suite, data: TokenData, monitor: Monitor) -> tuple[Calibrat
         eval_batch_s = _timed(lambda: evaluate(model, data, eval_bs, 1))
         token_s = None
         if suite.eval.inference_tokens:
-            bs = suite.eval.inference_batch_size
-            generate_tokens(model, data, min(PROBE_TOKENS, suite.eval.inference_tokens), bs)  # warm-up
-            tic = time.perf_counter()
-            made = generate_tokens(model, data, PROBE_TOKENS, bs)
-            token_s = (time.perf_counter() - tic) / made
+            token_s = {}
+            for bs in suite.eval.inference_batch_sizes:
+                generate_tokens(model, data, PROBE_TOKENS * bs, bs)  # warm-up
+                tic = time.perf_counter()
+                made = generate_tokens(model, data, PROBE_TOKENS * bs, bs)
+                token_s[bs] = (time.perf_counter() - tic) / (made / bs)
         tic = time.perf_counter()
         targets = select_targets(model, suite.prune.targets)
         make_masks(Scores({n: p.detach().abs() for n, p in targets.items()}), 0.5, "layer", None)
@@ -164,14 +167,17 @@ def work_seconds(suite: Suite, data: TokenData, cal: Calibration, cells: list[Ce
     periodic = (tr.steps - 1) // tr.eval_interval if tr.eval_interval else 0
     per_eval_4 = 4 * cal.eval_batch_s * tr.batch_size / eval_bs  # train()'s check: 4 batches of train.batch_size
     pruned = [c for c in cells if not c.is_dense]
-    n_inf = suite.eval.inference_tokens
-    infer = (min(64, n_inf) + n_inf) * cal.token_s if n_inf and cal.token_s is not None else 0.0
+    runs = 1 + 2 * suite.footprint.repeats  # each paired workload: a warm-up, then repeats x (cell, dense)
+    e = suite.eval
+    # decode steps, and prefill as prompt batches costed like decode steps of the prompt's length / 4 (one pass)
+    infer = sum(runs * (e.inference_tokens + e.prefill_batches * max(1, e.prompt_tokens // 4)) * step_s
+                for step_s in (cal.token_s or {}).values()) if e.inference_tokens else 0.0
     return {
         "dense training": len(dense_seeds) * (cal.build_s + tr.steps * step + periodic * per_eval_4),
         "cell set-up (data, model)": len(cells) * (cal.data_s + cal.build_s),
         "score and prune": len(pruned) * cal.mask_s,
         "recovery": len(pruned) * suite.prune.recover_steps * step,
-        "evaluation": len(cells) * eval_batches * cal.eval_batch_s,
+        "evaluation": len(cells) * (eval_batches + 2 * suite.footprint.repeats * e.energy_batches) * cal.eval_batch_s,
         "inference": len(cells) * infer,
         "idle baseline": suite.footprint.idle_seconds,
     }

@@ -47,7 +47,7 @@ def test_run_refuses_a_suite_whose_forecast_exceeds_the_budget(tmp_path: Path) -
     proc = run_cli("run", str(SUITES / "smoke.yaml"), "--out", str(out), "-q", "--set", "train.threads=1",
                    "--set", "footprint.budget.kwh=1e-9")
     assert proc.returncode == 2, proc.stderr
-    assert "forecast for 13 cells" in proc.stderr
+    assert "forecast for 14 cells" in proc.stderr  # 12 pruned, dense and its dense+recover control
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and "footprint.budget: the forecast" in errors[0] and "exceeds the budget" in errors[0]
     assert not out.exists()  # refused before anything was written

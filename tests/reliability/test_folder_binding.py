@@ -84,7 +84,7 @@ def test_rows_of_two_suites_in_one_file_are_refused(tiny_run: Path, other_run: P
         f.write((other_run / "cells.jsonl").read_bytes().splitlines(keepends=True)[1])
     from ecobench.errors import ResultsError
 
-    with pytest.raises(ResultsError, match=r"cells.jsonl:8: row of suite fingerprint"):
+    with pytest.raises(ResultsError, match=r"cells.jsonl:9: row of suite fingerprint"):  # after 8 own rows
         load(out)
     assert len(load(out, force=True)) > 0
 
