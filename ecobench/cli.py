@@ -9,14 +9,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 import threading
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers is imported anywhere
 
-from ecobench import __version__
+from ecobench import __version__, signals
 from ecobench.errors import UserError
 from ecobench.report.cli import add_report_commands
 
@@ -123,21 +122,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-class Terminated(BaseException):
-    """SIGTERM, raised like KeyboardInterrupt so that every `finally` runs (the results folder's lock is released)."""
-
-
-def _on_sigterm(signum: int, frame: object) -> None:
-    raise Terminated
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
+    previous = signals.install() if main_thread else None
     try:
         rc = args.func(args)
+        signals.check()  # a SIGTERM whose raise a finalizer swallowed still ends the command as terminated
     except UserError as err:
         for line in err.problems:
             print(f"error: {line}", file=sys.stderr)
@@ -145,12 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; re-run the same command to resume", file=sys.stderr)
         return 130
-    except Terminated:
+    except signals.Terminated:
         print("terminated; re-run the same command to resume", file=sys.stderr)
         return 143
     finally:
         if main_thread:
-            signal.signal(signal.SIGTERM, previous)
+            signals.restore(previous)
     if args.command == "run" and argv is None:
         _exit_now(rc)
     return rc

@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from ecobench import signals
 from ecobench.accounting import RunAccount, StartUp, run_total, share_line
 from ecobench.cell import run_cell
 from ecobench.config.load import SuiteFile
@@ -268,6 +269,7 @@ def _sweep(suite: Suite, store: RunStore, todo: list, monitor: Monitor, account:
             dense_sha = (dense.get("sha256") or {}).get(MODEL_FILE)
             _say_kept(store.finished(), seed, dense_sha)
             for cell in mine:
+                signals.check()
                 if over():
                     return "budget"
                 sweep.set_postfix_str(cell.key)
