@@ -1,6 +1,7 @@
 """SIGTERM as an orderly stop. The handler raises `Terminated` (like KeyboardInterrupt, so every `finally` runs and
-the results folder's lock is released); if the signal lands inside a finalizer, where Python swallows exceptions,
-the flag it sets is checked again between cells, so the run still stops at the next safe point."""
+the results folder's lock is released). Inside a finalizer (`__del__`), where Python would swallow the exception
+and print a traceback, it only sets a flag, checked between cells and when the command returns, so the run still
+stops at the next safe point."""
 
 from __future__ import annotations
 
@@ -18,7 +19,16 @@ _requested = False
 def on_sigterm(signum: int, frame: Any) -> None:
     global _requested
     _requested = True
-    raise Terminated
+    if not _inside_finalizer(frame):  # there a raise would be swallowed (and printed as a traceback)
+        raise Terminated
+
+
+def _inside_finalizer(frame: Any) -> bool:
+    while frame is not None:
+        if frame.f_code.co_name == "__del__":
+            return True
+        frame = frame.f_back
+    return False
 
 
 def install() -> Any:

@@ -97,3 +97,26 @@ def test_sigterm_releases_the_lock(tmp_path: Path) -> None:
             proc.kill()
     assert proc.returncode == 143 and "terminated; re-run the same command to resume" in err, err
     assert "Traceback" not in err and not (out / LOCK).exists()
+
+
+def test_sigterm_inside_a_finalizer_still_terminates() -> None:
+    """A SIGTERM that lands in a `__del__` (seen in CI: regex's Group.__del__) must not be swallowed with a printed
+    traceback: it sets the flag, and the next check stops the run."""
+    from ecobench import signals
+
+    class Finalised:
+        def __del__(self):
+            signals.on_sigterm(signal.SIGTERM, sys._getframe())
+
+    previous = signals.install()
+    try:
+        Finalised()  # collected at once: the handler runs inside __del__ and must not raise there
+        assert signals.requested()
+        with pytest.raises(signals.Terminated):
+            signals.check()
+        with pytest.raises(signals.Terminated):  # outside a finalizer it raises at once
+            signals.on_sigterm(signal.SIGTERM, sys._getframe())
+    finally:
+        signals.restore(previous)
+        signals.install()  # clears the flag for the tests that follow
+        signals.restore(previous)
