@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import textwrap
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,134 +17,59 @@ import pandas as pd
 
 from ecobench.errors import UserError
 from ecobench.report import style
+from ecobench.report.figure_base import (
+    PlotData,
+    axis_unit,
+    dense_row,
+    figure,
+    legend_below,
+    line_label,
+    linestyle,
+    marker,
+    pick_ratio,
+    prepare,
+    series,
+)
+from ecobench.report.plots_layers import NO_LAYER_SPARSITY, fig_layer_sparsity, has_layer_sparsity
 from ecobench.report.style import mpl_text, plt
-from ecobench.report.tables import BASIS_LABEL, CELL_PHASES, aggregate, cell_table, water_conventions
+from ecobench.report.tables import BASIS_LABEL, CELL_PHASES
 from ecobench.report.units import QTY_NAMES as QTY_LABEL
-from ecobench.report.units import mpl_unit, pick_unit
 
 log = logging.getLogger(__name__)
 
 FIG_FORMATS = ("pdf", "svg", "png")
 
 
-@dataclass
-class PlotData:
-    """What the figures need: pooled aggregate rows, the cells (for per-layer sparsity), and the colours."""
-
-    agg: pd.DataFrame
-    cells: pd.DataFrame
-    colours: dict[str, str]
-    notes: dict[str, str] = field(default_factory=dict)  # figure stem -> why it was skipped
-    energy: str = "gross"  # energy basis: gross | above-idle
-    water: str = ""  # the EWIF convention(s) of the rows
-
-    def label(self, qty: str) -> str:
-        """'energy (gross)', 'water (above idle; EWIF mix:hydro-excluded)': what a footprint axis shows."""
-        extra = f"; EWIF {self.water}" if qty == "water_l" and self.water else ""
-        return f"{QTY_LABEL[qty]} ({BASIS_LABEL[self.energy]}{extra})"
-
-
-def prepare(rows: pd.DataFrame, energy: str = "gross") -> PlotData:
-    cells = cell_table(rows, energy)
-    if cells.empty:
-        raise UserError("no finished cells to plot")
-    pooled = cells.assign(run="all")
-    agg = aggregate(pooled)
-    names = dict(zip(cells["method"], cells["method_name"], strict=True))
-    water = ", ".join(water_conventions(rows[rows["status"] == "ok"]))
-    return PlotData(agg, cells, style.method_colours(list(names), names), energy=energy, water=water)
-
-
-def _unit(values: pd.Series, qty: str) -> tuple[str, float]:
-    unit, factor = pick_unit(values, qty)
-    return mpl_unit(unit), factor
-
-
-def _series(agg: pd.DataFrame) -> list[tuple[str, str, str, pd.DataFrame]]:
-    """(method, structure, scope, rows sorted by ratio) for every pruned line, in a stable order."""
-    pruned = agg[(agg["method"] != "dense") & agg["ratio"].notna()]
-    return [(m, st, s, g.sort_values("ratio"))
-            for (m, st, s), g in pruned.groupby(["method", "structure", "scope"], sort=True)]
-
-
-def _label(method: str, scope: str, structure: str = "unstructured") -> str:
-    shown = "" if structure in ("unstructured", "-") else f" {structure}"
-    return mpl_text(f"{method}{shown} ({scope})")
-
-
-def _marker(structure: str, scope: str) -> str:
-    """Unstructured points keep their scope's marker; other structures have their own."""
-    if structure in ("unstructured", "-"):
-        return style.SCOPE_MARKER.get(scope, "o")
-    return STRUCTURE_MARKER.get(structure, "X" if ":" in structure else "P")
-
-
-def _linestyle(structure: str, scope: str) -> str:
-    return style.SCOPE_STYLE.get(scope, "-") if structure in ("unstructured", "-") else STRUCTURE_STYLE.get(
-        structure, "-.")
-
-
-STRUCTURE_MARKER = {"structured": "^", "2:4": "X", "4:8": "P"}
-STRUCTURE_STYLE = {"structured": (0, (5, 1, 1, 1))}  # dash-dot-dot: apart from layer (-) and global (--)
-
-
-def _dense(agg: pd.DataFrame) -> pd.Series | None:
-    d = agg[agg["method"] == "dense"]
-    return d.iloc[0] if not d.empty else None
-
-
-def _figure(width: str, panels: int, height_one: float, height_two: float) -> tuple[plt.Figure, list[plt.Axes]]:
-    """Panels side by side at two-column width, stacked at one-column width."""
-    w = style.WIDTHS_IN[width]
-    if width == "two":
-        fig, axes = plt.subplots(1, panels, figsize=(w, height_two), layout="constrained")
-    else:
-        fig, axes = plt.subplots(panels, 1, figsize=(w, height_one * panels), layout="constrained")
-    return fig, list(np.atleast_1d(axes))
-
-
-def _legend_below(fig: plt.Figure, axes: list[plt.Axes], width: str) -> None:
-    handles, labels = {}, []
-    for ax in axes:
-        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
-            if lab not in handles:
-                handles[lab] = h
-                labels.append(lab)
-    ncol = min(len(labels), 4 if width == "two" else 2)
-    if labels:
-        fig.legend([handles[lab] for lab in labels], labels, loc="outside lower center", ncol=ncol)
-
-
 def fig_loss_vs_ratio(data: PlotData, width: str) -> plt.Figure:
     """Figure 1: loss against target ratio and against sparsity reached, mean ± std over seeds, dense as reference."""
     agg = data.agg
-    fig, (ax_r, ax_s) = _figure(width, 2, 1.9, 2.4)
-    dense = _dense(agg)
+    fig, (ax_r, ax_s) = figure(width, 2, 1.9, 2.4)
+    dense = dense_row(agg)
     for ax in (ax_r, ax_s):
         if dense is not None:
             ax.axhline(dense["loss_mean"], color=style.DENSE, lw=0.8, ls=":", label="dense (ratio 0)")
-    for method, structure, scope, g in _series(agg):
-        c, ls, mk = data.colours[method], _linestyle(structure, scope), _marker(structure, scope)
+    for method, structure, scope, g in series(agg):
+        c, ls, mk = data.colours[method], linestyle(structure, scope), marker(structure, scope)
         if dense is not None:  # every line starts from the dense model it was pruned from (ratio 0)
             g = pd.concat([dense.to_frame().T, g])
         # the band is the spread over seeds of the change against the dense model of the same seed: seeds move the
         # dense loss itself, and that shared offset says nothing about the method
         y, sd = g["loss_mean"].to_numpy(float), g["loss_delta_std"].astype(float).fillna(0).to_numpy(float)
         for ax, x in ((ax_r, 100 * g["ratio"].to_numpy(float)), (ax_s, 100 * g["sparsity_mean"].to_numpy(float))):
-            ax.plot(x, y, color=c, ls=ls, marker=mk, label=_label(method, scope, structure))
+            ax.plot(x, y, color=c, ls=ls, marker=mk, label=line_label(method, scope, structure))
             if sd.any():
                 ax.fill_between(x, y - sd, y + sd, color=c, alpha=0.18, lw=0)
     std_cells = agg[(agg["method"] != "dense") & agg["ratio"].isna()]
     for (method, scope), g in std_cells.groupby(["method", "scope"], sort=True):
         ax_s.errorbar(100 * g["sparsity_mean"], g["loss_mean"], yerr=g["loss_std"].fillna(0), fmt="^",
-                      color=data.colours[method], label=_label(method, f"{scope}, std threshold"))
+                      color=data.colours[method], label=line_label(method, f"{scope}, std threshold"))
     ax_r.set_xlabel("target pruning ratio (% of targeted weights)")
     ax_s.set_xlabel("sparsity reached (% of targeted weights)")
     for ax in (ax_r, ax_s):
         ax.set_ylabel("validation loss (nats/token)")
     ax_r.set_title("(a) loss vs target ratio", loc="left")
     ax_s.set_title("(b) loss vs sparsity reached", loc="left")
-    _legend_below(fig, [ax_r, ax_s], width)
+    legend_below(fig, [ax_r, ax_s], width)
     return fig
 
 
@@ -186,15 +109,15 @@ def relative_noise(agg: pd.DataFrame) -> np.ndarray:
 
 def fig_loss_vs_footprint(data: PlotData, width: str) -> plt.Figure:
     """Figure 2: loss against each cell's own energy, carbon and water, with the Pareto frontier."""
-    fig, axes = _figure(width, 3, 1.8, 2.3)
+    fig, axes = figure(width, 3, 1.8, 2.3)
     for ax, qty in zip(axes, QTY_LABEL, strict=True):
         key = f"cell_{qty}"
         agg = data.agg[data.agg[key].notna()]  # a cell whose footprint is unknown has no place on this axis
-        unit, f = _unit(agg[key], qty)
+        unit, f = axis_unit(agg[key], qty)
         for (method, structure, scope), g in agg.groupby(["method", "structure", "scope"], sort=True):
             ax.scatter(g[key] * f, g["loss_mean"], color=data.colours[method],
-                       marker=_marker(structure, scope), s=12, zorder=3,
-                       label="dense" if method == "dense" else _label(method, scope, structure))
+                       marker=marker(structure, scope), s=12, zorder=3,
+                       label="dense" if method == "dense" else line_label(method, scope, structure))
         x, y = (agg[key] * f).to_numpy(float), agg["loss_mean"].to_numpy(float)
         rel = relative_noise(agg)
         if rel.any():
@@ -213,40 +136,22 @@ def fig_loss_vs_footprint(data: PlotData, width: str) -> plt.Figure:
             f"{BASIS_LABEL[data.energy]} energy; bars: 95% interval of the paired windows; frontier only through points "
             f"separated beyond noise, labelled with their target ratio")
     fig.suptitle(textwrap.fill(note, 70 if width == "one" else 200), fontsize=5.5)
-    _legend_below(fig, axes, width)
+    legend_below(fig, axes, width)
     return fig
-
-
-def default_ratio(agg: pd.DataFrame) -> float:
-    """The middle non-zero target ratio present (the interesting regime is rarely at either end)."""
-    ratios = sorted(r for r in agg.loc[agg["method"] != "dense", "ratio"].dropna().unique() if r > 0)
-    if not ratios:
-        raise UserError("no pruned cells with a target ratio to plot")
-    return float(ratios[(len(ratios) - 1) // 2 + (1 if len(ratios) % 2 == 0 else 0)])
-
-
-def _pick_ratio(agg: pd.DataFrame, ratio: float | None) -> float:
-    if ratio is None:
-        return default_ratio(agg)
-    have = sorted(agg["ratio"].dropna().unique())
-    for r in have:
-        if abs(r - ratio) < 1e-9:
-            return float(r)
-    raise UserError(f"--ratio {ratio:g}: not in these results; ratios present: {', '.join(f'{r:g}' for r in have)}")
 
 
 def fig_footprint_by_phase(data: PlotData, width: str, ratio: float | None = None) -> plt.Figure:
     """Figure 3: each cell's footprint stacked by phase, per method at one ratio; dense training stated apart."""
     agg = data.agg
-    r = _pick_ratio(agg, ratio)
+    r = pick_ratio(agg, ratio)
     rows = pd.concat([agg[agg["method"] == "dense"],
                       agg[(agg["method"] != "dense") & (agg["ratio"] - r).abs().lt(1e-9)]])
-    fig, axes = _figure(width, 3, 1.9, 2.4)
-    names = ["dense" if m == "dense" else _label(m, s, st)
+    fig, axes = figure(width, 3, 1.9, 2.4)
+    names = ["dense" if m == "dense" else line_label(m, s, st)
              for m, st, s in zip(rows["method"], rows["structure"], rows["scope"], strict=True)]
     x = np.arange(len(rows))
     for ax, qty in zip(axes, QTY_LABEL, strict=True):
-        unit, f = _unit(rows[f"cell_{qty}"], qty)
+        unit, f = axis_unit(rows[f"cell_{qty}"], qty)
         # a phase not run has no segment; a cell with an unknown phase gets no bar at all, and a '–' instead
         known = rows[f"cell_{qty}"].notna().to_numpy()
         bottom = np.zeros(len(rows))
@@ -267,110 +172,13 @@ def fig_footprint_by_phase(data: PlotData, width: str, ratio: float | None = Non
         train = rows[f"train_{qty}"].dropna()
         shared = ""
         if not train.empty:
-            t_unit, t_f = _unit(train, qty)
+            t_unit, t_f = axis_unit(train, qty)
             shared = f"; dense training, shared: {train.mean() * t_f:.3g} {t_unit}"
         ax.set_title(f"({'abc'[list(QTY_LABEL).index(qty)]}) {QTY_LABEL[qty]}{shared}", loc="left", fontsize=6)
     fig.suptitle(f"footprint by phase at target ratio {r:g} (mean over seeds; {BASIS_LABEL[data.energy]} energy; "
                  f"water EWIF {mpl_text(data.water)})", fontsize=7)
-    _legend_below(fig, axes[:1], width)
+    legend_below(fig, axes[:1], width)
     return fig
-
-
-_BLOCK = re.compile(r"^(?P<prefix>.*?)\.(?P<idx>\d+)\.(?P<rest>.+?)(?:\.weight)?$")
-
-
-def _layer_grid(fractions: dict[str, float]) -> tuple[list[str], list[str], np.ndarray]:
-    """{tensor name: fraction} -> (row labels = blocks, column labels = tensor kinds, matrix with NaN gaps)."""
-    parsed = {n: _BLOCK.match(n) for n in fractions}
-    if all(parsed.values()):
-        blocks = sorted({int(m["idx"]) for m in parsed.values()})
-        kinds = list(dict.fromkeys(m["rest"] for m in parsed.values()))
-        grid = np.full((len(blocks), len(kinds)), np.nan)
-        for n, m in parsed.items():
-            grid[blocks.index(int(m["idx"])), kinds.index(m["rest"])] = fractions[n]
-        return [f"block {b}" for b in blocks], kinds, grid
-    names = list(fractions)
-    return names, ["fraction"], np.array([[fractions[n]] for n in names])
-
-
-NO_LAYER_SPARSITY = ("these results record no per-layer sparsity (metrics.layer_sparsity in cells.jsonl); "
-                     "figure 4 needs a run made by an ecobench that records it")
-
-
-def has_layer_sparsity(data: PlotData) -> bool:
-    col = data.cells.get("layer_sparsity")
-    return col is not None and any(isinstance(d, dict) and d for d in col)
-
-
-def _kept_grid(frames: list[list[dict]]) -> tuple[list[str], np.ndarray, list[list[str]]]:
-    """Per-layer kept neurons and heads (mean over seeds) -> (row labels, fraction pruned, 'kept/total' texts)."""
-    by_layer: dict[int, list[dict]] = {}
-    for kept in frames:
-        for k in kept:
-            by_layer.setdefault(int(k["layer"]), []).append(k)
-    layers = sorted(by_layer)
-    grid = np.full((len(layers), 2), np.nan)
-    texts = [["", ""] for _ in layers]
-    for i, layer in enumerate(layers):
-        ks = by_layer[layer]
-        for j, part in enumerate(("neurons", "heads")):
-            kept = float(np.mean([k[f"{part}_kept"] for k in ks]))
-            total = ks[0][f"{part}_total"]
-            grid[i, j] = 1 - kept / total if total else np.nan
-            texts[i][j] = f"{kept:.0f}/{total}"
-    return [f"block {b}" for b in layers], grid, texts
-
-
-def fig_layer_sparsity(data: PlotData, width: str, method: str | None = None, ratio: float | None = None) -> plt.Figure:
-    """Figure 4: fraction pruned per layer (blocks x tensors) for one method and ratio, a panel per structure and
-    scope of masked cells; for structured cells, the MLP neurons and heads each layer kept (kept/total)."""
-    cells = data.cells
-    if not has_layer_sparsity(data):
-        raise UserError(NO_LAYER_SPARSITY)
-    pruned = cells[(cells["method"] != "dense") & cells["layer_sparsity"].notna()]
-    methods = sorted(pruned["method"].unique())
-    if method is None:
-        method = "trajectory" if "trajectory" in methods else methods[0]
-    elif method not in methods:
-        raise UserError(f"--method {method!r}: not in these results; methods present: {', '.join(methods)}")
-    r = _pick_ratio(data.agg, ratio)
-    sel = pruned[(pruned["method"] == method) & (pruned["ratio"] - r).abs().lt(1e-9)]
-    shrunk = sel[(sel["structure"] == "structured") & sel["layer_kept"].map(lambda v: isinstance(v, list) and v != [])
-                 ] if "layer_kept" in sel.columns else sel.iloc[:0]
-    masked = sel[sel["structure"] != "structured"]
-    panels = sorted(set(zip(masked["structure"], masked["scope"], strict=True)))
-    n = len(panels) + (1 if len(shrunk) else 0)
-    fig, axes = _figure(width, max(n, 1), 1.7, 2.2)
-    im = None
-    for ax, (structure, scope) in zip(axes, panels, strict=False):
-        part = masked[(masked["structure"] == structure) & (masked["scope"] == scope)]
-        frames = [d for d in part["layer_sparsity"] if isinstance(d, dict)]
-        rows, kinds, grid = _layer_grid(pd.DataFrame(frames).mean().to_dict())
-        texts = [[f"{100 * v:.0f}" if not np.isnan(v) else "" for v in row] for row in grid]
-        im = _heat(ax, grid, rows, kinds, texts)
-        shown = "" if structure == "unstructured" else f"{structure}, "
-        ax.set_title(mpl_text(f"{method}, {shown}{scope} scope, ratio {r:g} (n={len(frames)})"), loc="left",
-                     fontsize=6)
-    if len(shrunk):
-        ax = axes[len(panels)]
-        rows, grid, texts = _kept_grid(list(shrunk["layer_kept"]))
-        im = _heat(ax, grid, rows, ["MLP neurons", "heads"], texts)
-        ax.set_title(mpl_text(f"{method}, structured, ratio {r:g}: kept/total (n={len(shrunk)})"), loc="left",
-                     fontsize=6)
-    if im is not None:
-        fig.colorbar(im, ax=axes, label="weights (or neurons, heads) pruned (%)", shrink=0.9)
-    return fig
-
-
-def _heat(ax: plt.Axes, grid: np.ndarray, rows: list[str], kinds: list[str], texts: list[list[str]]):
-    im = ax.imshow(100 * grid, cmap="cividis", vmin=0, vmax=100, aspect="auto")
-    ax.set_xticks(range(len(kinds)), [mpl_text(k) for k in kinds], rotation=30, ha="right", fontsize=5.5)
-    ax.set_yticks(range(len(rows)), [mpl_text(x) for x in rows], fontsize=5.5)
-    ax.grid(False)
-    for (i, j), v in np.ndenumerate(grid):
-        if not np.isnan(v):
-            ax.text(j, i, texts[i][j], ha="center", va="center", fontsize=5, color="black" if v > 0.6 else "white")
-    return im
 
 
 NO_INFERENCE = ("these results have no measured inference (eval.inference_tokens: 0, or no inference energy): "
@@ -386,18 +194,18 @@ def fig_loss_vs_inference(data: PlotData, width: str) -> plt.Figure:
     """Figure 5: loss against measured inference energy per 1k tokens and against tokens/s, a marker per structure:
     where the pruning saves at serving time (a smaller dense model), and where it does not (zeros in dense kernels)."""
     agg = data.agg
-    fig, (ax_e, ax_t) = _figure(width, 2, 1.9, 2.4)
+    fig, (ax_e, ax_t) = figure(width, 2, 1.9, 2.4)
     drawn = False
     for ax, key in ((ax_e, "inference_kwh_per_1k_tokens"), (ax_t, "inference_tokens_per_s")):
         rows = agg[pd.to_numeric(agg[key], errors="coerce").notna()] if key in agg.columns else agg.iloc[:0]
         if rows.empty:
             continue
         drawn = True
-        unit, f = _unit(rows[key], "energy_kwh") if key.endswith("tokens") else ("tokens/s", 1.0)
+        unit, f = axis_unit(rows[key], "energy_kwh") if key.endswith("tokens") else ("tokens/s", 1.0)
         for (method, structure, scope), g in rows.groupby(["method", "structure", "scope"], sort=True):
             ax.scatter(g[key].astype(float) * f, g["loss_mean"], color=data.colours[method],
-                       marker=_marker(structure, scope), s=14, zorder=3,
-                       label="dense" if method == "dense" else _label(method, scope, structure))
+                       marker=marker(structure, scope), s=14, zorder=3,
+                       label="dense" if method == "dense" else line_label(method, scope, structure))
         ax.set_ylabel("validation loss (nats/token)")
         if key.endswith("tokens"):
             ax.set_xlabel(mpl_text(f"inference {data.label('energy_kwh')} per 1k tokens") + f" ({unit})")
@@ -408,7 +216,7 @@ def fig_loss_vs_inference(data: PlotData, width: str) -> plt.Figure:
     if not drawn:
         plt.close(fig)
         raise UserError(NO_INFERENCE)
-    _legend_below(fig, [ax_e, ax_t], width)
+    legend_below(fig, [ax_e, ax_t], width)
     return fig
 
 
