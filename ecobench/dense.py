@@ -7,7 +7,6 @@ damaged is found before use, said in one line, and trained again."""
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import json
 import logging
 from pathlib import Path
@@ -27,6 +26,7 @@ from ecobench.integrity import sha256_file
 from ecobench.models.build import build_model, skeleton_like
 from ecobench.prune.methods import REGISTRY
 from ecobench.prune.targets import describe_targets, select_targets
+from ecobench.record import digest_without
 from ecobench.train import train
 
 log = logging.getLogger(__name__)
@@ -57,8 +57,7 @@ def _recorders(suite: Suite, targets: dict[str, torch.nn.Parameter]) -> list[Any
 
 
 def _info_digest(info: dict) -> str:
-    return hashlib.sha256(json.dumps({k: v for k, v in info.items() if k != "info_sha256"}, sort_keys=True,
-                                     default=str).encode()).hexdigest()
+    return digest_without(info, "info_sha256")
 
 
 def checkpoint_problem(dense_dir: Path, fingerprint: str | None = None) -> str | None:

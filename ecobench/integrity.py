@@ -11,7 +11,7 @@ from typing import Any
 
 from ecobench.config.base import fingerprint_of
 from ecobench.errors import ResultsError
-from ecobench.record import SCHEMA_VERSION, CellRecord
+from ecobench.record import SCHEMA_VERSION, CellRecord, digest_without
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,7 @@ def sha256_file(path: Path) -> str:
 
 
 def manifest_digest(m: dict[str, Any]) -> str:
-    rest = {k: v for k, v in m.items() if k != "manifest_sha256"}
-    return hashlib.sha256(json.dumps(rest, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return digest_without(m, "manifest_sha256", 16)
 
 
 def seal_manifest(m: dict[str, Any]) -> dict[str, Any]:

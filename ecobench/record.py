@@ -97,10 +97,15 @@ def valid_number(v: Any) -> bool:
     return _number(v) and math.isfinite(v) and v >= 0
 
 
+def digest_without(obj: dict[str, Any], own: str, length: int | None = None) -> str:
+    """sha256 of a stored JSON object (rows, manifest, train.json) without its own checksum field `own`."""
+    rest = {k: v for k, v in obj.items() if k != own}
+    return hashlib.sha256(json.dumps(rest, sort_keys=True, default=str).encode()).hexdigest()[:length]
+
+
 def row_digest(obj: dict[str, Any]) -> str:
     """Checksum of a stored row as read back (JSON), without its own checksum field."""
-    rest = {k: v for k, v in obj.items() if k != "row_sha256"}
-    return hashlib.sha256(json.dumps(rest, sort_keys=True, allow_nan=True).encode()).hexdigest()[:16]
+    return digest_without(obj, "row_sha256", 16)
 
 
 def seal_row(obj: dict[str, Any]) -> dict[str, Any]:
