@@ -5,7 +5,6 @@ other processes or on other machines; only the driver writes the results folder.
 from __future__ import annotations
 
 import json
-import math
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,9 +14,9 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from ecobench.config.schema import Suite
-from ecobench.data.dataset import load_data
 from ecobench.dense import load_dense, load_recorded, phase_row
 from ecobench.errors import CellFailed
+from ecobench.families import load_data, of_data
 from ecobench.footprint import Monitor
 from ecobench.measure import eval_workload, inference_workloads, measure_paired
 from ecobench.models.build import count_params
@@ -127,9 +126,7 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
         cost = token_cost(model, data.context)  # after any shrink or sparse-kernel swap: what runs
         frac, zeros, n = overall_sparsity(counts)
         metrics = {
-            "loss": ev.loss,
-            "bpc": ev.loss / math.log(2) / data.chars_per_token,
-            "ppl": math.exp(min(ev.loss, 700)),
+            **of_data(data).metrics(ev, data),  # the family's quality metrics, loss first (text: loss, bpc, ppl)
             "sparsity": frac,
             "sparsity_target": cell.ratio,
             "pruned_weights": zeros,

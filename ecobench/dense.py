@@ -18,9 +18,10 @@ from safetensors.torch import load_file, load_model, save_file, save_model
 
 from ecobench.atomic import save_with, write_bytes, write_json
 from ecobench.config.schema import Suite
-from ecobench.data.dataset import TokenData, load_data
+from ecobench.data.dataset import TokenData
 from ecobench.data.tokenizer import tokenizer_state
 from ecobench.errors import CellFailed, ResultsError, UserError
+from ecobench.families import load_data
 from ecobench.footprint import Monitor
 from ecobench.integrity import sha256_file
 from ecobench.models.build import build_model, skeleton_like

@@ -35,8 +35,9 @@ import torch
 
 from ecobench.accounting import StartUp, startup_energy_j
 from ecobench.config.schema import Suite
-from ecobench.data.dataset import TokenData, load_data
+from ecobench.data.dataset import TokenData
 from ecobench.errors import CellFailed
+from ecobench.families import load_data, of_data
 from ecobench.footprint.measurement import COMPONENTS, Measurement, kwh
 from ecobench.footprint.monitor import Monitor
 from ecobench.footprint.site import Site
@@ -46,7 +47,7 @@ from ecobench.prune.methods.base import Scores
 from ecobench.prune.targets import select_targets
 from ecobench.report.units import with_unit
 from ecobench.sweep import Cell
-from ecobench.train import evaluate, generate_tokens, lm_loss, make_optimizer
+from ecobench.train import evaluate, generate_tokens, make_optimizer
 
 SLACK = 1.5
 RANGE_RULE = (f"point x (fastest / median probe step) x (probe's CPU share) / {SLACK:g} to point x (slowest / "
@@ -136,8 +137,7 @@ def _time_steps(model: torch.nn.Module, data: TokenData, suite: Suite) -> tuple[
     spent = cpu = 0.0
     for i in range(PROBE_STEPS[1] + 1):
         tic, ctic = time.perf_counter(), time.process_time()
-        x, y = data.batch(cfg.batch_size, gen)  # (B, T)
-        loss = lm_loss(model, x, y)
+        loss = of_data(data).loss(model, data.batch(cfg.batch_size, gen))
         loss.item()
         opt.zero_grad(set_to_none=True)
         loss.backward()

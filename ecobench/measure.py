@@ -22,8 +22,9 @@ from torch import nn
 
 from ecobench.config.schema import Suite
 from ecobench.data.dataset import TokenData
+from ecobench.families import of_data
 from ecobench.footprint import Monitor, stats
-from ecobench.train import decode, evaluate, lm_loss, prefill, prompts
+from ecobench.train import decode, evaluate, prefill, prompt_tokens
 
 # per-window quantities kept for every repeat of both sides (what the intervals and ratios are computed from)
 REPEATED = ("energy_kwh", "energy_above_idle_kwh", "wall_s", "cpu_process_s", "tokens_per_s", "energy_kwh_per_1k_tokens")
@@ -61,16 +62,20 @@ def inference_workloads(suite: Suite, data: TokenData) -> list[Workload]:
     e = suite.eval
     if not e.inference_tokens:
         return []
+    prompts = of_data(data).prompts  # text: token windows; image-question data: image + question prompts
     out = []
     for b in e.inference_batch_sizes:
         def run_prefill(m: nn.Module, _: Any, b: int = b) -> int:
+            made = 0
             for k in range(e.prefill_batches):
-                prefill(m, prompts(data, b, e.prompt_tokens, start=k))
-            return e.prefill_batches * b * e.prompt_tokens
+                x = prompts(data, b, e.prompt_tokens, k)
+                prefill(m, x)
+                made += prompt_tokens(x)
+            return made
 
         out.append(Workload("prefill", b, run_prefill))
         out.append(Workload("decode", b, lambda m, state: decode(m, state, e.inference_tokens),
-                            setup=lambda m, b=b: prefill(m, prompts(data, b, e.prompt_tokens))))
+                            setup=lambda m, b=b: prefill(m, prompts(data, b, e.prompt_tokens, 0))))
     return out
 
 
@@ -148,9 +153,9 @@ def warm_up_process(suite: Suite, data: TokenData, model: nn.Module) -> None:
     model of the suite's shape, so that no measured window pays for the process's first use of its kernels."""
     model.train()
     gen = torch.Generator().manual_seed(0)
+    batch_loss = of_data(data).loss
     for _ in range(2):
-        x, y = data.batch(suite.train.batch_size, gen)
-        lm_loss(model, x, y).backward()
+        batch_loss(model, data.batch(suite.train.batch_size, gen)).backward()
     model.zero_grad(set_to_none=True)
     eval_workload(suite, data).execute(model)
     for w in inference_workloads(suite, data):

@@ -18,9 +18,10 @@ from ecobench.cell import run_cell
 from ecobench.config.load import SuiteFile
 from ecobench.config.schema import Suite
 from ecobench.data.corpus import pending_fetch
-from ecobench.data.dataset import TokenData, load_data
+from ecobench.data.dataset import TokenData
 from ecobench.dense import MODEL_FILE, ensure_dense
 from ecobench.errors import DataError, ResultsError, SensorError, SuiteError, TargetsError, UserError
+from ecobench.families import load_data
 from ecobench.footprint import Monitor
 from ecobench.forecast import budget_problem, calibrate, make_forecast
 from ecobench.integrity import MANIFEST, read_manifest

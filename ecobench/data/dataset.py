@@ -31,6 +31,7 @@ class TokenData:
     chars_per_token: float  # to turn nats/token into bits per character
     corpus_sha256: str
     description: str
+    family: str = "causal-lm"  # the task family whose loss and metrics read these batches (ecobench/families)
 
     @property
     def vocab_size(self) -> int:

@@ -25,7 +25,9 @@ class TokenCost:
 
 
 def _attention(config) -> tuple[int, int]:
-    """(layers, heads x head_dim) of a gpt2 or llama config."""
+    """(layers, heads x head_dim) of a gpt2 or llama config; of an image-text model, its language model's (the
+    vision encoder's attention runs once per image, over its patches, not per token: left out, as norms are)."""
+    config = getattr(config, "text_config", None) or config
     if config.model_type == "gpt2":
         return config.n_layer, config.n_embd
     hd = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads

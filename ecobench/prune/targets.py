@@ -59,12 +59,7 @@ def select_targets(model: nn.Module, cfg: TargetsConfig) -> dict[str, nn.Paramet
     check_targets(model, cfg)
     names: list[str] = []
     if cfg.blocks:
-        found = transformer_blocks(model)
-        if found:
-            prefix, blocks = found
-            for n, m in blocks.named_modules():
-                if _is_dense_layer(m):
-                    names.append(f"{prefix}.{n}.weight")
+        names += _block_weights(model, cfg.parts)
     if cfg.embeddings:
         names += [f"{n}.weight" for n, m in model.named_modules() if isinstance(m, nn.Embedding)]
     if cfg.lm_head and hasattr(model, "get_output_embeddings") and model.get_output_embeddings() is not None:
@@ -81,6 +76,49 @@ def select_targets(model: nn.Module, cfg: TargetsConfig) -> dict[str, nn.Paramet
         if p is not None and not _excluded(first[id(p)], cfg):  # an alias cannot bring back an excluded tensor
             out.setdefault(first[id(p)], p)
     return out
+
+
+def model_parts(model: nn.Module) -> dict[str, str]:
+    """part -> module name of an image-text model's vision encoder, projector and language model ({}: a text
+    model, whose one part is the language model itself)."""
+    from ecobench.families import PART_MODULES
+
+    found: dict[str, str] = {}
+    for n, _ in model.named_modules():
+        last = n.rsplit(".", 1)[-1]
+        for part, keys in PART_MODULES.items():
+            if last in keys:
+                found.setdefault(part, n)
+    return found if "vision" in found and "language" in found else {}
+
+
+def _dense_in(module: nn.Module, prefix: str) -> list[str]:
+    return [f"{prefix}.{n}.weight" if n else f"{prefix}.weight" for n, m in module.named_modules() if _is_dense_layer(m)]
+
+
+def _block_weights(model: nn.Module, parts: list[str] | None) -> list[str]:
+    """Linear weights of the transformer blocks of each named part (the projector: its Linear layers), model order."""
+    from ecobench.families import DEFAULT_PARTS, PARTS
+
+    found = model_parts(model)
+    if not found:
+        if parts and set(parts) - {"language"}:
+            raise TargetsError("prune.targets.parts", f"{sorted(set(parts) - {'language'})}: a text model has one "
+                               "part, language (vision and projector are parts of an image-text model)")
+        blocks = transformer_blocks(model)
+        return _dense_in(blocks[1], blocks[0]) if blocks else []
+    names: list[str] = []
+    for part in (p for p in PARTS if p in (parts or DEFAULT_PARTS)):
+        if part not in found:
+            raise TargetsError("prune.targets.parts", f"this model has no {part} module (it has {sorted(found)})")
+        sub = model.get_submodule(found[part])
+        if part == "projector":
+            names += _dense_in(sub, found[part])
+            continue
+        blocks = transformer_blocks(sub)
+        if blocks:
+            names += _dense_in(blocks[1], f"{found[part]}.{blocks[0]}")
+    return names
 
 
 def _excluded(name: str, cfg: TargetsConfig) -> bool:
