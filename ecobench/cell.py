@@ -127,6 +127,7 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
         frac, zeros, n = overall_sparsity(counts)
         metrics = {
             **of_data(data).metrics(ev, data),  # the family's quality metrics, loss first (text: loss, bpc, ppl)
+            "eval_metric": suite.eval.metric,  # what the loss-vs-ratio figure plots
             "sparsity": frac,
             "sparsity_target": cell.ratio,
             "pruned_weights": zeros,

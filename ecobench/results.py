@@ -20,7 +20,7 @@ from ecobench.store import read_rows
 log = logging.getLogger(__name__)
 
 CELL_COLUMNS = ["suite", "run", "model", "seed", "method", "method_name", "scope", "ratio", "multiplier", "status"]
-QUALITY = ("loss", "bpc", "ppl")
+QUALITY = ("loss", "bpc", "ppl", "accuracy", "mae")
 
 
 def load_manifest(path: str | Path) -> dict:

@@ -54,6 +54,10 @@ def check_suite(sf: SuiteFile, fetch: bool = True) -> TokenData | None:
     for i, m in enumerate(suite.prune.methods):
         for field, message in m.problems(suite):
             problems.append(f"{sf.where(field)}: prune.methods[{i}] ({m.display}): {field}: {message}")
+    if not found:
+        from ecobench.families.checks import family_problems
+
+        problems += [f"{sf.where(field)}: {field}: {message}" for field, message in family_problems(suite)]
     data = None
     if not problems and not fetch_later:
         try:
@@ -78,11 +82,12 @@ def check_suite(sf: SuiteFile, fetch: bool = True) -> TokenData | None:
         problems.append(f"{sf.where('prune.calibration')}: prune.calibration: "
                         f"{calibration_problem(data, suite.prune.calibration)}")
     if data is not None and suite.eval.inference_tokens:
-        room = data.context - suite.eval.prompt_tokens
+        prompt = getattr(data, "prompt_len", suite.eval.prompt_tokens)  # image-question data: image + question
+        room = data.context - prompt
         if suite.eval.inference_tokens > room:
             problems.append(
                 f"{sf.where('eval.inference_tokens')}: eval.inference_tokens: {suite.eval.inference_tokens} decode "
-                f"steps after a {suite.eval.prompt_tokens}-token prompt exceed the context ({data.context}); at most "
+                f"steps after a {prompt}-token prompt exceed the context ({data.context}); at most "
                 f"{room} (it counts tokens per sequence in one decode window)")
     if problems:
         raise SuiteError(problems[0], problems)
@@ -316,8 +321,12 @@ def describe_grid(sf: SuiteFile, data: TokenData | None) -> str:
             model = build_model(suite.model, data.vocab_size, data.context, 0)
     lines = [f"suite {suite.name!r} ({sf.source}) is valid"]
     if data is not None:
+        split = (f"{len(data.train):,} train / {len(data.val):,} validation questions about {data.train_images} / "
+                 f"{data.val_images} images; {data.prompt_len}-token prompts, sequences of {data.context}"
+                 if hasattr(data, "val_images") else
+                 f"{len(data.train):,} train / {len(data.val):,} validation tokens; context {data.context}")
         lines.append(f"data: {data.description}; tokenizer {data.tokenizer.identity()} (vocab {data.vocab_size}); "
-                     f"{len(data.train):,} train / {len(data.val):,} validation tokens; context {data.context}")
+                     f"{split}")
     else:
         lines.append(f"data: {pending_fetch(suite.data)}; the data checks (context, vocabulary, parameters) "
                      "run then")

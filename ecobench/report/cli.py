@@ -123,7 +123,7 @@ def add_report_commands(sub: argparse._SubParsersAction) -> None:
     _runs_args(sp)
     sp.add_argument("--format", choices=("table", "markdown", "csv", "latex"), default="table")
     sp.add_argument("--metric", action="append", metavar="NAME",
-                    help="quality metric(s) to show: loss, bpc, ppl (comma list or repeat; default loss)")
+                    help="quality metric(s) to show: loss, bpc, ppl, accuracy, mae (comma list or repeat; default loss, and accuracy and mae where the runs hold them)")
     sp.add_argument("--phase", action="append", metavar="NAME",
                     help=f"footprint columns to show: {', '.join(PHASE_CHOICES)} (default: every phase present "
                          "and total)")

@@ -26,6 +26,7 @@ class PlotData:
     notes: dict[str, str] = field(default_factory=dict)  # figure stem -> why it was skipped
     energy: str = "gross"  # energy basis: gross | above-idle
     water: str = ""  # the EWIF convention(s) of the rows
+    metric: str = "loss"  # figure 1's y axis: the suite's eval.metric (loss | mae | accuracy)
 
     def label(self, qty: str) -> str:
         """'energy (gross)', 'water (above idle; EWIF mix:hydro-excluded)': what a footprint axis shows."""
@@ -41,7 +42,9 @@ def prepare(rows: pd.DataFrame, energy: str = "gross") -> PlotData:
     agg = aggregate(pooled)
     names = dict(zip(cells["method"], cells["method_name"], strict=True))
     water = ", ".join(water_conventions(rows[rows["status"] == "ok"]))
-    return PlotData(agg, cells, style.method_colours(list(names), names), energy=energy, water=water)
+    named = cells["eval_metric"].dropna() if "eval_metric" in cells.columns else pd.Series(dtype=object)
+    metric = str(named.iloc[0]) if len(named) and f"{named.iloc[0]}_mean" in agg.columns else "loss"
+    return PlotData(agg, cells, style.method_colours(list(names), names), energy=energy, water=water, metric=metric)
 
 
 def axis_unit(values: pd.Series, qty: str) -> tuple[str, float]:

@@ -17,12 +17,12 @@ import pandas as pd
 
 from ecobench.errors import UserError
 from ecobench.report import paired
-from ecobench.report.tables import BASIS_LABEL, CELL_PHASES, METRICS, PHASES
+from ecobench.report.tables import BASIS_LABEL, CELL_PHASES, HIGHER_IS_BETTER, METRICS, PHASES
 from ecobench.report.units import QTY_NAMES, fmt, pick_unit
 
 FORMATS = ("table", "markdown", "csv", "latex")
 VIEWS = ("default", "inference", "lifecycle")  # compare --view: the main table, every measured workload, break-even
-METRIC_UNITS = {"loss": "nats/token", "bpc": "bits/char", "ppl": ""}
+METRIC_UNITS = {"loss": "nats/token", "bpc": "bits/char", "ppl": "", "accuracy": "exact match", "mae": "numeric answers"}
 
 
 @dataclass
@@ -75,10 +75,15 @@ def present_phases(agg: pd.DataFrame) -> list[str]:
     return [ph for ph in PHASES if f"{ph}_energy_kwh" in agg.columns and agg[f"{ph}_energy_kwh"].notna().any()]
 
 
+def default_metrics(agg: pd.DataFrame) -> list[str]:
+    """loss, and the answer metrics of image-question runs (accuracy, MAE) where the results hold them."""
+    return ["loss"] + [m for m in ("accuracy", "mae") if f"{m}_mean" in agg.columns and agg[f"{m}_mean"].notna().any()]
+
+
 def build_columns(agg: pd.DataFrame, metrics: list[str] | None = None, phases: list[str] | None = None,
                   view: str = "default") -> list[Column]:
     """The displayed columns: identity, quality (mean ± std, delta vs dense), sparsity, footprint, inference, flag."""
-    metrics = metrics or ["loss"]
+    metrics = metrics or default_metrics(agg)
     phases = phases or [*present_phases(agg), "total"]
     cols: list[Column] = []
 
@@ -104,14 +109,15 @@ def build_columns(agg: pd.DataFrame, metrics: list[str] | None = None, phases: l
             return f"{r[f'{m}_mean']:.{d}f}" + ("" if pd.isna(s) else f" ± {s:.{d}f}")
 
         d = 2 if m == "ppl" else 4
-        cols.append(Column(f"{m}{unit}", lambda r, m=m: r[f"{m}_mean"], mean_std, "min", group="quality"))
+        best = "max" if m in HIGHER_IS_BETTER else "min"
+        cols.append(Column(f"{m}{unit}", lambda r, m=m: r[f"{m}_mean"], mean_std, best, group="quality"))
         cols.append(Column(f"Δ{m}", lambda r, m=m: r[f"{m}_delta_mean"],
-                           lambda r, m=m, d=d: _signed(r[f"{m}_delta_mean"], d), "min", group="quality"))
+                           lambda r, m=m, d=d: _signed(r[f"{m}_delta_mean"], d), best, group="quality"))
         cols.append(Column(f"Δ{m} (%)", lambda r, m=m: r[f"{m}_delta_pct_mean"],
-                           lambda r, m=m: _signed(r[f"{m}_delta_pct_mean"], 2), "min", group="quality"))
+                           lambda r, m=m: _signed(r[f"{m}_delta_pct_mean"], 2), best, group="quality"))
         if f"{m}_delta_control_mean" in agg.columns and agg[f"{m}_delta_control_mean"].notna().any():
             cols.append(Column(f"Δ{m} vs dense+recover", lambda r, m=m: r[f"{m}_delta_control_mean"],
-                               lambda r, m=m, d=d: _signed(r[f"{m}_delta_control_mean"], d), "min", group="quality"))
+                               lambda r, m=m, d=d: _signed(r[f"{m}_delta_control_mean"], d), best, group="quality"))
     cols.append(Column("sparsity (%)", lambda r: 100 * r["sparsity_mean"], lambda r: f"{100 * r['sparsity_mean']:.1f}",
                        group="quality"))
     cols.append(Column("params non-zero", lambda r: r["params_nonzero_mean"],
@@ -271,7 +277,7 @@ def notes(agg: pd.DataFrame) -> list[str]:
 
 def to_csv(agg: pd.DataFrame, metrics: list[str] | None = None, phases: list[str] | None = None) -> str:
     """Machine-readable: base units in column names, full precision, std and n alongside each mean."""
-    metrics = metrics or ["loss"]
+    metrics = metrics or default_metrics(agg)
     phases = phases or [*present_phases(agg), "total"]
     keep = ["run", "suite", "model", "method", "method_name", "structure", "scope", "ratio", "multiplier", "target",
             "n_seeds", "n_cells", "seeds", "sparsity_exploited"]

@@ -40,35 +40,45 @@ log = logging.getLogger(__name__)
 FIG_FORMATS = ("pdf", "svg", "png")
 
 
+METRIC_AXIS = {"loss": "validation loss (nats/token)", "mae": "validation MAE (numeric answers)",
+               "accuracy": "validation accuracy (exact match)"}
+
+
 def fig_loss_vs_ratio(data: PlotData, width: str) -> plt.Figure:
-    """Figure 1: loss against target ratio and against sparsity reached, mean ± std over seeds, dense as reference."""
-    agg = data.agg
+    """Figure 1: the suite's metric (eval.metric: loss, or MAE / accuracy of answers) against target ratio and
+    against sparsity reached, mean ± std over seeds, dense (and, for answers, chance) as references."""
+    agg, m = data.agg, data.metric
     fig, (ax_r, ax_s) = figure(width, 2, 1.9, 2.4)
     dense = dense_row(agg)
+    chance_col = f"{m}_chance"
+    chance = pd.to_numeric(data.cells[chance_col], errors="coerce").mean() if chance_col in data.cells else math.nan
     for ax in (ax_r, ax_s):
         if dense is not None:
-            ax.axhline(dense["loss_mean"], color=style.DENSE, lw=0.8, ls=":", label="dense (ratio 0)")
+            ax.axhline(dense[f"{m}_mean"], color=style.DENSE, lw=0.8, ls=":", label="dense (ratio 0)")
+        if not math.isnan(chance):
+            ax.axhline(chance, color=style.DENSE, lw=0.8, ls="--", label="chance (most frequent answer)")
     for method, structure, scope, g in series(agg):
         c, ls, mk = data.colours[method], linestyle(structure, scope), marker(structure, scope)
         if dense is not None:  # every line starts from the dense model it was pruned from (ratio 0)
             g = pd.concat([dense.to_frame().T, g])
         # the band is the spread over seeds of the change against the dense model of the same seed: seeds move the
-        # dense loss itself, and that shared offset says nothing about the method
-        y, sd = g["loss_mean"].to_numpy(float), g["loss_delta_std"].astype(float).fillna(0).to_numpy(float)
+        # dense value itself, and that shared offset says nothing about the method
+        y, sd = g[f"{m}_mean"].to_numpy(float), g[f"{m}_delta_std"].astype(float).fillna(0).to_numpy(float)
         for ax, x in ((ax_r, 100 * g["ratio"].to_numpy(float)), (ax_s, 100 * g["sparsity_mean"].to_numpy(float))):
             ax.plot(x, y, color=c, ls=ls, marker=mk, label=line_label(method, scope, structure))
             if sd.any():
                 ax.fill_between(x, y - sd, y + sd, color=c, alpha=0.18, lw=0)
     std_cells = agg[(agg["method"] != "dense") & agg["ratio"].isna()]
     for (method, scope), g in std_cells.groupby(["method", "scope"], sort=True):
-        ax_s.errorbar(100 * g["sparsity_mean"], g["loss_mean"], yerr=g["loss_std"].fillna(0), fmt="^",
+        ax_s.errorbar(100 * g["sparsity_mean"], g[f"{m}_mean"], yerr=g[f"{m}_std"].fillna(0), fmt="^",
                       color=data.colours[method], label=line_label(method, f"{scope}, std threshold"))
     ax_r.set_xlabel("target pruning ratio (% of targeted weights)")
     ax_s.set_xlabel("sparsity reached (% of targeted weights)")
     for ax in (ax_r, ax_s):
-        ax.set_ylabel("validation loss (nats/token)")
-    ax_r.set_title("(a) loss vs target ratio", loc="left")
-    ax_s.set_title("(b) loss vs sparsity reached", loc="left")
+        ax.set_ylabel(METRIC_AXIS[m])
+    short = {"loss": "loss", "mae": "MAE", "accuracy": "accuracy"}[m]
+    ax_r.set_title(f"(a) {short} vs target ratio", loc="left")
+    ax_s.set_title(f"(b) {short} vs sparsity reached", loc="left")
     legend_below(fig, [ax_r, ax_s], width)
     return fig
 

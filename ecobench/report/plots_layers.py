@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ecobench.errors import UserError
+from ecobench.families import PARTS, part_of
 from ecobench.report.figure_base import PlotData, figure, pick_ratio
 from ecobench.report.style import mpl_text, plt
 
@@ -15,7 +16,10 @@ _BLOCK = re.compile(r"^(?P<prefix>.*?)\.(?P<idx>\d+)\.(?P<rest>.+?)(?:\.weight)?
 
 
 def _layer_grid(fractions: dict[str, float]) -> tuple[list[str], list[str], np.ndarray]:
-    """{tensor name: fraction} -> (row labels = blocks, column labels = tensor kinds, matrix with NaN gaps)."""
+    """{tensor name: fraction} -> (row labels = blocks, column labels = tensor kinds, matrix with NaN gaps). An
+    image-text model's rows are grouped by part: vision blocks, the projector, language blocks."""
+    if any(part_of(n) for n in fractions):
+        return _parts_grid(fractions)
     parsed = {n: _BLOCK.match(n) for n in fractions}
     if all(parsed.values()):
         blocks = sorted({int(m["idx"]) for m in parsed.values()})
@@ -26,6 +30,25 @@ def _layer_grid(fractions: dict[str, float]) -> tuple[list[str], list[str], np.n
         return [f"block {b}" for b in blocks], kinds, grid
     names = list(fractions)
     return names, ["fraction"], np.array([[fractions[n]] for n in names])
+
+
+def _parts_grid(fractions: dict[str, float]) -> tuple[list[str], list[str], np.ndarray]:
+    rows: dict[tuple[int, int, str], dict[str, float]] = {}  # (part order, block, label) -> kind -> fraction
+    for n, v in fractions.items():
+        part = part_of(n) or "other"
+        order = PARTS.index(part) if part in PARTS else len(PARTS)
+        m = _BLOCK.match(n)
+        if m:
+            rows.setdefault((order, int(m["idx"]), f"{part} block {m['idx']}"), {})[m["rest"]] = v
+        else:  # a part without blocks (the projector): one row, its layers as columns
+            rows.setdefault((order, -1, part), {})[n.removesuffix(".weight").rsplit(".", 1)[-1]] = v
+    keys = sorted(rows)
+    kinds = list(dict.fromkeys(k for key in keys for k in rows[key]))
+    grid = np.full((len(keys), len(kinds)), np.nan)
+    for i, key in enumerate(keys):
+        for k, v in rows[key].items():
+            grid[i, kinds.index(k)] = v
+    return [key[2] for key in keys], kinds, grid
 
 
 NO_LAYER_SPARSITY = ("these results record no per-layer sparsity (metrics.layer_sparsity in cells.jsonl); "

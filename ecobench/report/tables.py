@@ -22,7 +22,9 @@ from ecobench.sweep import CONTROL
 
 CELL_PHASES = PHASES[1:]  # the phases a cell pays for itself
 QUANTITIES = ("energy_kwh", "co2e_g", "water_l")  # footprint columns of a phase row, in base units
-METRICS = ("loss", "bpc", "ppl")  # quality metrics (lower is better), each with a delta against dense
+METRICS = ("loss", "bpc", "ppl", "accuracy", "mae")  # quality metrics, each with a delta against dense
+HIGHER_IS_BETTER = ("accuracy",)  # the others: lower is better
+CHANCE = ("accuracy_chance", "mae_chance")  # image-question runs: what always giving the usual answer scores
 GROUP = ["run", "suite", "model", "method", "method_name", "structure", "scope", "ratio", "multiplier"]
 SOURCES = ("source_gpu", "source_cpu", "source_ram")
 ENERGY_BASES = ("gross", "above-idle")
@@ -99,7 +101,7 @@ def cell_table(rows: pd.DataFrame, energy: str = "gross") -> pd.DataFrame:
     for (_run, _key), g in ok.groupby(["run", "key"], sort=False):
         first = g.iloc[0]
         rec = {c: first.get(c) for c in [*GROUP, "key", "seed", "sparsity", "params_nonzero", "params_total",
-                                         *METRICS, "layer_sparsity", "layer_kept", "sparsity_exploited",
+                                         *METRICS, *CHANCE, "eval_metric", "layer_sparsity", "layer_kept", "sparsity_exploited",
                                          "flops_per_token_dense", "flops_per_token_effective"]
                if c in g.columns}
         rec["invalid"] = first.get("invalid") if "invalid" in g.columns else None

@@ -1,0 +1,209 @@
+"""The vision-language family: image-question data (digits-vqa, a user's JSONL), the llava model, targets by part,
+and bad input refused in one line before anything is written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ecobench.config.schema import DataConfig, ModelConfig, TargetsConfig
+from ecobench.errors import DataError, TargetsError
+from ecobench.families import VISION_LANGUAGE, family_name, get
+from ecobench.families.vision_language import IGNORE, batch_loss, load_vqa
+from ecobench.models.build import build_model
+from ecobench.prune.targets import select_targets
+
+from .conftest import run_cli
+
+TINY = ModelConfig(family="llava", n_layer=1, n_head=2, n_embd=16, vision_layers=1, image_size=8, patch_size=4)
+
+
+def _digits(split_seed: int = 0) -> object:
+    load_vqa.cache_clear()
+    return load_vqa(DataConfig(corpus="digits-vqa", val_fraction=0.2, split_seed=split_seed), TINY)
+
+
+def test_digits_data_is_deterministic_per_seed() -> None:
+    a, b, c = _digits(3), _digits(3), _digits(4)
+    for name in ("train", "val", "train_labels", "train_image", "val_image", "pixels"):
+        assert torch.equal(getattr(a, name), getattr(b, name)), name
+    assert not torch.equal(a.val_image, c.val_image)  # another seed: another split
+    assert a.corpus_sha256 == b.corpus_sha256
+    g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
+    assert all(torch.equal(x, y) for x, y in zip(a.batch(8, g1).values(), a.batch(8, g2).values(), strict=True))
+
+
+def test_split_never_shares_an_image() -> None:
+    d = _digits(1)
+    train, val = set(d.train_image.tolist()), set(d.val_image.tolist())
+    assert not train & val
+    assert len(train) + len(val) == 1797 == d.train_images + d.val_images
+    assert d.val_images == round(0.2 * 1797)
+
+
+def test_only_answer_tokens_are_scored() -> None:
+    d = _digits()
+    labels = d.train_labels
+    assert (labels[:, : d.prompt_len] == IGNORE).all()  # image placeholders and question: never scored
+    scored = labels != IGNORE
+    assert torch.equal(labels[scored], d.train[scored])  # answers (and their end token) scored as they are
+    assert (scored.sum(1) >= 2).all()  # at least one answer character and the end token
+    assert (d.train[:, : d.layout.image_tokens] == d.layout.image).all()
+    assert d.layout.image_tokens == (TINY.image_size // TINY.patch_size) ** 2
+
+
+def test_loss_is_the_answer_cross_entropy() -> None:
+    d = _digits()
+    model = build_model(TINY, d.vocab_size, d.context, 0)
+    batch = d.batch(4, torch.Generator().manual_seed(0))
+    logits = model(input_ids=batch["input_ids"], pixel_values=batch["pixel_values"]).logits
+    ce, n = 0.0, 0
+    for b in range(4):
+        for t in range(1, d.context):
+            if batch["labels"][b, t] != IGNORE:
+                ce -= torch.log_softmax(logits[b, t - 1], -1)[batch["labels"][b, t]].item()
+                n += 1
+    assert batch_loss(model, batch).item() == pytest.approx(ce / n, rel=1e-5)
+    # the image matters: other pixels, another loss
+    other = dict(batch, pixel_values=torch.flip(batch["pixel_values"], dims=[0]))
+    assert batch_loss(model, other).item() != pytest.approx(batch_loss(model, batch).item(), rel=1e-6)
+
+
+def test_evaluation_reports_accuracy_mae_and_chance() -> None:
+    d = _digits()
+    model = build_model(TINY, d.vocab_size, d.context, 0)
+    ev = get(VISION_LANGUAGE).evaluate(model, d, 64, 2, "eval")
+    m = ev.metrics
+    assert m["val_questions"] == 128
+    assert 0 <= m["accuracy"] <= 1 and 0 <= m["accuracy_chance"] <= 1
+    assert m["mae"] >= 0 and m["mae_chance"] > 0
+    # chance: the most frequent training answer of each question; digits are about uniform, so ~10% for "digit?"
+    digit = [i for i, q in enumerate(d.val_questions) if q == "digit?"]
+    hits = sum(d.val_answers[i] == d.chance["digit?"] for i in digit) / len(digit)
+    assert 0.03 < hits < 0.2
+
+
+def test_targets_by_part_select_exactly_the_named_modules() -> None:
+    model = build_model(TINY, 24, 16, 0)
+    linears = {f"{n}.weight" for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
+    vision = {n for n in linears if ".vision_tower.encoder.layers." in n}
+    projector = {n for n in linears if ".multi_modal_projector." in n}
+    language = {n for n in linears if ".language_model.layers." in n}
+    assert vision and len(projector) == 2 and language
+    for parts, want in ((["vision"], vision), (["projector"], projector), (["language"], language),
+                        (None, vision | language), (["vision", "projector", "language"], vision | projector | language)):
+        got = set(select_targets(model, TargetsConfig(parts=parts)))
+        assert got == want, parts
+    assert "lm_head.weight" not in set(select_targets(model, TargetsConfig(parts=["language"])))
+
+
+def test_a_text_model_has_no_vision_part() -> None:
+    text = build_model(ModelConfig(family="llama", n_layer=1, n_head=2, n_embd=16), 32, 16, 0)
+    assert set(select_targets(text, TargetsConfig(parts=["language"]))) == set(select_targets(text, TargetsConfig()))
+    with pytest.raises(TargetsError, match="prune.targets.parts"):
+        select_targets(text, TargetsConfig(parts=["vision"]))
+
+
+def _png(path: Path, seed: int) -> None:
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    Image.fromarray(rng.integers(0, 255, (12, 10, 3), dtype=np.uint8)).save(path)
+
+
+def _jsonl(tmp_path: Path, lines: list[dict | str]) -> Path:
+    for i in range(4):
+        _png(tmp_path / f"im{i}.png", i)
+    path = tmp_path / "vqa.jsonl"
+    path.write_text("\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n")
+    return path
+
+
+def test_a_users_jsonl_is_split_by_image(tmp_path: Path) -> None:
+    rows = [{"image": f"im{i % 4}.png", "question": q, "answer": str(i)} for i in range(12) for q in ("a?", "bb?")]
+    path = _jsonl(tmp_path, rows)
+    load_vqa.cache_clear()
+    d = load_vqa(DataConfig(corpus="path", path=str(path), val_fraction=0.25), TINY)
+    assert d.pixels.shape == (4, 3, 8, 8)  # resized to model.image_size
+    assert not set(d.train_image.tolist()) & set(d.val_image.tolist())
+    assert len(d.train) + len(d.val) == 24 and d.val_images == 1
+
+
+@pytest.mark.parametrize(("line", "says"), [
+    ({"image": "im1.png", "question": "q?"}, "`answer` is missing"),
+    ({"image": "broken.png", "question": "q?", "answer": "1"}, "cannot be decoded"),
+    ({"image": "absent.png", "question": "q?", "answer": "1"}, "not found"),
+    ("{not json", "not a JSON object"),
+])
+def test_bad_jsonl_lines_name_file_and_line(tmp_path: Path, line: dict | str, says: str) -> None:
+    path = _jsonl(tmp_path, [{"image": "im0.png", "question": "q?", "answer": "3"}, line])
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    load_vqa.cache_clear()
+    with pytest.raises(DataError) as err:
+        load_vqa(DataConfig(corpus="path", path=str(path)), TINY)
+    assert f"{path}:2: " in str(err.value) and says in str(err.value)
+
+
+def _suite(tmp_path: Path, data: str, model: str, tokenizer: str = "char", metric: str = "mae") -> Path:
+    suite = tmp_path / "mm.yaml"
+    suite.write_text(f"""\
+# ecobench run mm.yaml
+name: mm
+seeds: [0]
+data: {{{data}, tokenizer: {tokenizer}, val_fraction: 0.25}}
+model: {{{model}}}
+train: {{steps: 2, batch_size: 8, warmup_steps: 1, threads: 1}}
+prune: {{methods: [{{name: magnitude}}], ratios: [0.5], recover_steps: 1}}
+eval: {{batches: 1, batch_size: 16, metric: {metric}, inference_tokens: 1, inference_batch_sizes: [2], prefill_batches: 1}}
+footprint: {{idle_seconds: 0, noise_windows: 2}}
+""")
+    return suite
+
+
+def _refused(tmp_path: Path, suite: Path, says: str) -> None:
+    out = tmp_path / "out"
+    proc = run_cli("run", str(suite), "--out", str(out), "-q")
+    assert proc.returncode == 2, proc.stderr
+    lines = [x for x in proc.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and says in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()  # nothing written
+
+
+def test_run_refuses_a_jsonl_line_without_answer(tmp_path: Path) -> None:
+    path = _jsonl(tmp_path, [{"image": "im0.png", "question": "q?", "answer": "3"},
+                             {"image": "im1.png", "question": "q?"}])
+    suite = _suite(tmp_path, f'corpus: path, path: "{path}"',
+                   "family: llava, n_layer: 1, n_head: 2, n_embd: 16, vision_layers: 1")
+    _refused(tmp_path, suite, f"{path}:2: `answer` is missing")
+
+
+def test_run_refuses_an_undecodable_image(tmp_path: Path) -> None:
+    path = _jsonl(tmp_path, [{"image": "im0.png", "question": "q?", "answer": "3"},
+                             {"image": "broken.png", "question": "q?", "answer": "1"}])
+    (tmp_path / "broken.png").write_bytes(b"GIF89a garbage")
+    suite = _suite(tmp_path, f'corpus: path, path: "{path}"',
+                   "family: llava, n_layer: 1, n_head: 2, n_embd: 16, vision_layers: 1")
+    _refused(tmp_path, suite, f"{path}:2: image 'broken.png' cannot be decoded")
+
+
+def test_run_refuses_a_text_checkpoint_for_image_data(tmp_path: Path) -> None:
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    ckpt = tmp_path / "tiny-gpt2"
+    GPT2LMHeadModel(GPT2Config(vocab_size=64, n_positions=32, n_embd=16, n_layer=1, n_head=2)).save_pretrained(ckpt)
+    assert family_name(ModelConfig(pretrained=str(ckpt))) != VISION_LANGUAGE
+    suite = _suite(tmp_path, "corpus: digits-vqa", f'pretrained: "{ckpt}"', tokenizer="pretrained", metric="loss")
+    _refused(tmp_path, suite, "is not an image-text model")
+
+
+def test_text_corpus_metric_and_calibration_are_refused_for_their_family(tmp_path: Path) -> None:
+    suite = _suite(tmp_path, "corpus: digits-vqa", "family: gpt2, n_layer: 1, n_head: 2, n_embd: 16")
+    proc = run_cli("validate", str(suite))
+    assert proc.returncode == 2
+    assert "data.corpus: 'digits-vqa' is image + question data" in proc.stderr
+    assert "eval.metric: 'mae'" in proc.stderr
