@@ -207,3 +207,48 @@ def test_text_corpus_metric_and_calibration_are_refused_for_their_family(tmp_pat
     assert proc.returncode == 2
     assert "data.corpus: 'digits-vqa' is image + question data" in proc.stderr
     assert "eval.metric: 'mae'" in proc.stderr
+
+
+def _tiny_vlm(folder: Path) -> None:
+    """A random llava of a few thousand weights with its own tokenizer, saved as a user's checkpoint is."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import (CLIPVisionConfig, LlamaConfig, LlavaConfig, LlavaForConditionalGeneration,
+                              PreTrainedTokenizerFast)
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(["digit? 0 1 2 3 4 5 6 7 8 9", "lit in row 0? 1 2 3 4 5 6 7 8"], trainers.BpeTrainer(
+        vocab_size=300, special_tokens=["<pad>", "<image>", "</s>", "<unk>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
+    fast.save_pretrained(folder)
+    vision = CLIPVisionConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+                              image_size=16, patch_size=8)
+    text = LlamaConfig(vocab_size=len(fast), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                       num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=64,
+                       eos_token_id=fast.eos_token_id, pad_token_id=fast.pad_token_id)
+    config = LlavaConfig(vision_config=vision, text_config=text, image_seq_length=4, vision_feature_layer=-1,
+                         image_token_index=fast.convert_tokens_to_ids("<image>"))
+    LlavaForConditionalGeneration(config).save_pretrained(folder)
+
+
+@pytest.mark.slow
+def test_a_local_image_text_checkpoint_runs_a_cell(tmp_path: Path) -> None:
+    ckpt = tmp_path / "tiny-vlm"
+    _tiny_vlm(ckpt)
+    assert family_name(ModelConfig(pretrained=str(ckpt))) == VISION_LANGUAGE
+    suite = _suite(tmp_path, "corpus: digits-vqa", f'pretrained: "{ckpt}"', tokenizer="pretrained")
+    out = tmp_path / "out"
+    proc = run_cli("run", str(suite), "--out", str(out), "-q")
+    assert proc.returncode == 0, proc.stderr
+    from ecobench.results import load_cells
+
+    cells = load_cells(out).set_index("method")
+    assert (cells["status"] == "ok").all()
+    assert cells.loc["magnitude", "sparsity"] == pytest.approx(0.5, abs=1e-3)
+    for m in ("loss", "accuracy", "mae", "mae_chance"):
+        assert np.isfinite(cells.loc["magnitude", m]), m
+    # the 16x16 vision tower of the checkpoint read the 8x8 digits resized to its size: 4 image tokens each
+    assert set(cells.loc["magnitude", "layer_sparsity"]) >= {
+        "model.vision_tower.encoder.layers.0.mlp.fc1.weight", "model.language_model.layers.0.mlp.up_proj.weight"}
