@@ -189,6 +189,20 @@ CATALOGUE = [
     Case("set_not_key_value", BASE, ": --set steps: expected dotted.key=value", ("steps",)),
     Case("set_bad_value", BASE, " (--set): train.steps: Input should be a valid integer, got 'x'", ("train.steps=x",)),
     Case("set_ratio_out_of_range", BASE, " (--set): prune.ratios: ratios must be in [0, 1), got [2.0]", ("prune.ratios=[0, 2.0]",)),
+    # task families: image-question data, answer metrics and parts need a vision-language model, and back
+    Case("digits_vqa_on_a_text_model", edit("  corpus: path\n  path: {corpus}\n", "  corpus: digits-vqa\n"),
+         ":4: data.corpus: 'digits-vqa' is image + question data: it needs a vision-language model"),
+    Case("metric_mae_on_a_text_model", edit("footprint:", "eval:\n  metric: mae\nfootprint:"),
+         ":19: eval.metric: 'mae' scores answers to questions about images; a text model's metric is 'loss'"),
+    Case("parts_vision_on_a_text_model", edit("  ratios: [0, 0.5]", "  ratios: [0, 0.5]\n  targets:\n    parts: [vision]"),
+         ":19: prune.targets.parts: ['vision']: a text model has one part, language"),
+    Case("text_corpus_on_llava", edit("  n_embd: 16", "  n_embd: 16\n  family: llava").replace(
+        "  corpus: path\n  path: {corpus}\n", "  corpus: python-stdlib\n"),
+         ":4: data.corpus: 'python-stdlib' is text; a vision-language model reads 'digits-vqa' or 'path'"),
+    Case("jsonl_is_not_json", edit("  n_embd: 16", "  n_embd: 16\n  family: llava"),
+         ":5: data.path: {corpus}:1: not a JSON object"),
+    Case("llava_patch_does_not_divide_the_image", edit("  n_embd: 16", "  n_embd: 16\n  family: llava\n  patch_size: 3"),
+         ":7: model: image_size (8) must be divisible by patch_size (3)"),
 ]
 
 
