@@ -71,7 +71,7 @@ def build_manifest(sf: SuiteFile, argv: list[str], data: TokenData) -> dict[str,
         "suite": suite.model_dump(mode="json"),
         "cells": [c.key for c in expand(suite)],
         "data": {"description": data.description, "corpus_sha256": data.corpus_sha256, "tokenizer": data.tokenizer.identity(),
-                 "vocab_size": data.vocab_size, "train_tokens": len(data.train), "val_tokens": len(data.val)},
+                 "vocab_size": data.vocab_size, "train_tokens": data.train.numel(), "val_tokens": data.val.numel()},  # image-question data: padded sequences
         "versions": _versions(),
         "hardware": {"cpu": _cpu_model(), "cpu_count": os.cpu_count(), "gpus": gpus, "platform": platform.platform()},
         "torch_threads": torch.get_num_threads(),

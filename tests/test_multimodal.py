@@ -212,16 +212,23 @@ def test_text_corpus_metric_and_calibration_are_refused_for_their_family(tmp_pat
 def _tiny_vlm(folder: Path) -> None:
     """A random llava of a few thousand weights with its own tokenizer, saved as a user's checkpoint is."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import (CLIPVisionConfig, LlamaConfig, LlavaConfig, LlavaForConditionalGeneration,
-                              PreTrainedTokenizerFast)
+    from transformers import (
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        PreTrainedTokenizerFast,
+    )
 
-    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    unknown = "<unk>"
+    tok = Tokenizer(models.BPE(unk_token=unknown))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     tok.train_from_iterator(["digit? 0 1 2 3 4 5 6 7 8 9", "lit in row 0? 1 2 3 4 5 6 7 8"], trainers.BpeTrainer(
         vocab_size=300, special_tokens=["<pad>", "<image>", "</s>", "<unk>"],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
+    specials = {"pad_token": "<pad>", "eos_token": "</s>", "unk_token": unknown}
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, **specials)
     fast.save_pretrained(folder)
     vision = CLIPVisionConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
                               image_size=16, patch_size=8)

@@ -4,7 +4,7 @@ corpus a text model), metrics and target parts exist for the family, methods and
 from __future__ import annotations
 
 from ecobench.config.schema import Suite
-from ecobench.families import CAUSAL_LM, family_name
+from ecobench.families import CAUSAL_LM, family_name, get
 from ecobench.prune.methods import REGISTRY
 
 TEXT_METRICS = ("loss",)
@@ -27,7 +27,7 @@ def family_problems(suite: Suite) -> list[tuple[str, str]]:
         if suite.eval.metric not in TEXT_METRICS:
             out.append(("eval.metric", f"{suite.eval.metric!r} scores answers to questions about images; a text "
                         "model's metric is 'loss'"))
-        parts = set(suite.prune.targets.parts or []) - {"language"}
+        parts = set(suite.prune.targets.parts or []) - set(get(family).parts)
         if parts:
             out.append(("prune.targets.parts", f"{sorted(parts)}: a text model has one part, language (vision and "
                         "projector are parts of an image-text model)"))
