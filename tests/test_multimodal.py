@@ -259,3 +259,12 @@ def test_a_local_image_text_checkpoint_runs_a_cell(tmp_path: Path) -> None:
     # the 16x16 vision tower of the checkpoint read the 8x8 digits resized to its size: 4 image tokens each
     assert set(cells.loc["magnitude", "layer_sparsity"]) >= {
         "model.vision_tower.encoder.layers.0.mlp.fc1.weight", "model.language_model.layers.0.mlp.up_proj.weight"}
+    # compare shows the answer metrics by default; figure 1 plots the suite's eval.metric
+    proc = run_cli("compare", str(out), "--format", "csv")
+    assert proc.returncode == 0, proc.stderr
+    header = next(line for line in proc.stdout.splitlines() if line.startswith("run,"))
+    assert {"accuracy_mean", "mae_mean", "loss_mean"} <= set(header.split(","))
+    from ecobench.report.figure_base import prepare
+    from ecobench.results import load
+
+    assert prepare(load(out)).metric == "mae"
