@@ -16,7 +16,14 @@ rotating order in every repeat, each against the dense model of the same repeat 
   unstructured-90-csr the 90% model with execution: sparse (torch CSR matmul on CPU): whatever it measures
   overhead            the same depth and heads at width 6 (9): what a step costs with next to no arithmetic
 Also printed: parameters and safetensors bytes next to the analytic count, FLOPs per token (dense and effective),
-and the CSR model's largest logit difference from the dense masked model. Exits 1 if structured misses 0.8x.
+and the CSR model's largest logit difference from the dense masked model.
+
+Energy, in the same run: structured-mlp50 against dense through ecobench's own paired protocol (ecobench.measure:
+a warm-up, then `--energy-repeats` decode windows of `--energy-steps` steps per side, A/B/A/B, the prefill outside
+the window; footprint/stats.py's t interval on the per-pair log ratios). Printed: energy per 1k tokens of each side
+with its interval, the structured / dense ratio with its interval and p-value, and the meters' sources (on a
+machine without RAPL or NVML the energy is codecarbon's estimate from the process's CPU time: the line says so).
+Exits 1 if structured misses 0.8x decode time, or if its energy-per-1k-tokens ratio interval does not lie below 1.
 """
 
 from __future__ import annotations
@@ -33,10 +40,14 @@ import torch
 from _common import median_ratio, verdict
 from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
+from ecobench.footprint import Monitor, stats
+from ecobench.footprint.config import FootprintConfig
+from ecobench.measure import Workload, measure_paired
 from ecobench.prune.execution import use_sparse_kernels
 from ecobench.prune.flops import analytic_params, token_cost
 from ecobench.prune.masks import apply_masks, masks_for_ratio
 from ecobench.prune.shrink import shrink_model
+from ecobench.train import decode, prefill
 
 TARGET = 0.8
 BATCHES = (1, 16)
@@ -88,6 +99,26 @@ def step_s(model, batch: int, prompt: int, steps: int) -> float:
     return statistics.median(times)
 
 
+def energy_rows(dense, structured, prompt: int, steps: int, repeats: int) -> tuple[dict[int, dict], str]:
+    """Paired decode windows (ecobench.measure) of structured vs dense at each batch: batch -> phase row."""
+    monitor = Monitor(FootprintConfig(idle_seconds=0))
+    monitor.start()
+    rows = {}
+    try:
+        for batch in BATCHES:
+            ids = torch.randint(0, dense.config.vocab_size, (batch, prompt), generator=torch.Generator().manual_seed(1))
+            w = Workload("decode", batch, lambda m, state: decode(m, state, steps), setup=lambda m, ids=ids: prefill(m, ids))
+            (rows[batch],) = measure_paired(monitor, "structured-mlp50", structured, dense, [w], repeats)
+        sources = monitor.summary_line()
+    finally:
+        monitor.close()
+    return rows, sources
+
+
+def _iv(low, high, scale: float = 1.0, fmt: str = ".3f") -> str:
+    return "[–]" if low is None or high is None else f"[{low * scale:{fmt}}–{high * scale:{fmt}}]"
+
+
 def file_bytes(model, where: Path) -> int:
     model.save_pretrained(where)
     return sum(f.stat().st_size for f in where.glob("*.safetensors"))
@@ -100,10 +131,13 @@ def main() -> int:
     ap.add_argument("--prompt", type=int, default=32, help="tokens in the KV cache before the timed steps")
     ap.add_argument("--steps", type=int, default=None, help="timed decode steps per measurement; 16 / 6")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--energy-repeats", type=int, default=8, help="paired decode windows per side and batch")
+    ap.add_argument("--energy-steps", type=int, default=None, help="decode steps per energy window; 64 / 16")
     args = ap.parse_args()
     small = args.shape == "gpt10m"
     args.repeats = args.repeats or (9 if small else 5)
     args.steps = args.steps or (16 if small else 6)
+    args.energy_steps = args.energy_steps or (64 if small else 16)
     torch.set_num_threads(args.threads)
     t_start = time.perf_counter()
 
@@ -156,12 +190,29 @@ def main() -> int:
                   f"sparsity_exploited: {exploited[name]}")
         print(f"  per-call overhead share of a dense step: {ratios[batch]['overhead']:.0%} (same depth and heads, "
               "next to no arithmetic)")
+    rows, sources = energy_rows(dense, structured, args.prompt, args.energy_steps, args.energy_repeats)
+    print(f"\nenergy: structured-mlp50 vs dense, paired decode windows (ecobench.measure), {args.energy_repeats} per "
+          f"side, {args.energy_steps} steps each, 95% t intervals\nsources: {sources}")
+    for batch, r in rows.items():
+        dense_iv = stats.mean_interval(r["dense_energy_kwh_per_1k_tokens_repeats"])
+        print(f"  batch {batch:>2}: mWh per 1k tokens: structured {r['energy_kwh_per_1k_tokens'] * 1e6:.4f} "
+              f"{_iv(r['energy_kwh_per_1k_tokens_ci_low'], r['energy_kwh_per_1k_tokens_ci_high'], 1e6, '.4f')}, "
+              f"dense {dense_iv.mean * 1e6:.4f} {_iv(dense_iv.low, dense_iv.high, 1e6, '.4f')}")
+        print(f"            ratio: energy/1k tokens {r['energy_kwh_per_1k_tokens_ratio']:.3f}x "
+              f"{_iv(r['energy_kwh_per_1k_tokens_ratio_ci_low'], r['energy_kwh_per_1k_tokens_ratio_ci_high'])} "
+              f"(p {r['energy_kwh_per_1k_tokens_ratio_p']:.2g}), wall {r['wall_s_ratio']:.3f}x "
+              f"{_iv(r['wall_s_ratio_ci_low'], r['wall_s_ratio_ci_high'])}")
     print(f"\nwall time {time.perf_counter() - t_start:.0f} s")
     rc = 0
     for batch in BATCHES:
         rc |= verdict(ratios[batch]["structured-mlp50"] <= TARGET,
                       f"structured 50% MLP decode at batch {batch}: {ratios[batch]['structured-mlp50']:.3f}x "
                       f"dense (target <= {TARGET}x)")
+    for batch, r in rows.items():
+        high = r["energy_kwh_per_1k_tokens_ratio_ci_high"]
+        rc |= verdict(high is not None and high < 1,
+                      f"structured 50% MLP decode energy per 1k tokens at batch {batch}: interval "
+                      f"{_iv(r['energy_kwh_per_1k_tokens_ratio_ci_low'], high)} excludes dense's (1.0)")
     return rc
 
 

@@ -94,6 +94,8 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
                     model=model,
                     calibration=calibration,
                     targets=targets,
+                    scope=cell.scope,
+                    structure=cell.structure,
                 )
                 scores = spec.score(method, inputs) if spec.score is not None else None
             with window("prune"):

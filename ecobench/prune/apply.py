@@ -50,7 +50,7 @@ def prune_structure(model: nn.Module, targets: dict[str, nn.Parameter], scores: 
         return Pruned(masks)
     st = parse_structure(cell.structure, prune.structured.mlp, prune.structured.heads)
     if isinstance(st, NM):  # the method's element scores, aggregated as the N best of every M (ratio fixed by N:M)
-        masks = st.masks(model, scores.rank)
+        masks = st.masks(model, scores.rank, release=True)
         apply_masks(targets, masks)
         return Pruned(masks)
     sizes = {n: p.numel() for n, p in targets.items()}

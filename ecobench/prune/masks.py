@@ -7,6 +7,8 @@ import zlib
 import numpy as np
 import torch
 
+from ecobench.prune.heap import release_free_pages
+
 # torch.quantile/kthvalue on one concatenated tensor is fine up to here; beyond it we select without concatenating
 CONCAT_LIMIT = 1 << 24
 # CPU scores of these dtypes are cut with numpy (views, no copy): np.partition (introselect) is ~7x faster than
@@ -128,6 +130,7 @@ def masks_for_ratio(
             out[n] = _cut([scores[n]], round(ratio * scores[n].numel()), _tie_rng(seed, n))[0]
             if release:
                 del scores[n]
+                release_free_pages()  # the score's pages, not the heap's holes, are what the next tensor reuses
         return out
     total = sum(s.numel() for s in scores.values())
     return dict(zip(names, _cut([scores[n] for n in names], round(ratio * total), _tie_rng(seed, None))))
@@ -145,9 +148,12 @@ def masks_per_row(scores: dict[str, torch.Tensor], rows: dict[str, int], ratio: 
         k = round(ratio * view.shape[1])
         keep = np.ones(tuple(view.shape), dtype=bool)
         if k > 0:  # a selection per row, not a sort (~5x faster); ties at the cut still leave exactly k per row
-            a = view.detach().cpu().float().numpy()
-            np.put_along_axis(keep, np.argpartition(a, k - 1, axis=1)[:, :k], False, axis=1)
+            np.put_along_axis(keep, np.argpartition(view.detach().cpu().float().numpy(), k - 1, axis=1)[:, :k],
+                              False, axis=1)
         out[n] = torch.from_numpy(keep).reshape(s.movedim(rows[n], 0).shape).movedim(0, rows[n]).contiguous()
+        if release:
+            del s, view
+            release_free_pages()  # as masks_for_ratio's
     return out
 
 

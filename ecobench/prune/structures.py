@@ -11,12 +11,14 @@ Masks are keep-masks (True = keep) shaped like the weights, as masks.py makes th
 from __future__ import annotations
 
 import re
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from ecobench.errors import StructureError
+from ecobench.prune.heap import release_free_pages
 from ecobench.prune.layout import as_out_in, from_out_in, module_of
 from ecobench.prune.masks import masks_for_ratio
 
@@ -46,9 +48,17 @@ class NM:
     def sparsity(self) -> float:
         return 1 - self.n / self.m
 
-    def masks(self, model: nn.Module, scores: dict[str, torch.Tensor], ratio: float | None = None, scope=None):
-        """N:M keep-masks; `ratio` and `scope` do not apply (the pattern fixes the sparsity), and are ignored."""
-        return {name: nm_mask(s, self.n, self.m, module_of(model, name), name) for name, s in scores.items()}
+    def masks(self, model: nn.Module, scores: MutableMapping[str, torch.Tensor], ratio: float | None = None,
+              scope=None, release: bool = False):
+        """N:M keep-masks; `ratio` and `scope` do not apply (the pattern fixes the sparsity), and are ignored.
+        `release`: drop each score from `scores` once its mask is made (as masks_for_ratio's)."""
+        out = {}
+        for name in list(scores):
+            out[name] = nm_mask(scores.pop(name) if release else scores[name], self.n, self.m, module_of(model, name),
+                                name)
+            if release:
+                release_free_pages()  # as masks_for_ratio's
+        return out
 
 
 @dataclass(frozen=True)

@@ -105,9 +105,17 @@ def test_activation_methods_refuse_embedding_targets(tmp_path: Path, capsys) -> 
     assert rc == 2 and "prune.targets.embeddings: wanda reads the input activations" in err
 
 
-def test_sparsegpt_refuses_other_structures(tmp_path: Path, capsys) -> None:
+def test_sparsegpt_takes_n_m_and_refuses_structured(tmp_path: Path, capsys) -> None:
     path = _suite(tmp_path, methods="{name: sparsegpt}")
-    path.write_text(path.read_text().replace("  scope: layer\n", "  scope: layer\n  structures: [unstructured, \"2:4\"]\n"))
+    text = path.read_text()
+    path.write_text(text.replace("  scope: layer\n", "  scope: layer\n  structures: [unstructured, \"2:4\"]\n"))
+    rc, out, _ = run_inprocess(["validate", str(path)], capsys)
+    assert rc == 0 and "cells: 3 = 1 dense references + 2 pruned" in out
+    path.write_text(text.replace("  scope: layer\n", "  scope: layer\n  structures: [unstructured, structured]\n"))
     rc, err = _validate(path, capsys)
     assert rc == 2 and len(err.strip().splitlines()) == 1
-    assert "prune.structures: sparsegpt rewrites weights rather than scoring them" in err and "drop 2:4" in err
+    assert "prune.structures: sparsegpt rewrites weights rather than scoring them" in err and "drop structured" in err
+    path.write_text(text.replace("{name: sparsegpt}", "{name: sparsegpt, blocksize: 6}").replace(
+        "  scope: layer\n", "  scope: layer\n  structures: [\"2:4\"]\n"))
+    rc, err = _validate(path, capsys)
+    assert rc == 2 and "blocksize 6 is not a multiple of M in 2:4" in err

@@ -11,6 +11,7 @@ from ecobench.prune.methods import (  # noqa: F401 (registration)
 )
 from ecobench.prune.methods.base import (
     REGISTRY,
+    LazyScores,
     Method,
     MethodOptions,
     ScoreInputs,
@@ -20,4 +21,4 @@ from ecobench.prune.methods.base import (
     unregister,
 )
 
-__all__ = ["REGISTRY", "Method", "MethodOptions", "ScoreInputs", "Scores", "method_names", "register", "unregister"]
+__all__ = ["REGISTRY", "LazyScores", "Method", "MethodOptions", "ScoreInputs", "Scores", "method_names", "register", "unregister"]

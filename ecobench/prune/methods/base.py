@@ -6,7 +6,7 @@ The suite schema, `--set`, "did you mean" hints, `validate`'s description, the s
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -60,13 +60,49 @@ class ScoreInputs:
     model: nn.Module | None = None  # the dense model, for methods that read activations or gradients
     calibration: list[tuple[torch.Tensor, torch.Tensor]] = field(default_factory=list)  # (x, y) token batches
     targets: dict[str, nn.Parameter] = field(default_factory=dict)  # the live targeted weights (prune hooks edit them)
+    scope: str = "layer"  # the cell's scope: a method may hold less memory when no cut reads all its scores at once
+    structure: str = "unstructured"  # the cell's structure ('unstructured', 'N:M', 'structured'), for prune hooks
+
+
+class LazyScores(MutableMapping):
+    """name -> score, each computed on first access by `compute(name)`, which may return the scores of a group of
+    names at once (all kept until deleted). The prune phase pops each score once its mask is made, so under layer
+    scope a method's scores never all exist at once: the peak holds one group's scores, not every tensor's (a
+    global cut reads them all, and then holds them all, as an eager dict would)."""
+
+    def __init__(self, names: list[str], compute: Callable[[str], dict[str, torch.Tensor]]):
+        self._names = list(names)
+        self._compute = compute
+        self._done: dict[str, torch.Tensor] = {}
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        if name not in self._done:
+            if name not in self._names:
+                raise KeyError(name)
+            self._done.update((n, s) for n, s in self._compute(name).items() if n in self._names)
+        return self._done[name]
+
+    def __delitem__(self, name: str) -> None:
+        self._names.remove(name)
+        self._done.pop(name, None)
+
+    def __setitem__(self, name: str, value: torch.Tensor) -> None:
+        if name not in self._names:
+            self._names.append(name)
+        self._done[name] = value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._names))
+
+    def __len__(self) -> int:
+        return len(self._names)
 
 
 @dataclass
 class Scores:
     """What the score phase hands the prune phase. Higher = more important; a score never prunes."""
 
-    rank: dict[str, torch.Tensor]  # the values cut at a quantile (sparsity threshold)
+    rank: MutableMapping[str, torch.Tensor]  # the values cut at a quantile (sparsity threshold); may be LazyScores
     spread: dict[str, torch.Tensor] | None = None  # std threshold: tensors whose std(|.|) sets t
     # layer scope, unstructured: cut each output row to the ratio on its own (Wanda); name -> the output dim
     rows: dict[str, int] | None = None

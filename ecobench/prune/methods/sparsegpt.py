@@ -7,7 +7,10 @@ adds 1% of the mean diagonal to H; the error of each pruned column is spread ove
 upper Cholesky factor of H^-1. Blocks are processed in order: the calibration inputs of block i are the outputs of
 the already pruned blocks before it, and only block i's Hessians are held at a time.
 
-Unstructured only (no score for a structure to aggregate; the reference's N:M variant is not implemented here).
+N:M (`prune.structures: ["2:4"]`) as the reference's `prunen`/`prunem`: at the first column of every group of M
+inputs, the M - N weights of each row with the lowest saliency (of the weights as already updated by the columns
+before) are pruned, so every group of M keeps exactly N. `structured` (whole neurons and heads) is refused: the
+reference has no such variant, and there is no one score per weight for shrink.py to aggregate.
 Scope: `layer` only. The weights a layer keeps depend on how its earlier columns were rewritten, so there is no
 one score per weight to cut across layers; with `scope: [layer, global]` sparsegpt contributes its layer cells.
 """
@@ -25,6 +28,7 @@ from torch import nn
 from ecobench.prune.layout import as_out_in, from_out_in, module_of
 from ecobench.prune.methods.base import Method, MethodOptions, ScoreInputs, register
 from ecobench.prune.methods.wanda import activation_problems
+from ecobench.prune.structures import NM, Unstructured, parse_structure
 from ecobench.prune.targets import transformer_blocks
 
 
@@ -38,10 +42,16 @@ class SparseGPTOptions(MethodOptions):
 
     def problems(self, suite: Any) -> list[tuple[str, str]]:
         out = activation_problems(self.name, suite)
-        others = [st for st in getattr(suite.prune, "structures", ["unstructured"]) if st != "unstructured"]
-        if others:
-            out.append(("prune.structures", f"sparsegpt rewrites weights rather than scoring them, so no structure can "
-                        f"aggregate its scores; it runs unstructured only (drop {', '.join(others)} or sparsegpt)"))
+        structures = getattr(suite.prune, "structures", ["unstructured"])
+        if "structured" in structures:
+            out.append(("prune.structures", "sparsegpt rewrites weights rather than scoring them, so no whole neurons "
+                        "or heads can be ranked by its scores; it runs unstructured and N:M only (drop structured "
+                        "or sparsegpt)"))
+        for st in structures:
+            m = str(st).rsplit(":", 1)[-1] if ":" in str(st) else ""
+            if m.isdigit() and int(m) and self.blocksize % int(m):  # a malformed N:M is the schema's to refuse
+                out.append(("prune.structures", f"sparsegpt's blocksize {self.blocksize} is not a multiple of M in "
+                            f"{st}: a group of M inputs must not straddle two blocks"))
         if "layer" not in suite.prune.scopes:
             out.append(("prune.scope", "sparsegpt rewrites the kept weights of each layer as it prunes, so it has no "
                         "one score to cut across layers: it needs scope 'layer' (alone or in a list)"))
@@ -50,8 +60,9 @@ class SparseGPTOptions(MethodOptions):
 
 @torch.no_grad()
 def obs_prune(w: torch.Tensor, h: torch.Tensor, ratio: float, blocksize: int = 128,
-              percdamp: float = 0.01) -> tuple[torch.Tensor, torch.Tensor]:
-    """Prune `ratio` of w (out, in) against the input Hessian h (in, in); return (new w, keep-mask), both (out, in)."""
+              percdamp: float = 0.01, nm: tuple[int, int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Prune `ratio` of w (out, in) against the input Hessian h (in, in); return (new w, keep-mask), both (out, in).
+    With `nm` = (N, M), keep N of every M consecutive inputs of each row instead (`ratio` is then not read)."""
     w = w.detach().float().clone(memory_format=torch.contiguous_format)
     h = h.detach().clone().float()
     rows, cols = w.shape
@@ -66,14 +77,19 @@ def obs_prune(w: torch.Tensor, h: torch.Tensor, ratio: float, blocksize: int = 1
         i2 = min(i1 + blocksize, cols)
         w1 = w[:, i1:i2].clone()  # (out, count)
         hinv1 = hinv[i1:i2, i1:i2]
-        saliency = w1.pow(2) / torch.diag(hinv1).pow(2).unsqueeze(0)
-        k = round(ratio * saliency.numel())
-        pruned = torch.zeros(saliency.shape, dtype=torch.bool)
-        if k:
-            pruned.view(-1)[torch.argsort(saliency.reshape(-1), stable=True)[:k]] = True
+        pruned = torch.zeros(w1.shape, dtype=torch.bool)
+        if nm is None:
+            saliency = w1.pow(2) / torch.diag(hinv1).pow(2).unsqueeze(0)
+            k = round(ratio * saliency.numel())
+            if k:
+                pruned.view(-1)[torch.argsort(saliency.reshape(-1), stable=True)[:k]] = True
         q1 = torch.zeros_like(w1)
         err1 = torch.zeros_like(w1)
         for i in range(i2 - i1):
+            if nm is not None and i % nm[1] == 0:  # a new group of M: its weights as updated so far
+                g = slice(i, i + nm[1])
+                saliency = w1[:, g].pow(2) / torch.diag(hinv1)[g].pow(2).unsqueeze(0)
+                pruned[:, g].scatter_(1, torch.topk(saliency, nm[1] - nm[0], dim=1, largest=False).indices, True)
             col = w1[:, i]
             q = torch.where(pruned[:, i], torch.zeros_like(col), col)
             q1[:, i] = q
@@ -134,10 +150,14 @@ def _hessians(model: nn.Module, names: list[str], hs: dict[str, torch.Tensor], c
 
 def _prune_group(model: nn.Module, names: list[str], inp: ScoreInputs, hs: dict, counts: dict, ratio: float,
                  m: SparseGPTOptions, masks: dict[str, torch.Tensor]) -> None:
+    st = parse_structure(inp.structure)
+    if not isinstance(st, (NM, Unstructured)):
+        raise ValueError(f"sparsegpt cannot prune structure {inp.structure!r}")  # refused at validate
+    nm = (st.n, st.m) if isinstance(st, NM) else None
     for n in names:
         mod = module_of(model, n)
         p = inp.targets[n]
-        w, keep = obs_prune(as_out_in(p, mod, n), hs.pop(n) * (2 / counts[n]), ratio, m.blocksize, m.percdamp)
+        w, keep = obs_prune(as_out_in(p, mod, n), hs.pop(n) * (2 / counts[n]), ratio, m.blocksize, m.percdamp, nm)
         p.copy_(from_out_in(w, mod).to(p.dtype))
         masks[n] = from_out_in(keep, mod)
 
@@ -180,7 +200,7 @@ def _hidden(out: Any) -> torch.Tensor:
 
 register(Method(
     "sparsegpt", SparseGPTOptions, None,
-    summary="layer-wise OBS on the calibration Hessian, updating the kept weights (SparseGPT; layer scope)",
+    summary="layer-wise OBS on the calibration Hessian, updating the kept weights (SparseGPT; layer scope, N:M too)",
     needs=frozenset({"weights", "calibration"}),
     prune=prune,
 ))

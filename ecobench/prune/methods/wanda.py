@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import torch
+
 from ecobench.prune.calibration import in_dim, input_norms
 from ecobench.prune.layout import as_out_in, from_out_in, module_of
-from ecobench.prune.methods.base import Method, MethodOptions, ScoreInputs, Scores, register
+from ecobench.prune.methods.base import LazyScores, Method, MethodOptions, ScoreInputs, Scores, register
 
 
 class WandaOptions(MethodOptions):
@@ -35,14 +37,18 @@ def activation_problems(name: str, suite: Any) -> list[tuple[str, str]]:
 
 
 def score(m: WandaOptions, inp: ScoreInputs) -> Scores:
+    """The norms (one small vector per layer) are taken now; each tensor's scores only when the prune phase reads
+    them, which frees each once its mask is made: the scores of every tensor never exist at once under layer scope."""
     model = inp.model
     norms = input_norms(model, list(inp.weights), inp.calibration)
-    rank, rows = {}, {}
-    for n, w in inp.weights.items():
+
+    def one(n: str) -> dict[str, torch.Tensor]:
         mod = module_of(model, n)
-        rank[n] = from_out_in(as_out_in(w, mod, n).abs() * norms[n].unsqueeze(0), mod)  # (out, in) * (1, in)
-        rows[n] = 1 - in_dim(model, n)
-    return Scores(rank, rows=rows if m.compare == "row" else None)
+        s = as_out_in(inp.weights[n], mod, n).abs()  # a new (out, in) tensor: scaled in place, no second one
+        return {n: from_out_in(s.mul_(norms.pop(n).unsqueeze(0)), mod)}  # (out, in) * (1, in)
+
+    rows = {n: 1 - in_dim(model, n) for n in inp.weights}
+    return Scores(LazyScores(list(inp.weights), one), rows=rows if m.compare == "row" else None)
 
 
 register(Method(
