@@ -59,7 +59,6 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
     calibration_tokens = 0
     data = load_data(suite.data, suite.model)
     model = load_dense(suite, cell.seed, dense_dir, data)
-    reference = load_dense(suite, cell.seed, dense_dir, data)  # the seed's dense model, measured beside this cell
     targets = select_targets(model, suite.prune.targets)
 
     @contextmanager
@@ -124,6 +123,9 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
         max_batches = None if suite.eval.batches == "all" else suite.eval.batches
         ev = evaluate(model, data, eval_bs, max_batches)  # the loss; footprint comes from the paired windows below
         workloads = [eval_workload(suite, data, warmed=True), *inference_workloads(suite, data)]
+        # the seed's dense model, measured beside this cell: loaded only now, so that scoring and pruning hold one
+        # model (with a method's scores), not two (issue 11's 2-copy limit)
+        reference = load_dense(suite, cell.seed, dense_dir, data)
         phases += measure_paired(monitor, cell.key, model, reference, workloads, suite.footprint.repeats)
         cost = token_cost(model, data.context)  # after any shrink or sparse-kernel swap: what runs
         frac, zeros, n = overall_sparsity(counts)

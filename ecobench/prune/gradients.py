@@ -89,6 +89,8 @@ def calibration_gradients(model: nn.Module, targets: dict[str, nn.Parameter], na
         p.grad = None
     for n in names:
         targets[n].requires_grad_(True)
+        # allocated now, side by side, and accumulated into in place: not scattered among the activations' buffers
+        targets[n].grad = torch.zeros_like(targets[n])
     model.eval()  # no dropout: the gradient of the model being pruned
     tokens = sum(x.numel() for x, _ in batches)
     try:
@@ -99,14 +101,14 @@ def calibration_gradients(model: nn.Module, targets: dict[str, nn.Parameter], na
             for x, y in batches:
                 for i in range(x.shape[0]):
                     _backward_one(model, parts, x[i : i + 1], y[i : i + 1], 1.0 / tokens)
+                    release_free_pages()  # this sequence's activations: free, and no longer resident
         grads = {}
         for n in names:
             p = targets[n]
-            grads[n] = p.grad if p.grad is not None else torch.zeros_like(p)
+            grads[n] = p.grad
             p.grad = None
     finally:
         for p in model.parameters():
             p.requires_grad_(was[id(p)])
             p.grad = None
-    release_free_pages()  # the activations' pages: the next group's gradients are what should use them
     return grads
