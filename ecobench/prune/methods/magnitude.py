@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from ecobench.prune.masks import absolute
-from ecobench.prune.methods.base import Method, MethodOptions, ScoreInputs, Scores, register
+from ecobench.prune.methods.base import LazyScores, Method, MethodOptions, ScoreInputs, Scores, register
 
 
 class MagnitudeOptions(MethodOptions):
@@ -13,7 +13,8 @@ class MagnitudeOptions(MethodOptions):
 
 
 def score(m: MagnitudeOptions, inp: ScoreInputs) -> Scores:
-    return Scores({n: absolute(w) for n, w in inp.weights.items()})
+    # each tensor's |w| made when the prune phase reads it (and freed with its mask under layer scope)
+    return Scores(LazyScores(list(inp.weights), lambda n: {n: absolute(inp.weights[n])}))
 
 
 register(Method("magnitude", MagnitudeOptions, score, summary="|w| of the final weights"))

@@ -7,7 +7,7 @@ from typing import Literal
 
 import torch
 
-from ecobench.prune.methods.base import Method, MethodOptions, ScoreInputs, Scores, register
+from ecobench.prune.methods.base import LazyScores, Method, MethodOptions, ScoreInputs, Scores, register
 
 
 class RandomOptions(MethodOptions):
@@ -15,12 +15,13 @@ class RandomOptions(MethodOptions):
 
 
 def score(m: RandomOptions, inp: ScoreInputs) -> Scores:
-    # one generator per tensor, seeded from (seed, name): the same draw at every ratio, so masks nest
-    out = {}
-    for n, w in inp.weights.items():
+    # one generator per tensor, seeded from (seed, name): the same draw at every ratio, so masks nest; each drawn
+    # when the prune phase reads it (and freed with its mask under layer scope)
+    def one(n: str) -> dict[str, torch.Tensor]:
         g = torch.Generator().manual_seed(int(hashlib.sha256(f"{inp.seed}|{n}".encode()).hexdigest()[:15], 16))
-        out[n] = torch.rand(w.shape, generator=g)
-    return Scores(out)
+        return {n: torch.rand(inp.weights[n].shape, generator=g)}
+
+    return Scores(LazyScores(list(inp.weights), one))
 
 
 register(Method("random", RandomOptions, score, summary="uniform random scores (seeded per tensor)"))
