@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from ecobench.config.schema import Suite
 from ecobench.dense import load_dense, load_recorded, phase_row
+from ecobench.domains import evaluate_domains
 from ecobench.errors import CellFailed
 from ecobench.families import load_data, of_data
 from ecobench.footprint import Monitor
@@ -122,6 +123,8 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
         eval_bs = suite.eval.batch_size or 4 * suite.train.batch_size
         max_batches = None if suite.eval.batches == "all" else suite.eval.batches
         ev = evaluate(model, data, eval_bs, max_batches)  # the loss; footprint comes from the paired windows below
+        # eval.domains: the same model on other held-out corpora; part of the loss evaluation, not a measured phase
+        domain_metrics = evaluate_domains(model, suite, eval_bs)
         workloads = [eval_workload(suite, data, warmed=True), *inference_workloads(suite, data)]
         # the seed's dense model, measured beside this cell: loaded only now, so that scoring and pruning hold one
         # model (with a method's scores), not two (issue 11's 2-copy limit)
@@ -147,6 +150,7 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
             "dense_train_loss": dense["train_loss"],
             "layer_sparsity": {k: z / m for k, (z, m) in counts.items()},
             "sparsity_exploited": exploited,
+            **domain_metrics,  # loss@<domain>, bpc@<domain>, ppl@<domain>, tokens@<domain>
         }
         if pruned.shrink is not None:
             metrics.update(structured_metrics(pruned, targets))

@@ -72,9 +72,8 @@ class CellRecord(_Open):
         bad = []
         if self.status == "ok" and not _number(self.metrics.get("loss")):
             bad.append(f"loss={self.metrics.get('loss')!r}")
-        for m in ("loss", "bpc", "ppl"):
-            v = self.metrics.get(m)
-            if v is not None and not valid_number(v):
+        for m, v in self.metrics.items():  # the main corpus's and each eval.domains one's (loss@<domain>, ...)
+            if m.partition("@")[0] in ("loss", "bpc", "ppl") and v is not None and not valid_number(v):
                 bad.append(f"{m}={v!r}")
         for ph in self.phases:
             for col, v in ph.model_dump().items():

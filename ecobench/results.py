@@ -33,7 +33,7 @@ def _clean(v: Any) -> Any:
 
 
 def _cell_columns(rec: CellRecord, run: str) -> dict:
-    metrics = {k: _clean(v) if k in QUALITY else v for k, v in rec.metrics.items()}
+    metrics = {k: _clean(v) if k.partition("@")[0] in QUALITY else v for k, v in rec.metrics.items()}  # @: domains
     invalid = rec.invalid_values()
     return {**rec.cell.model_dump(), "run": run, "status": rec.status, "reason": rec.reason, **metrics,
             "invalid": "; ".join(invalid) if invalid else None}

@@ -20,6 +20,7 @@ from ecobench.config.schema import Suite
 from ecobench.data.corpus import pending_fetch
 from ecobench.data.dataset import TokenData
 from ecobench.dense import MODEL_FILE, ensure_dense
+from ecobench.domains import load_domain
 from ecobench.errors import DataError, ResultsError, SensorError, SuiteError, TargetsError, UserError
 from ecobench.families import load_data
 from ecobench.footprint import Monitor
@@ -64,6 +65,11 @@ def check_suite(sf: SuiteFile, fetch: bool = True) -> TokenData | None:
             data = load_data(suite.data, suite.model)
         except DataError as err:
             problems.append(f"{sf.where(err.field)}: {err}")
+    for domain in suite.eval.domains if data is not None else []:  # each extra domain loads and fits the context
+        try:
+            load_domain(suite, domain, fetch=False)
+        except DataError as err:
+            problems.append(f"{sf.where('eval.domains')}: eval.domains: {domain}: {err}")
     if data is not None and suite.prune.structures != ["unstructured"]:
         from ecobench.prune.suite_checks import meta_model, structure_problems
 

@@ -16,13 +16,19 @@ class Config(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)  # no inf/nan numbers
 
 
+EVAL_LATER = {"domains": [], "domain_batches": None}  # eval fields added after results folders existed, at default
+
+
 def fingerprint_of(resolved: dict[str, Any]) -> str:
     """The fingerprint of a resolved suite as dumped to JSON: as the manifest stores it, so readers recompute it
     without importing the schema (or torch). footprint.budget is left out: a ceiling on the cost, not what is
-    computed, so raising it resumes the same folder."""
+    computed, so raising it resumes the same folder. Fields added later (EVAL_LATER) count only when set, so
+    folders written before them keep their fingerprint."""
     d = dict(resolved)
     if isinstance(d.get("footprint"), dict):
         d["footprint"] = {k: v for k, v in d["footprint"].items() if k != "budget"}
+    if isinstance(d.get("eval"), dict):
+        d["eval"] = {k: v for k, v in d["eval"].items() if not (k in EVAL_LATER and v == EVAL_LATER[k])}
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -244,12 +244,31 @@ class EvalConfig(Config):
     prefill_batches: int = Field(8, ge=1)  # prompt batches in each measured prefill window
     execution: Literal["dense", "sparse"] = "dense"  # sparse: masked weights run through a sparse kernel if one exists
     metric: Literal["loss", "mae", "accuracy"] = "loss"  # the y axis of the loss-vs-ratio figure (mae, accuracy: VQA)
+    # extra held-out corpora every cell is also evaluated on (loss, bpc, ppl each), on their validation split only,
+    # read with the suite's data settings and tokenizer (ecobench/domains.py)
+    domains: list[Literal["shakespeare", "tinyshakespeare", "python-stdlib"]] = Field(default_factory=list)
+    domain_batches: int | Literal["all"] | None = None  # validation batches per domain (default: `batches`)
 
     @field_validator("batches")
     @classmethod
     def _positive(cls, v: int | str) -> int | str:
         if isinstance(v, int) and v < 1:
             raise ValueError("batches must be >= 1 or 'all'")
+        return v
+
+    @field_validator("domain_batches")
+    @classmethod
+    def _positive_domain(cls, v: int | str | None) -> int | str | None:
+        if isinstance(v, int) and v < 1:
+            raise ValueError("domain_batches must be >= 1 or 'all'")
+        return v
+
+    @field_validator("domains")
+    @classmethod
+    def _unique_domains(cls, v: list[str]) -> list[str]:
+        dups = sorted({x for x in v if v.count(x) > 1})
+        if dups:
+            raise ValueError(f"domains has duplicates: {dups}")
         return v
 
     @field_validator("inference_batch_sizes")
@@ -267,6 +286,8 @@ _LATER_DEFAULTS = (
     ("prune", "structured", {"mlp": True, "heads": True}),
     ("eval", "execution", "dense"),
     ("eval", "metric", "loss"),
+    ("eval", "domains", []),
+    ("eval", "domain_batches", None),
     ("data", "split_seed", 0),
     ("model", "image_size", 8),
     ("model", "patch_size", 4),

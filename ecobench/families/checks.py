@@ -4,6 +4,7 @@ corpus a text model), metrics and target parts exist for the family, methods and
 from __future__ import annotations
 
 from ecobench.config.schema import Suite
+from ecobench.domains import domain_problem
 from ecobench.families import CAUSAL_LM, family_name, get
 from ecobench.prune.methods import REGISTRY
 
@@ -27,6 +28,8 @@ def family_problems(suite: Suite) -> list[tuple[str, str]]:
         if suite.eval.metric not in TEXT_METRICS:
             out.append(("eval.metric", f"{suite.eval.metric!r} scores answers to questions about images; a text "
                         "model's metric is 'loss'"))
+        if problem := domain_problem(suite):
+            out.append(("eval.domains", problem))
         parts = set(suite.prune.targets.parts or []) - set(get(family).parts)
         if parts:
             out.append(("prune.targets.parts", f"{sorted(parts)}: a text model has one part, language (vision and "
@@ -46,6 +49,9 @@ def family_problems(suite: Suite) -> list[tuple[str, str]]:
         if REGISTRY[m.name].needs & {"calibration", "gradients"}:
             out.append(("prune.methods", f"[{i}] {m.display} reads calibration batches of text windows; image-question "
                         "batches are not wired into it yet (trajectory, magnitude, movement and random are)"))
+    if suite.eval.domains:
+        out.append(("eval.domains", "extra domains are text corpora; an image-text model is evaluated on its "
+                    "image-question data only"))
     if "structured" in suite.prune.structures:
         out.append(("prune.structures", "structured pruning rewrites gpt2 and llama configs; an image-text model "
                     "takes unstructured or N:M"))

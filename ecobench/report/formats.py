@@ -80,6 +80,14 @@ def default_metrics(agg: pd.DataFrame) -> list[str]:
     return ["loss"] + [m for m in ("accuracy", "mae") if f"{m}_mean" in agg.columns and agg[f"{m}_mean"].notna().any()]
 
 
+def with_domains(agg: pd.DataFrame, metrics: list[str]) -> list[str]:
+    """Each chosen metric, followed by the same metric on every extra domain the runs were evaluated on
+    (eval.domains: `ppl` -> ppl, ppl@python-stdlib)."""
+    domains = sorted({c.removesuffix("_mean").partition("@")[2] for c in agg.columns
+                      if "@" in c and c.endswith("_mean") and "_delta" not in c})
+    return [x for m in metrics for x in [m, *(f"{m}@{d}" for d in domains)] if x == m or f"{x}_mean" in agg.columns]
+
+
 def build_columns(agg: pd.DataFrame, metrics: list[str] | None = None, phases: list[str] | None = None,
                   view: str = "default") -> list[Column]:
     """The displayed columns: identity, quality (mean ± std, delta vs dense), sparsity, footprint, inference, flag."""
@@ -100,16 +108,17 @@ def build_columns(agg: pd.DataFrame, metrics: list[str] | None = None, phases: l
     ident("scope", "scope")
     ident("ratio", "target")
     cols.append(Column("seeds", lambda r: r["n_seeds"], seeds_text))
-    for m in metrics:
-        unit = f" ({METRIC_UNITS[m]})" if METRIC_UNITS[m] else ""
+    for m in with_domains(agg, metrics):
+        base = m.partition("@")[0]
+        unit = f" ({METRIC_UNITS[base]})" if METRIC_UNITS[base] else ""
 
         def mean_std(r: pd.Series, m: str = m) -> str:
             s = r[f"{m}_std"]
-            d = 2 if m == "ppl" else 4
+            d = 2 if m.startswith("ppl") else 4
             return f"{r[f'{m}_mean']:.{d}f}" + ("" if pd.isna(s) else f" ± {s:.{d}f}")
 
-        d = 2 if m == "ppl" else 4
-        best = "max" if m in HIGHER_IS_BETTER else "min"
+        d = 2 if base == "ppl" else 4
+        best = "max" if base in HIGHER_IS_BETTER else "min"
         cols.append(Column(f"{m}{unit}", lambda r, m=m: r[f"{m}_mean"], mean_std, best, group="quality"))
         cols.append(Column(f"Δ{m}", lambda r, m=m: r[f"{m}_delta_mean"],
                            lambda r, m=m, d=d: _signed(r[f"{m}_delta_mean"], d), best, group="quality"))
@@ -281,7 +290,7 @@ def to_csv(agg: pd.DataFrame, metrics: list[str] | None = None, phases: list[str
     phases = phases or [*present_phases(agg), "total"]
     keep = ["run", "suite", "model", "method", "method_name", "structure", "scope", "ratio", "multiplier", "target",
             "n_seeds", "n_cells", "seeds", "sparsity_exploited"]
-    for m in metrics:
+    for m in with_domains(agg, metrics):
         keep += [f"{m}_mean", f"{m}_std", f"{m}_delta_mean", f"{m}_delta_std", f"{m}_delta_pct_mean",
                  f"{m}_delta_pct_std"]
     keep += ["sparsity_mean", "sparsity_std", "params_nonzero_mean", "params_total"]

@@ -23,6 +23,7 @@ from ecobench.sweep import CONTROL
 CELL_PHASES = PHASES[1:]  # the phases a cell pays for itself
 QUANTITIES = ("energy_kwh", "co2e_g", "water_l")  # footprint columns of a phase row, in base units
 METRICS = ("loss", "bpc", "ppl", "accuracy", "mae")  # quality metrics, each with a delta against dense
+DOMAIN_METRICS = ("loss", "bpc", "ppl")  # scored on each extra domain of eval.domains as `<metric>@<domain>`
 HIGHER_IS_BETTER = ("accuracy",)  # the others: lower is better
 CHANCE = ("accuracy_chance", "mae_chance")  # image-question runs: what always giving the usual answer scores
 GROUP = ["run", "suite", "model", "method", "method_name", "structure", "scope", "ratio", "multiplier"]
@@ -43,6 +44,18 @@ def _num(df: pd.DataFrame, col: str) -> pd.Series:
     if col in df.columns:
         return pd.to_numeric(df[col], errors="coerce")
     return pd.Series(math.nan, index=df.index, dtype=float)
+
+
+def domain_columns(columns) -> list[str]:
+    """The `<metric>@<domain>` quality columns of eval.domains present in a frame (sorted by domain, then metric)."""
+    found = [c for c in columns if isinstance(c, str) and c.partition("@")[0] in DOMAIN_METRICS and "@" in c
+             and not c.endswith(("_mean", "_std", "_dense")) and "_delta" not in c]
+    return sorted(found, key=lambda c: (c.partition("@")[2], DOMAIN_METRICS.index(c.partition("@")[0])))
+
+
+def quality_columns(columns) -> list[str]:
+    """The main quality metrics, then those of every extra domain: each gets a mean, std and delta vs dense."""
+    return [*METRICS, *domain_columns(columns)]
 
 
 def _sources(rows: pd.DataFrame) -> tuple[bool, str]:
@@ -101,7 +114,7 @@ def cell_table(rows: pd.DataFrame, energy: str = "gross") -> pd.DataFrame:
     for (_run, _key), g in ok.groupby(["run", "key"], sort=False):
         first = g.iloc[0]
         rec = {c: first.get(c) for c in [*GROUP, "key", "seed", "sparsity", "params_nonzero", "params_total",
-                                         *METRICS, *CHANCE, "eval_metric", "layer_sparsity", "layer_kept", "sparsity_exploited",
+                                         *quality_columns(g.columns), *CHANCE, "eval_metric", "layer_sparsity", "layer_kept", "sparsity_exploited",
                                          "flops_per_token_dense", "flops_per_token_effective"]
                if c in g.columns}
         rec["invalid"] = first.get("invalid") if "invalid" in g.columns else None
@@ -137,7 +150,7 @@ def _attach_dense(cells: pd.DataFrame, ok: pd.DataFrame) -> pd.DataFrame:
         shared = dense[f"train_{q}"].reindex(idx).to_numpy()
         cells[f"train_{q}"] = shared
         cells[f"pipeline_{q}"] = cells[f"cell_{q}"] + shared
-    for m in METRICS:
+    for m in quality_columns(cells.columns):
         if m not in cells.columns:
             continue
         ref = dense[m].reindex(idx).to_numpy()
@@ -171,8 +184,9 @@ def aggregate(cells: pd.DataFrame, failed: pd.DataFrame | None = None, run_order
     if cells.empty:
         return pd.DataFrame()
     value_cols = [c for c in cells.columns if c.endswith(tuple(QUANTITIES)) or c.startswith("inference_")]
-    stats_cols = [c for c in [*METRICS, *(f"{m}_delta" for m in METRICS), *(f"{m}_delta_pct" for m in METRICS),
-                              *(f"{m}_delta_control" for m in METRICS), "sparsity", "flops_per_token_dense",
+    quality = quality_columns(cells.columns)
+    stats_cols = [c for c in [*quality, *(f"{m}_delta" for m in quality), *(f"{m}_delta_pct" for m in quality),
+                              *(f"{m}_delta_control" for m in quality), "sparsity", "flops_per_token_dense",
                               "flops_per_token_effective"] if c in cells.columns]
     measured = paired.labels(cells)
     rows = []

@@ -192,6 +192,10 @@ CATALOGUE = [
     # task families: image-question data, answer metrics and parts need a vision-language model, and back
     Case("digits_vqa_on_a_text_model", edit("  corpus: path\n  path: {corpus}\n", "  corpus: digits-vqa\n"),
          ":4: data.corpus: 'digits-vqa' is image + question data: it needs a vision-language model"),
+    Case("domains_with_a_char_tokenizer", BASE + "eval:\n  domains: [python-stdlib]\n",
+         ":21: eval.domains: a 'char' tokenizer is fitted to the main corpus and cannot encode python-stdlib "
+         "faithfully; use data.tokenizer: byte or pretrained"),
+    Case("domains_unknown_corpus", BASE + "eval:\n  domains: [wikipedia]\n", ":21: eval.domains[0]: "),
     Case("metric_mae_on_a_text_model", edit("footprint:", "eval:\n  metric: mae\nfootprint:"),
          ":19: eval.metric: 'mae' scores answers to questions about images; a text model's metric is 'loss'"),
     Case("parts_vision_on_a_text_model", edit("  ratios: [0, 0.5]", "  ratios: [0, 0.5]\n  targets:\n    parts: [vision]"),
