@@ -362,7 +362,10 @@ def describe_grid(sf: SuiteFile, data: TokenData | None) -> str:
            "per ratio at layer scope" if suite.prune.structures != ["unstructured"] else "") + ")",
         f"evaluation: {suite.eval.execution} execution"
         + (" (masked weights through a sparse kernel where this machine has one)" if suite.eval.execution == "sparse"
-           else ""),
+           else "")
+        + (f"; also on the validation split of {', '.join(suite.eval.domains)} (eval.domains; "
+           f"{suite.eval.domain_batches or suite.eval.batches} batches, not a measured phase)"
+           if suite.eval.domains else ""),
         f"estimated optimizer steps: "
         f"{len(suite.seeds) * suite.train.steps + (len(pruned) + len(controls)) * suite.prune.recover_steps:,} "
         f"(train {suite.train.steps} x {len(suite.seeds)}, recover {suite.prune.recover_steps} x "
