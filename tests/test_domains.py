@@ -115,3 +115,11 @@ def test_without_domains_the_fingerprint_is_unchanged() -> None:
     before = {**d, "eval": {k: v for k, v in d["eval"].items() if k not in ("domains", "domain_batches")}}
     assert suite.fingerprint() == fingerprint_of(before)
     assert _suite().fingerprint() != suite.fingerprint()
+
+
+def test_an_image_text_model_takes_no_text_domains(capsys) -> None:
+    from tests.conftest import SUITES
+
+    rc, _, err = run_inprocess(["validate", str(SUITES / "multimodal.yaml"), *set_args(["eval.domains=[shakespeare]"])],
+                               capsys)
+    assert rc == 2 and "eval.domains: extra domains are text corpora" in err, err
