@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from ecobench.config.schema import Suite
 from ecobench.dense import load_dense, load_recorded, phase_row
+from ecobench.device import resolve_device, to_device
 from ecobench.domains import evaluate_domains
 from ecobench.errors import CellFailed
 from ecobench.families import load_data, of_data
@@ -59,7 +60,8 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
     phases: list[dict[str, Any]] = []
     calibration_tokens = 0
     data = load_data(suite.data, suite.model)
-    model = load_dense(suite, cell.seed, dense_dir, data)
+    device = resolve_device(suite.run.device)  # every tensor of every phase below lives there
+    model = load_dense(suite, cell.seed, dense_dir, data, device)
     targets = select_targets(model, suite.prune.targets)
 
     @contextmanager
@@ -85,11 +87,11 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
             with window("score") as found:
                 calibration = []
                 if spec.needs & {"calibration", "gradients"}:
-                    calibration = draw_calibration(data, suite.prune.calibration)
+                    calibration = to_device(draw_calibration(data, suite.prune.calibration), device)
                     found["calibration_tokens"] = tokens_of(calibration)
                 inputs = ScoreInputs(
                     weights={n: p.detach() for n, p in targets.items()},
-                    recorded=load_recorded(dense_dir) if "recorded" in spec.needs else {},
+                    recorded=load_recorded(dense_dir, device) if "recorded" in spec.needs else {},
                     seed=cell.seed,
                     model=model,
                     calibration=calibration,
@@ -128,7 +130,7 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
         workloads = [eval_workload(suite, data, warmed=True), *inference_workloads(suite, data)]
         # the seed's dense model, measured beside this cell: loaded only now, so that scoring and pruning hold one
         # model (with a method's scores), not two (issue 11's 2-copy limit)
-        reference = load_dense(suite, cell.seed, dense_dir, data)
+        reference = load_dense(suite, cell.seed, dense_dir, data, device)
         phases += measure_paired(monitor, cell.key, model, reference, workloads, suite.footprint.repeats)
         cost = token_cost(model, data.context)  # after any shrink or sparse-kernel swap: what runs
         frac, zeros, n = overall_sparsity(counts)

@@ -45,7 +45,9 @@ def _forecast(sf, data) -> int:
         import torch
 
         torch.set_num_threads(suite.train.threads)
-    monitor = Monitor(suite.footprint)
+    from ecobench.device import resolve_device
+
+    monitor = Monitor(suite.footprint, device=str(resolve_device(suite.run.device)))
     monitor.start(measure_idle=False)
     try:
         cal, probe = calibrate(suite, data, monitor)
@@ -69,7 +71,8 @@ def _forecast(sf, data) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from ecobench.config.load import load_suite
 
-    sf = load_suite(args.suite, args.set)  # before importing torch: a malformed suite is refused at once
+    overrides = [*args.set, f"run.device={args.device}"] if args.device else args.set
+    sf = load_suite(args.suite, overrides)  # before importing torch: a malformed suite is refused at once
     from ecobench.runner import run_suite
 
     argv = ["ecobench", *sys.argv[1:]]
@@ -105,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", help="results folder (default: results/<suite>-<UTC time>; an existing one is resumed)")
     sp.add_argument("--new", action="store_true", help="start a fresh folder instead of resuming an unfinished one")
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sp.add_argument("--device", help="where to compute: auto, cpu, cuda or cuda:N (same as --set run.device=...)")
     sp.set_defaults(func=_cmd_run)
 
     sp = sub.add_parser("validate", help="check a suite and print the resolved grid without running it")

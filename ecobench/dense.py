@@ -20,6 +20,7 @@ from ecobench.atomic import save_with, write_bytes, write_json
 from ecobench.config.schema import Suite
 from ecobench.data.dataset import TokenData
 from ecobench.data.tokenizer import tokenizer_state
+from ecobench.device import resolve_device
 from ecobench.errors import CellFailed, ResultsError, UserError
 from ecobench.families import load_data
 from ecobench.footprint import Monitor
@@ -113,7 +114,10 @@ def ensure_dense(suite: Suite, seed: int, dense_dir: Path, monitor: Monitor, pro
             (dense_dir / name).unlink(missing_ok=True)
     dense_dir.mkdir(parents=True, exist_ok=True)
     data = load_data(suite.data, suite.model)
-    model = build_model(suite.model, data.vocab_size, data.context, seed)
+    # built on the host (the same initial weights whatever the device), then moved with everything it records
+    with torch.device("cpu"):
+        model = build_model(suite.model, data.vocab_size, data.context, seed)
+    model.to(resolve_device(suite.run.device))
     targets = select_targets(model, suite.prune.targets)
     recorders = _recorders(suite, targets)
     try:
@@ -125,11 +129,12 @@ def ensure_dense(suite: Suite, seed: int, dense_dir: Path, monitor: Monitor, pro
         info = {"status": "failed", "reason": str(err), "phase": err.phase, "step": err.step}
         write_json(dense_dir / "failed.json", info)
         return info
+    model.to("cpu")  # checkpoints are written from host copies; load_dense moves them to the run's device
     save_with(lambda p: save_model(model, p), dense_dir / MODEL_FILE)
     if suite.model.pretrained:
         write_bytes(dense_dir / CONFIG_FILE, model.config.to_json_string().encode())
     if recorders:
-        state = {k: t for r in recorders for k, t in r.state_tensors().items()}
+        state = {k: t.detach().cpu() for r in recorders for k, t in r.state_tensors().items()}
         save_with(lambda p: save_file(state, p), dense_dir / RECORDED_FILE)
     (dense_dir / "tokenizer.json").write_text(tokenizer_state(data.tokenizer))
     info = {
@@ -157,13 +162,16 @@ def ensure_dense(suite: Suite, seed: int, dense_dir: Path, monitor: Monitor, pro
 OPTIONAL_BUFFERS = ("*.attn.bias", "*.attn.masked_bias")
 
 
-def load_dense(suite: Suite, seed: int, dense_dir: Path, data: TokenData) -> torch.nn.Module:
+def load_dense(suite: Suite, seed: int, dense_dir: Path, data: TokenData,
+               device: torch.device | None = None) -> torch.nn.Module:
     """The seed's dense model from its checkpoint, every parameter and persistent buffer read from the file (tied
-    tensors are saved once by safetensors' save_model and restored by load_model)."""
-    if suite.model.pretrained and (dense_dir / CONFIG_FILE).is_file():
-        model = skeleton_like((dense_dir / CONFIG_FILE).read_text())
-    else:
-        model = build_model(suite.model, data.vocab_size, data.context, seed)
+    tensors are saved once by safetensors' save_model and restored by load_model), on `device` (default: the
+    suite's run.device)."""
+    with torch.device("cpu"):  # read on the host, then moved
+        if suite.model.pretrained and (dense_dir / CONFIG_FILE).is_file():
+            model = skeleton_like((dense_dir / CONFIG_FILE).read_text())
+        else:
+            model = build_model(suite.model, data.vocab_size, data.context, seed)
     try:
         missing, unexpected = load_model(model, str(dense_dir / MODEL_FILE), strict=False)
     except (OSError, SafetensorError, ValueError) as err:
@@ -173,16 +181,16 @@ def load_dense(suite: Suite, seed: int, dense_dir: Path, data: TokenData) -> tor
     missing = sorted(m for m in missing if not (m in buffers and any(fnmatch.fnmatchcase(m, p) for p in OPTIONAL_BUFFERS)))
     if missing or unexpected:
         raise UserError(f"{dense_dir}: checkpoint does not match the model (missing {missing}, unexpected {sorted(unexpected)})")
-    return model
+    return model.to(device or resolve_device(suite.run.device))
 
 
-def load_recorded(dense_dir: Path) -> dict[str, dict[str, torch.Tensor]]:
-    """spec key -> weight name -> tensor, as recorded during the seed's dense training."""
+def load_recorded(dense_dir: Path, device: torch.device | str = "cpu") -> dict[str, dict[str, torch.Tensor]]:
+    """spec key -> weight name -> tensor, as recorded during the seed's dense training, read onto `device`."""
     path = dense_dir / RECORDED_FILE
     out: dict[str, dict[str, torch.Tensor]] = {}
     if path.is_file():
         try:
-            state = load_file(str(path))
+            state = load_file(str(path), device=str(device))
         except (OSError, SafetensorError, ValueError) as err:
             raise ResultsError(f"{path}: unreadable recorded state ({err}); delete {dense_dir} and run again to "
                                "retrain it") from None

@@ -36,6 +36,7 @@ import torch
 from ecobench.accounting import StartUp, startup_energy_j
 from ecobench.config.schema import Suite
 from ecobench.data.dataset import TokenData
+from ecobench.device import autocast, model_device, resolve_device, synchronize, to_device
 from ecobench.errors import CellFailed
 from ecobench.families import load_data, of_data
 from ecobench.footprint.measurement import COMPONENTS, Measurement, kwh
@@ -92,6 +93,7 @@ def calibrate(suite: Suite, data: TokenData, monitor: Monitor) -> tuple[Calibrat
             tic = time.perf_counter()
             model = build_model(suite.model, data.vocab_size, data.context, suite.seeds[0])
             build_s = time.perf_counter() - tic
+        model.to(resolve_device(suite.run.device))
         steps, cpu_share = _time_steps(model, data, suite)
         eval_bs = suite.eval.batch_size or 4 * suite.train.batch_size
         _timed(lambda: evaluate(model, data, eval_bs, 1))  # warm-up
@@ -130,6 +132,7 @@ def _timed(work: Callable[[], object]) -> float:
 def _time_steps(model: torch.nn.Module, data: TokenData, suite: Suite) -> tuple[list[float], float]:
     """Training steps as train() takes them (batch, forward, backward, clip, AdamW step), one warm-up first."""
     cfg = suite.train
+    device = model_device(model)
     opt = make_optimizer(model, cfg, cfg.lr)
     gen = torch.Generator().manual_seed(0)
     model.train()
@@ -137,13 +140,15 @@ def _time_steps(model: torch.nn.Module, data: TokenData, suite: Suite) -> tuple[
     spent = cpu = 0.0
     for i in range(PROBE_STEPS[1] + 1):
         tic, ctic = time.perf_counter(), time.process_time()
-        loss = of_data(data).loss(model, data.batch(cfg.batch_size, gen))
+        with autocast(cfg.precision, device):
+            loss = of_data(data).loss(model, to_device(data.batch(cfg.batch_size, gen), device))
         loss.item()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
+        synchronize(device)  # the step's GPU work is in its time
         if i == 0:
             continue  # warm-up: allocator growth, thread pools
         times.append(time.perf_counter() - tic)

@@ -22,6 +22,7 @@ from torch import nn
 
 from ecobench.config.schema import Suite
 from ecobench.data.dataset import TokenData
+from ecobench.device import autocast, model_device, to_device
 from ecobench.families import of_data
 from ecobench.footprint import Monitor, stats
 from ecobench.train import decode, evaluate, prefill, prompt_tokens
@@ -155,7 +156,9 @@ def warm_up_process(suite: Suite, data: TokenData, model: nn.Module) -> None:
     gen = torch.Generator().manual_seed(0)
     batch_loss = of_data(data).loss
     for _ in range(2):
-        batch_loss(model, data.batch(suite.train.batch_size, gen)).backward()
+        with autocast(suite.train.precision, model_device(model)):
+            loss = batch_loss(model, to_device(data.batch(suite.train.batch_size, gen), model_device(model)))
+        loss.backward()
     model.zero_grad(set_to_none=True)
     eval_workload(suite, data).execute(model)
     for w in inference_workloads(suite, data):

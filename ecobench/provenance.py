@@ -15,6 +15,7 @@ import torch
 from ecobench import __version__
 from ecobench.config.load import SuiteFile
 from ecobench.data.dataset import TokenData
+from ecobench.device import describe, resolve_device
 from ecobench.record import SCHEMA_VERSION
 from ecobench.sweep import expand
 
@@ -75,6 +76,8 @@ def build_manifest(sf: SuiteFile, argv: list[str], data: TokenData) -> dict[str,
         "versions": _versions(),
         "hardware": {"cpu": _cpu_model(), "cpu_count": os.cpu_count(), "gpus": gpus, "platform": platform.platform()},
         "torch_threads": torch.get_num_threads(),
+        "compute": describe(resolve_device(suite.run.device), suite.train.precision, suite.run.deterministic,
+                            suite.train.compile),
         "git_commit": _git_commit(),
         "sessions": [session],
     }

@@ -20,6 +20,7 @@ from ecobench.config.schema import Suite
 from ecobench.data.corpus import pending_fetch
 from ecobench.data.dataset import TokenData
 from ecobench.dense import MODEL_FILE, ensure_dense
+from ecobench.device import DeviceError, check_precision, resolve_device, set_deterministic
 from ecobench.domains import load_domain
 from ecobench.errors import DataError, ResultsError, SensorError, SuiteError, TargetsError, UserError
 from ecobench.families import load_data
@@ -98,6 +99,20 @@ def check_suite(sf: SuiteFile, fetch: bool = True) -> TokenData | None:
     if problems:
         raise SuiteError(problems[0], problems)
     return data
+
+
+def prepare_device(sf: SuiteFile) -> torch.device:
+    """The run's device (run.device resolved), its precision checked there, determinism set; one line if refused."""
+    suite = sf.suite
+    try:
+        device = resolve_device(suite.run.device)
+    except DeviceError as err:
+        raise UserError(f"{sf.where(err.field)}: {err}") from None
+    problem = check_precision(suite.train.precision, device)
+    if problem:
+        raise UserError(f"{sf.where('train.precision')}: train.precision: {problem}")
+    set_deterministic(suite.run.deterministic)
+    return device
 
 
 def default_out(suite: Suite, root: Path = Path("results")) -> Path:
@@ -187,7 +202,8 @@ def run_suite(sf: SuiteFile, out: Path | None, argv: list[str], progress: bool =
                            "another --out, or drop --new to resume it")
     # unwritable, full, locked, or holding another suite's results: say so now, before the meters' set-up
     RunStore.preflight(out, suite.fingerprint(), suite.legacy_fingerprint())
-    monitor = Monitor(suite.footprint)
+    device = prepare_device(sf)
+    monitor = Monitor(suite.footprint, device=str(device))  # the meters measure the device doing the work
     try:
         monitor.start(measure_idle=False)  # may refuse (footprint.require) before anything is trained
     except SensorError as err:
@@ -203,7 +219,7 @@ def run_suite(sf: SuiteFile, out: Path | None, argv: list[str], progress: bool =
         todo = [c for c in cells if c.key not in done]
         dense_seeds = [s for s in suite.seeds if any(c.seed == s for c in todo)
                        and not (out / "dense" / f"seed-{s}" / "train.json").is_file()]
-        scratch = build_model(suite.model, data.vocab_size, data.context, 0)  # throwaway, the suite's shape
+        scratch = build_model(suite.model, data.vocab_size, data.context, 0).to(device)  # throwaway, the suite's shape
         warm_up_process(suite, data, scratch)  # before the first measured window of this process
         cal, probe = calibrate(suite, data, monitor)
         fc = make_forecast(suite, data, cal, probe, monitor.site, todo, dense_seeds, StartUp.now(), True)
@@ -370,6 +386,9 @@ def describe_grid(sf: SuiteFile, data: TokenData | None) -> str:
         f"{len(suite.seeds) * suite.train.steps + (len(pruned) + len(controls)) * suite.prune.recover_steps:,} "
         f"(train {suite.train.steps} x {len(suite.seeds)}, recover {suite.prune.recover_steps} x "
         f"{len(pruned) + len(controls)})",
+        f"compute: run.device {suite.run.device}, train.precision {suite.train.precision}"
+        + (", torch.compile" if suite.train.compile else "") + (", deterministic kernels" if suite.run.deterministic
+                                                                 else ""),
         f"footprint: eval, prefill and decode (batch {suite.eval.inference_batch_sizes}) measured "
         f"{suite.footprint.repeats} times per cell beside the seed's dense model (A/B/A/B)",
     ]

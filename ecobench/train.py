@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from ecobench.config.schema import TrainConfig
 from ecobench.data.dataset import TokenData
+from ecobench.device import autocast, model_device, to_device
 from ecobench.errors import CellFailed
 from ecobench.families import of_data
 
@@ -74,25 +75,40 @@ def train(
 ) -> TrainResult:
     """Train for `steps` steps. With `masks`, pruned weights get no gradient and are re-zeroed after every step,
     so they stay exactly 0. A non-finite loss raises CellFailed naming the phase and step."""
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)  # on the host: the same batches whatever the device
+    device = model_device(model)
     batch_loss = of_data(data).loss  # the family's batch -> loss (text: lm_loss on (x, y))
     opt = make_optimizer(model, cfg, constant_lr or cfg.lr)
-    held = [(p, m.to(p.dtype)) for p, m in (masks or {}).values()]
+    held = [(p, m.to(device=p.device, dtype=p.dtype)) for p, m in (masks or {}).values()]
+    forward = torch.compile(model) if cfg.compile else model  # same parameters: masks and hooks see them
     model.train()
     losses: list[float] = []
+    pending: list[torch.Tensor] = []  # losses not yet read: read every log_every steps, one host sync for all
     history: list[tuple[int, float]] = []
     t0 = time.perf_counter()
     bar = tqdm(total=steps, desc=phase, unit="step", leave=False, disable=not progress, dynamic_ncols=True)
+
+    def read_losses(step: int, lr: float) -> None:
+        """Read the pending losses (one host sync); the first non-finite one fails the phase at its own step."""
+        values = torch.stack(pending).tolist() if pending else []
+        first = step + 2 - len(values)  # the 1-based step of values[0]
+        pending.clear()
+        for i, value in enumerate(values):
+            if not math.isfinite(value):
+                bar.close()
+                raise CellFailed(phase, first + i, f"training loss is {value}")
+        losses.extend(values)
+        if values:
+            bar.set_postfix(loss=f"{values[-1]:.3f}", lr=f"{lr:.1e}")
+
     for step in range(steps):
         lr = constant_lr if constant_lr is not None else lr_at(step, cfg)
         for g in opt.param_groups:
             g["lr"] = lr
-        batch = data.batch(cfg.batch_size, gen)  # text: (x, y), each (B, T); images: a dict of tensors
-        loss = batch_loss(model, batch)
-        value = loss.item()
-        if not math.isfinite(value):
-            bar.close()
-            raise CellFailed(phase, step + 1, f"training loss is {value}")
+        batch = to_device(data.batch(cfg.batch_size, gen), device)  # text: (x, y), each (B, T); images: a dict
+        with autocast(cfg.precision, device):
+            loss = batch_loss(forward, batch)
+        pending.append(loss.detach().float())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         for p, m in held:
@@ -107,15 +123,15 @@ def train(
                     p.mul_(m)
         for hook in hooks:
             hook(step + 1, model)
+        if (step + 1) % cfg.log_every == 0 or step == steps - 1:
+            read_losses(step, lr)
         if eval_every and (step + 1) % eval_every == 0 and step + 1 < steps:
+            read_losses(step, lr)  # a validation loss is never reported for a model whose training diverged
             val = evaluate(model, data, cfg.batch_size, eval_batches, phase=phase).loss
             history.append((step + 1, val))
             bar.write(f"{phase} step {step + 1}: validation loss {val:.4f}")
             model.train()
-        losses.append(value)
         bar.update(1)
-        if step % 10 == 0 or step == steps - 1:
-            bar.set_postfix(loss=f"{value:.3f}", lr=f"{lr:.1e}")
     bar.close()
     if steps == 0:
         for hook in hooks:
@@ -145,10 +161,15 @@ def evaluate_tokens(model: nn.Module, data: TokenData, batch_size: int, max_batc
     model.eval()
     total, count = 0.0, 0
     t0 = time.perf_counter()
+    device = model_device(model)
+    sums = []  # per-batch sums on the device, read once at the end: no host sync per batch
     for x, y in data.val_batches(batch_size, max_batches):
+        x, y = to_device((x, y), device)
         logits = model(input_ids=x).logits
-        total += F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), reduction="sum").item()
+        sums.append(F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), reduction="sum").float())
         count += y.numel()
+    for value in torch.stack(sums).tolist() if sums else []:  # added on the host in batch order, as always
+        total += value
     loss = total / max(1, count)
     if not math.isfinite(loss):
         raise CellFailed(phase, None, f"validation loss is {loss}")
@@ -184,6 +205,7 @@ def prefill(model: nn.Module, x: torch.Tensor | dict[str, torch.Tensor]):
     """Process whole prompts in one forward pass, filling the KV cache; returns the model output (logits, cache).
     `x`: token ids (B, P), or a dict of model inputs (image-question prompts: input_ids and pixel_values)."""
     model.eval()
+    x = to_device(x, model_device(model))
     return model(**x, use_cache=True) if isinstance(x, dict) else model(input_ids=x, use_cache=True)
 
 

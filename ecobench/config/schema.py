@@ -7,6 +7,7 @@ Pruning methods come from the registry (`ecobench.prune.methods`), so their opti
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -21,6 +22,7 @@ from ecobench.prune.methods import REGISTRY, MethodOptions
 
 MAX_LAYERS = 1024  # validate builds the model's structure (no weights); beyond this it is a typo, not a model
 MAX_HEADS = 1024
+DEVICE_PATTERN = r"^(auto|cpu|cuda|cuda:\d+)$"  # run.device (ecobench/device.py resolves it)
 MAX_CELLS = 100_000  # cells of one sweep: past this a suite is a typo, and expanding it would not finish
 
 RUN_STAMP = "-20250101T000000Z"  # what `run` appends to the suite name for its results folder (a UTC stamp)
@@ -112,6 +114,24 @@ class TrainConfig(Config):
     eval_interval: int = Field(0, ge=0)  # steps between validation checks (4 batches) during training; 0: none
     record_every: int = Field(50, ge=1)  # steps between trajectory checkpoints
     threads: int | None = Field(None, ge=1)  # torch intra-op threads (default: torch's choice)
+    precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast of the forward (GPUs with bf16; allowed on CPU)
+    log_every: int = Field(10, ge=1)  # steps between reads of the loss (host sync, finiteness check, progress bar)
+    compile: bool = False  # torch.compile the model for training (recorded in the manifest)
+
+
+class RunConfig(Config):
+    """Where the run computes. A GPU run is not bit-exact with a CPU run, so a setting other than the default is
+    part of the fingerprint (config/base.py: fingerprint_of)."""
+
+    device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N
+    deterministic: bool = False  # deterministic kernels on GPU (torch.use_deterministic_algorithms; slower)
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str) -> str:
+        if not re.match(DEVICE_PATTERN, v):
+            raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {visible(v)!r}")
+        return v
 
 
 def _method_entry(value: Any) -> MethodOptions:
@@ -304,6 +324,7 @@ class Suite(Config):
     prune: PruneConfig
     eval: EvalConfig = EvalConfig()
     footprint: FootprintConfig = FootprintConfig()
+    run: RunConfig = RunConfig()  # device and determinism
 
     def grid_too_large(self) -> bool:
         """More than MAX_CELLS cells? Counted method by method, stopping past the cap, so a huge grid is never built."""

@@ -39,7 +39,7 @@ class TokenData:
 
     def batch(self, batch_size: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Random windows of the train split, as nanoGPT draws them; `gen` makes the order reproducible."""
-        ix = torch.randint(len(self.train) - self.context - 1, (batch_size,), generator=gen)
+        ix = torch.randint(len(self.train) - self.context - 1, (batch_size,), generator=gen, device="cpu")  # host
         x = torch.stack([self.train[i : i + self.context] for i in ix.tolist()])  # (B, T)
         y = torch.stack([self.train[i + 1 : i + 1 + self.context] for i in ix.tolist()])  # (B, T)
         return x, y

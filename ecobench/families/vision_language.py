@@ -24,6 +24,7 @@ from torch import nn
 from ecobench.config.schema import DataConfig, ModelConfig
 from ecobench.data.tokenizer import CharTokenizer, HFTokenizer
 from ecobench.data.vqa import Examples, load_examples, numeric, split_images
+from ecobench.device import model_device, to_device
 from ecobench.errors import CellFailed, DataError
 from ecobench.families import VISION_LANGUAGE, Family, register
 from ecobench.train import EvalResult, _cache_of
@@ -141,7 +142,9 @@ def evaluate(model: nn.Module, data: VQAData, batch_size: int, max_batches: int 
     total, count, right, errors, unparsed, n = 0.0, 0, 0, [], 0, 0
     chance_right, chance_errors = 0, []
     t0 = time.perf_counter()
+    device = model_device(model)
     for ix, batch in data.val_batches(batch_size, max_batches):
+        batch = to_device(batch, device)
         total += batch_loss(model, batch, reduction="sum").item()
         count += int((batch["labels"][:, 1:] != IGNORE).sum())
         for i, got in zip(ix.tolist(), generate_answers(model, data, batch), strict=True):

@@ -46,8 +46,11 @@ class Monitor:
         powercap_root: Path | str = rapl.DEFAULT_POWERCAP_ROOT,
         clock: Clock = time.perf_counter,
         sleep: Callable[[float], None] = time.sleep,
+        device: str | None = None,
     ):
         self.config = config or FootprintConfig()
+        # where the work runs ('cpu', 'cuda:N'): the only GPU metered, none for 'cpu'; None: every visible GPU
+        self.device = device
         self.site: Site = resolve_site(self.config.site)
         self.powercap_root = Path(powercap_root)
         self.clock = clock
@@ -65,7 +68,7 @@ class Monitor:
         caller that opens an enclosing window first measures it afterwards with `measure_idle()`)."""
         if self._started:
             return
-        self._meters = probe_meters(self.config, self.powercap_root, self.clock)
+        self._meters = probe_meters(self.config, self.powercap_root, self.clock, self.device)
         if self.config.require == "measured" and not self._meters.measured():
             self.close()
             raise SensorError(
@@ -130,14 +133,14 @@ class Monitor:
     def _cuda_sync(self) -> None:
         """Wait for queued GPU work so the energy read at the edge belongs to this window.
 
-        Only when this process has initialised CUDA (a process drives one GPU, DESIGN.md §7);
+        Only when this process has initialised CUDA, and only the work's device (the current one when unnamed);
         synchronising devices it never touched would create a CUDA context on each.
         """
         if not self._meters.gpu_devices:
             return
         torch = sys.modules.get("torch")
         if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
-            torch.cuda.synchronize()
+            torch.cuda.synchronize(self.device)
 
     def _measurement(self, name: str, wall_s: float, cpu_s: float, begin: dict, end: dict) -> Measurement:
         def ok(channel: Channel | None) -> bool:  # counting at both edges: covers the whole window
@@ -204,7 +207,8 @@ class Monitor:
     def manifest(self) -> dict[str, Any]:
         """Meters and their provenance, devices, idle baseline per component (W), site factors."""
         summary = self.summary_line() if self._started else None
-        return footprint_manifest(self._meters, self.config, self.site, self._idle, self._idle_devices, summary)
+        out = footprint_manifest(self._meters, self.config, self.site, self._idle, self._idle_devices, summary)
+        return {**out, "work_device": self.device}
 
     def close(self) -> None:
         """Stop sampling and release NVML. Safe to call twice."""

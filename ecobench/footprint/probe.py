@@ -59,11 +59,13 @@ class Meters:
         return getattr(self.cpu[0], "attribution", "machine")
 
 
-def probe_meters(config: FootprintConfig, powercap_root: Path, clock: Clock) -> Meters:
-    """Find and build every channel the suite asks for. Releases NVML before raising."""
+def probe_meters(config: FootprintConfig, powercap_root: Path, clock: Clock, device: str | None = None) -> Meters:
+    """Find and build every channel the suite asks for. `device` is where the work runs ('cpu', 'cuda:N'): only that
+    GPU is metered, and none when it is the CPU; None meters every visible GPU (`doctor`). Releases NVML before
+    raising."""
     meters = Meters()
     try:
-        _probe_gpu(meters, config, clock)
+        _probe_gpu(meters, config, clock, device)
         _probe_cpu(meters, config, powercap_root, clock)
         _probe_ram(meters, config, clock)
     except SensorError:
@@ -73,11 +75,23 @@ def probe_meters(config: FootprintConfig, powercap_root: Path, clock: Clock) -> 
     return meters
 
 
-def _probe_gpu(meters: Meters, cfg: FootprintConfig, clock: Clock) -> None:
+def _probe_gpu(meters: Meters, cfg: FootprintConfig, clock: Clock, work: str | None = None) -> None:
     if cfg.gpu == "none":
         meters.notes["gpu"] = "off (footprint.gpu: none)"
         return
+    if work is not None and not work.startswith("cuda"):
+        # an idle GPU beside CPU work is not the work's energy, and must not make `require: measured` pass
+        meters.notes["gpu"] = f"not metered: the work runs on {work} (run.device)"
+        if cfg.gpu != "auto":
+            raise SensorError(f"footprint.gpu is {cfg.gpu!r} but the work runs on {work}; set run.device to a GPU, "
+                              "or footprint.gpu: auto", "footprint.gpu")
+        return
     meters.nvml = probe = nvml.probe()
+    if not probe.problem and work is not None:
+        index = int(work.partition(":")[2] or 0)
+        probe.devices = [d for d in probe.devices if d.visible_index == index]  # the GPU doing the work, only it
+        if not probe.devices:
+            probe.problem = f"NVML shows no GPU as CUDA device {index} (the work's {work})"
     if probe.problem:
         meters.notes["gpu"] = probe.problem
         if cfg.gpu != "auto":

@@ -45,7 +45,7 @@ def draw_calibration(data: TokenData, cfg: CalibrationConfig) -> list[Batch]:
     if problem:
         raise ValueError(problem)
     gen = torch.Generator().manual_seed(CALIBRATION_SEED)
-    starts = torch.randperm(calibration_windows(data), generator=gen)[: cfg.batches * cfg.batch_size] * data.context
+    starts = torch.randperm(calibration_windows(data), generator=gen, device="cpu")[: cfg.batches * cfg.batch_size] * data.context
     out = []
     for b in range(cfg.batches):
         idx = starts[b * cfg.batch_size : (b + 1) * cfg.batch_size].tolist()

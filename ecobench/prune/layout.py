@@ -50,11 +50,12 @@ def module_of(model: nn.Module, param_name: str) -> nn.Module:
 
 def _new_like(module: nn.Module, out_f: int, in_f: int) -> nn.Module:
     w = module.weight
-    if is_conv1d(module):
-        new = type(module)(out_f, in_f)  # Conv1D(nf=out, nx=in)
-    else:
-        new = nn.Linear(in_f, out_f, bias=module.bias is not None)
-    return new.to(device=w.device, dtype=w.dtype)
+    with torch.device(w.device):  # made where the model is (its weights are overwritten next)
+        if is_conv1d(module):
+            new = type(module)(out_f, in_f)  # Conv1D(nf=out, nx=in)
+        else:
+            new = nn.Linear(in_f, out_f, bias=module.bias is not None)
+    return new.to(dtype=w.dtype)
 
 
 @torch.no_grad()

@@ -171,18 +171,18 @@ def shrink_model(
             _swap(block, fam.mlp_out, keep_inputs(block.get_submodule(fam.mlp_out), neurons))
             if hasattr(block.mlp, "intermediate_size"):
                 block.mlp.intermediate_size = keep_neurons
-        heads = torch.arange(n_heads)
+        heads = torch.arange(n_heads, device="cpu")
         if groups is not None:  # llama only (check_structured refused GPT-2): whole key/value groups
             attn = block.self_attn
             hd = attn.head_dim
-            heads = (groups[:, None] * rep + torch.arange(rep)).reshape(-1)  # query heads of the kept groups
-            q_rows = (heads[:, None] * hd + torch.arange(hd)).reshape(-1)
-            kv_rows = (groups[:, None] * hd + torch.arange(hd)).reshape(-1)
+            heads = (groups[:, None] * rep + torch.arange(rep, device="cpu")).reshape(-1)  # query heads of the kept groups
+            q_rows = (heads[:, None] * hd + torch.arange(hd, device="cpu")).reshape(-1)
+            kv_rows = (groups[:, None] * hd + torch.arange(hd, device="cpu")).reshape(-1)
             attn.q_proj = keep_outputs(attn.q_proj, q_rows)
             attn.k_proj = keep_outputs(attn.k_proj, kv_rows)
             attn.v_proj = keep_outputs(attn.v_proj, kv_rows)
             attn.o_proj = keep_inputs(attn.o_proj, q_rows)
-        neurons = torch.arange(inner) if neurons is None else neurons
+        neurons = torch.arange(inner, device="cpu") if neurons is None else neurons
         kept.append(LayerKept(i, len(neurons), inner, len(heads), n_heads, tuple(neurons.tolist()),
                               tuple(heads.tolist())))
     if mlp_ratio:

@@ -19,7 +19,8 @@ def score(m: RandomOptions, inp: ScoreInputs) -> Scores:
     # when the prune phase reads it (and freed with its mask under layer scope)
     def one(n: str) -> dict[str, torch.Tensor]:
         g = torch.Generator().manual_seed(int(hashlib.sha256(f"{inp.seed}|{n}".encode()).hexdigest()[:15], 16))
-        return {n: torch.rand(inp.weights[n].shape, generator=g)}
+        w = inp.weights[n]  # drawn on the host (the same scores on any device), then moved to the weight's
+        return {n: torch.rand(w.shape, generator=g, device="cpu").to(w.device)}
 
     return Scores(LazyScores(list(inp.weights), one))
 

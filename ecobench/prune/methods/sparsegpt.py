@@ -69,15 +69,15 @@ def obs_prune(w: torch.Tensor, h: torch.Tensor, ratio: float, blocksize: int = 1
     dead = torch.diag(h) == 0  # inputs that were always 0: their weights do nothing
     h[dead, dead] = 1
     w[:, dead] = 0
-    diag = torch.arange(cols)
+    diag = torch.arange(cols, device=w.device)
     h[diag, diag] += percdamp * torch.mean(torch.diag(h))
     hinv = torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(h)), upper=True)  # upper factor of H^-1
-    keep = torch.ones(rows, cols, dtype=torch.bool)
+    keep = torch.ones(rows, cols, dtype=torch.bool, device=w.device)
     for i1 in range(0, cols, blocksize):
         i2 = min(i1 + blocksize, cols)
         w1 = w[:, i1:i2].clone()  # (out, count)
         hinv1 = hinv[i1:i2, i1:i2]
-        pruned = torch.zeros(w1.shape, dtype=torch.bool)
+        pruned = torch.zeros(w1.shape, dtype=torch.bool, device=w.device)
         if nm is None:
             saliency = w1.pow(2) / torch.diag(hinv1).pow(2).unsqueeze(0)
             k = round(ratio * saliency.numel())
