@@ -112,6 +112,10 @@ def prepare_device(sf: SuiteFile) -> torch.device:
     if problem:
         raise UserError(f"{sf.where('train.precision')}: train.precision: {problem}")
     set_deterministic(suite.run.deterministic)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    print(f"compute: {device} ({name}), train.precision {suite.train.precision}"
+          + (" (bf16 autocast on the CPU: allowed, usually slower than fp32 there)"
+             if device.type == "cpu" and suite.train.precision == "bf16" else ""), file=sys.stderr)
     return device
 
 

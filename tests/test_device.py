@@ -207,3 +207,55 @@ def test_every_tensor_of_every_phase_lives_on_the_run_device(tmp_path: Path) -> 
     assert {"train", "score", "prune", "recover", "eval", "prefill", "decode"} <= phases
     assert set(seen.where) == {"cpu"}, {k: sorted(v)[:10] for k, v in seen.where.items() if k != "cpu"}
     assert len(seen.where["cpu"]) > 50  # the mode saw the work (matmuls, optimizer, masks), not an empty run
+
+
+def test_run_on_a_gpu_the_machine_lacks_is_one_line_before_anything_is_written(tmp_path: Path) -> None:
+    from tests.conftest import SUITES, run_cli
+
+    out = tmp_path / "r"
+    proc = run_cli("run", str(SUITES / "smoke.yaml"), "--out", str(out), "--device", "cuda", "-q",
+                   env={"CUDA_VISIBLE_DEVICES": ""})  # no GPU visible, whatever the machine
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "smoke.yaml (--set): run.device: 'cuda' asked for, but " in last
+    assert last.endswith("use run.device: cpu or auto") and not out.exists()
+
+
+# -- the fingerprint and the manifest --------------------------------------------------------------------------------
+
+
+def test_new_fields_at_their_defaults_keep_the_fingerprint_and_log_every_never_counts() -> None:
+    base = {k: v for k, v in PHASES_SUITE.items() if k != "run"}
+    plain = Suite.model_validate(base).fingerprint()
+    same = [{"run": {"device": "auto"}}, {"train": {**base["train"], "log_every": 1}},
+            {"train": {**base["train"], "precision": "fp32", "compile": False}}]
+    for extra in same:
+        assert Suite.model_validate({**base, **extra}).fingerprint() == plain, extra
+    other = [{"run": {"device": "cpu"}}, {"run": {"deterministic": True}}, {"train": {**base["train"], "precision": "bf16"}},
+             {"train": {**base["train"], "compile": True}}]
+    for extra in other:
+        assert Suite.model_validate({**base, **extra}).fingerprint() != plain, extra
+
+
+def test_the_manifest_says_where_and_how_the_run_computed() -> None:
+    from ecobench.config.load import load_suite
+    from ecobench.provenance import build_manifest
+    from tests.conftest import SUITES
+
+    sf = load_suite(SUITES / "smoke.yaml", ["run.device=cpu", "train.precision=bf16"])
+    compute = build_manifest(sf, ["ecobench"], load_data(sf.suite.data, sf.suite.model))["compute"]
+    assert compute["device"] == "cpu" and compute["precision"] == "bf16" and compute["compile"] is False
+    assert compute["bit_exact"].startswith("yes") and "bf16 autocast on the CPU" in compute["note"]
+
+
+def test_train_compile_trains_through_torch_compile(tiny, monkeypatch) -> None:
+    """The loop calls torch.compile on the model and trains the compiled callable (here the identity: the C++
+    toolchain inductor needs is not assumed), with the same numbers."""
+    compiled = []
+    monkeypatch.setattr(torch, "compile", lambda model: compiled.append(model) or model)
+    losses = []
+    for flag in (False, True):
+        model = tiny_model(tiny)
+        tc = TrainConfig(steps=4, batch_size=4, warmup_steps=0, compile=flag)
+        losses.append(train(model, tiny, tc, steps=4, seed=0, progress=False).final_loss)
+    assert len(compiled) == 1 and losses[0] == losses[1]

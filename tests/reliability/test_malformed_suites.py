@@ -184,7 +184,16 @@ CATALOGUE = [
     Case("checksum_for_a_glob", BASE.replace("{corpus}", "{dir}/*.txt").replace("  context: 16", f"  context: 16\n  sha256: '{ZERO_SHA}'"),
          ":7: data.sha256: a checksum needs `path` to match one file; '{dir}/*.txt' matches 2"),
     Case("shakespeare_with_path", edit("corpus: path", "corpus: shakespeare"), ":3: data: corpus 'shakespeare' takes no `path` or `url`"),
+    # where and how it computes (run.device, train.precision)
+    Case("device_unknown", BASE + "run:\n  device: gpu\n", ":21: run.device: device must be auto, cpu, cuda or cuda:N, got 'gpu'"),
+    Case("device_bad_index", BASE + "run:\n  device: cuda:x\n", ":21: run.device: device must be auto, cpu, cuda or cuda:N, got 'cuda:x'"),
+    Case("precision_unknown", edit("  batch_size: 4", "  batch_size: 4\n  precision: fp16"),
+         ":14: train.precision: 'fp16' is not one of 'fp32' or 'bf16' (did you mean 'bf16'?)"),
+    Case("log_every_zero", edit("  batch_size: 4", "  batch_size: 4\n  log_every: 0"),
+         ":14: train.log_every: Input should be greater than or equal to 1, got 0"),
     # --set overrides
+    Case("set_device_unknown", BASE, " (--set): run.device: device must be auto, cpu, cuda or cuda:N, got 'tpu'",
+         ("run.device=tpu",)),
     Case("set_unknown_key", BASE, ": --set train.stpes: unknown key (did you mean 'steps'?)", ("train.stpes=3",)),
     Case("set_not_key_value", BASE, ": --set steps: expected dotted.key=value", ("steps",)),
     Case("set_bad_value", BASE, " (--set): train.steps: Input should be a valid integer, got 'x'", ("train.steps=x",)),
