@@ -45,9 +45,9 @@ def _forecast(sf, data) -> int:
         import torch
 
         torch.set_num_threads(suite.train.threads)
-    from ecobench.device import resolve_device
+    from ecobench.runner import prepare_device
 
-    monitor = Monitor(suite.footprint, device=str(resolve_device(suite.run.device)))
+    monitor = Monitor(suite.footprint, device=str(prepare_device(sf)))
     monitor.start(measure_idle=False)
     try:
         cal, probe = calibrate(suite, data, monitor)

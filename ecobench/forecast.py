@@ -103,8 +103,10 @@ def calibrate(suite: Suite, data: TokenData, monitor: Monitor) -> tuple[Calibrat
             token_s = {}
             for bs in suite.eval.inference_batch_sizes:
                 generate_tokens(model, data, PROBE_TOKENS * bs, bs)  # warm-up
+                synchronize(model_device(model))
                 tic = time.perf_counter()
                 made = generate_tokens(model, data, PROBE_TOKENS * bs, bs)
+                synchronize(model_device(model))  # decoding is queued on a GPU: its time ends when it has run
                 token_s[bs] = (time.perf_counter() - tic) / (made / bs)
         tic = time.perf_counter()
         targets = select_targets(model, suite.prune.targets)
