@@ -58,7 +58,10 @@ def _versions() -> dict[str, str]:
 def build_manifest(sf: SuiteFile, argv: list[str], data: TokenData) -> dict[str, Any]:
     suite = sf.suite
     gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    compute = describe(resolve_device(suite.run.device), suite.train.precision, suite.run.deterministic,
+                       suite.train.compile)
     session = {
+        "compute": compute,  # per session too: a resumed run may compute elsewhere (run.device: auto)
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": argv,
         "pid": os.getpid(),
@@ -76,8 +79,7 @@ def build_manifest(sf: SuiteFile, argv: list[str], data: TokenData) -> dict[str,
         "versions": _versions(),
         "hardware": {"cpu": _cpu_model(), "cpu_count": os.cpu_count(), "gpus": gpus, "platform": platform.platform()},
         "torch_threads": torch.get_num_threads(),
-        "compute": describe(resolve_device(suite.run.device), suite.train.precision, suite.run.deterministic,
-                            suite.train.compile),
+        "compute": compute,
         "git_commit": _git_commit(),
         "sessions": [session],
     }

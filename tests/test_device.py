@@ -243,7 +243,9 @@ def test_the_manifest_says_where_and_how_the_run_computed() -> None:
     from tests.conftest import SUITES
 
     sf = load_suite(SUITES / "smoke.yaml", ["run.device=cpu", "train.precision=bf16"])
-    compute = build_manifest(sf, ["ecobench"], load_data(sf.suite.data, sf.suite.model))["compute"]
+    manifest = build_manifest(sf, ["ecobench"], load_data(sf.suite.data, sf.suite.model))
+    compute = manifest["compute"]
+    assert manifest["sessions"][-1]["compute"] == compute
     assert compute["device"] == "cpu" and compute["precision"] == "bf16" and compute["compile"] is False
     assert compute["bit_exact"].startswith("yes") and "bf16 autocast on the CPU" in compute["note"]
 

@@ -68,3 +68,12 @@ def test_energy_per_phase_and_summary() -> None:
     lines = summary_lines(df, "NVIDIA H100 80GB HBM3")
     assert lines[0].startswith("dense training (seed 0): 500,000 tokens/s, MFU 3.0% of NVIDIA H100")
     assert "measured:nvml-counter" in lines[-1]
+
+
+def test_summary_of_a_folder_the_real_runner_wrote(smoke_run) -> None:
+    from ecobench.results import load
+
+    lines = summary_lines(load(smoke_run), "NVIDIA H100 80GB HBM3")
+    assert lines[0].startswith("dense training (seed 0): ") and "MFU" in lines[0] and "989 TFLOP/s" in lines[0]
+    phases = [line.split(":")[0].split()[-1] for line in lines if line.startswith("energy ")]
+    assert {"train", "recover", "eval", "prefill", "decode"} <= set(phases)
