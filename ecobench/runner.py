@@ -112,11 +112,15 @@ def prepare_device(sf: SuiteFile) -> torch.device:
     if problem:
         raise UserError(f"{sf.where('train.precision')}: train.precision: {problem}")
     set_deterministic(suite.run.deterministic)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    print(f"compute: {device} ({name}), train.precision {suite.train.precision}"
-          + (" (bf16 autocast on the CPU: allowed, usually slower than fp32 there)"
-             if device.type == "cpu" and suite.train.precision == "bf16" else ""), file=sys.stderr)
     return device
+
+
+def compute_line(suite: Suite, device: torch.device) -> str:
+    """What `run` says about where it computes, beside the meters' summary line."""
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    return (f"compute: {device} ({name}), train.precision {suite.train.precision}"
+            + (" (bf16 autocast on the CPU: allowed, usually slower than fp32 there)"
+               if device.type == "cpu" and suite.train.precision == "bf16" else ""))
 
 
 def default_out(suite: Suite, root: Path = Path("results")) -> Path:
@@ -238,6 +242,7 @@ def run_suite(sf: SuiteFile, out: Path | None, argv: list[str], progress: bool =
         manifest = build_manifest(sf, argv, data) | {"footprint": monitor.manifest(), "noise_floor": floor}
         manifest["sessions"][-1]["noise_floor"] = floor  # a resumed run measures its own
         store = RunStore.open(out, manifest, suite.fingerprint(), suite.legacy_fingerprint())
+        print(compute_line(suite, device), file=sys.stderr)
         print(monitor.summary_line(), file=sys.stderr)
         print(_floor_line(floor), file=sys.stderr)
         print(f"{out}: {len(cells)} cells, {len(done)} already finished, {len(todo)} to run", file=sys.stderr)

@@ -183,6 +183,7 @@ PHASES_SUITE = {
 }
 
 
+@pytest.mark.slow
 def test_every_tensor_of_every_phase_lives_on_the_run_device(tmp_path: Path) -> None:
     """run.device: cpu, with torch's default device set to `meta` while the phases run: a tensor made without naming
     its device lands on meta (and mixing it with the model's raises), so the run's device must be explicit

@@ -92,12 +92,13 @@ def test_required_measurement_missing(tmp_path: Path, capsys, monkeypatch: pytes
     monkeypatch.setattr(pynvml, "nvmlInit", no_nvml)
     monkeypatch.setattr(rapl, "probe", lambda root=None: real_probe(tmp_path / "no-powercap"))
     suite = tmp_path / "measured.yaml"
-    suite.write_text(SMOKE.read_text().replace("  idle_seconds: 0\n", "  idle_seconds: 0\n  require: measured\n"))
+    suite.write_text(SMOKE.read_text().replace("  idle_seconds: 0\n", "  idle_seconds: 0\n  require: measured\n")
+                     + "run:\n  device: cpu\n")  # the work on the CPU, whatever the machine
     out = tmp_path / "run"
     args = tiny_args(out)
     args[1] = str(suite)
     rc, _, err = run_inprocess(args, capsys)
     line = suite.read_text().splitlines().index("  require: measured") + 1
     _refused(rc, err, f"error: {suite}:{line}: footprint.require is 'measured' but nothing on this machine is measured",
-             "NVML unavailable", "set footprint.require: any")
+             "GPU: not metered: the work runs on cpu", "set footprint.require: any")  # CPU work: no GPU counts
     assert not out.exists()
