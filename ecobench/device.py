@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -106,17 +105,6 @@ def set_deterministic(on: bool) -> None:
     torch.use_deterministic_algorithms(on)
 
 
-@contextlib.contextmanager
-def on_device(device: torch.device) -> Iterator[None]:
-    """Make `device` the current CUDA device while open (a no-op on the CPU), so a library call that allocates on
-    'the current device' lands on ours."""
-    if device.type == "cuda":
-        with torch.cuda.device(device):
-            yield
-    else:
-        yield
-
-
 def synchronize(device: torch.device) -> None:
     """Wait for the device's queued work (a timing edge); nothing to wait for on the CPU."""
     if device.type == "cuda":
@@ -129,9 +117,11 @@ def describe(device: torch.device, precision: str, deterministic: bool, compiled
                            "compile": compiled}
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
+        with torch.cuda.device(device):
+            bf16 = torch.cuda.is_bf16_supported(including_emulation=False)
         out |= {"name": props.name, "capability": f"{props.major}.{props.minor}",
                 "memory_gb": round(props.total_memory / 1e9, 1), "cuda": torch.version.cuda,
-                "cudnn": torch.backends.cudnn.version(), "bf16_supported": torch.cuda.is_bf16_supported(),
+                "cudnn": torch.backends.cudnn.version(), "bf16_supported": bf16,
                 "tf32_matmul": torch.backends.cuda.matmul.allow_tf32}
         out["bit_exact"] = ("yes on this GPU model, driver and library versions (deterministic kernels)" if deterministic
                             else "no: cuBLAS reduction order and atomic adds vary between runs; results agree to "
