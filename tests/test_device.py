@@ -183,13 +183,29 @@ PHASES_SUITE = {
 }
 
 
+VISION_SUITE = {
+    "name": "device-phases-vision",
+    "seeds": [0],
+    "data": {"corpus": "digits-vqa", "tokenizer": "char", "val_fraction": 0.2},
+    "model": {"family": "llava", "n_layer": 1, "n_head": 2, "n_embd": 16, "vision_layers": 1, "image_size": 8,
+              "patch_size": 4},
+    "train": {"steps": 4, "batch_size": 4, "warmup_steps": 0, "record_every": 2, "log_every": 3},
+    "prune": {"methods": [{"name": "magnitude"}, {"name": "trajectory"}], "ratios": [0.5], "recover_steps": 2,
+              "targets": {"parts": ["vision", "language"]}},
+    "eval": {"batches": 1, "batch_size": 4, "inference_tokens": 1, "inference_batch_sizes": [2], "prefill_batches": 1},
+    "footprint": PHASES_SUITE["footprint"],
+    "run": {"device": "cpu"},
+}
+
+
 @pytest.mark.slow
-def test_every_tensor_of_every_phase_lives_on_the_run_device(tmp_path: Path) -> None:
+@pytest.mark.parametrize("spec", [PHASES_SUITE, VISION_SUITE], ids=["text", "vision-language"])
+def test_every_tensor_of_every_phase_lives_on_the_run_device(tmp_path: Path, spec: dict) -> None:
     """run.device: cpu, with torch's default device set to `meta` while the phases run: a tensor made without naming
     its device lands on meta (and mixing it with the model's raises), so the run's device must be explicit
     everywhere. Dense training with every recorder, then score, prune, recover, eval, prefill and decode of every
-    method and structure."""
-    suite = Suite.model_validate(PHASES_SUITE)
+    method and structure, for a text model and an image-text model (dict batches)."""
+    suite = Suite.model_validate(spec)
     cells = expand(suite)
     monitor = Monitor(suite.footprint, device="cpu")
     monitor.start()

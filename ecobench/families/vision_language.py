@@ -79,7 +79,7 @@ class VQAData:
 
     def batch(self, batch_size: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
         """Random training examples; `gen` makes the order reproducible."""
-        ix = torch.randint(len(self.train), (batch_size,), generator=gen)
+        ix = torch.randint(len(self.train), (batch_size,), generator=gen, device="cpu")
         return self._batch(self.train, self.train_labels, self.train_image, ix)
 
     def val_windows(self) -> int:
@@ -93,7 +93,7 @@ class VQAData:
     def val_batches(self, batch_size: int, max_batches: int | None):
         idx = self.val_indices(None if max_batches is None else max_batches * batch_size)
         for start in range(0, len(idx), batch_size):
-            ix = torch.tensor(idx[start : start + batch_size])
+            ix = torch.tensor(idx[start : start + batch_size], device="cpu")
             yield ix, self._batch(self.val, self.val_labels, self.val_image, ix)
 
 
@@ -109,7 +109,7 @@ def prompts(data: VQAData, batch_size: int, prompt_len: int, start: int = 0) -> 
     """`batch_size` validation prompts (image + question: `data.prompt_len` tokens; `prompt_len` is the text
     family's and does not apply), the same for every model given the same start."""
     n = len(data.val)
-    ix = torch.tensor([(start * batch_size + b) % n for b in range(batch_size)])
+    ix = torch.tensor([(start * batch_size + b) % n for b in range(batch_size)], device="cpu")
     return {"input_ids": data.val[ix, : data.prompt_len], "pixel_values": data.pixels[data.val_image[ix]]}
 
 
@@ -221,13 +221,13 @@ def _tensors(ex: Examples, layout: Layout, encode) -> tuple[torch.Tensor, torch.
     ans = [encode(e.answer) + [layout.end] for e in ex.items]
     q_len, a_len = max(map(len, qs)), max(map(len, ans))
     prompt = layout.image_tokens + q_len
-    ids = torch.full((len(qs), prompt + a_len), layout.pad, dtype=torch.long)
+    ids = torch.full((len(qs), prompt + a_len), layout.pad, dtype=torch.long, device="cpu")
     labels = torch.full_like(ids, IGNORE)
     ids[:, : layout.image_tokens] = layout.image
     for i, (q, a) in enumerate(zip(qs, ans, strict=True)):
-        ids[i, prompt - len(q) : prompt] = torch.tensor(q)
-        ids[i, prompt : prompt + len(a)] = torch.tensor(a)
-        labels[i, prompt : prompt + len(a)] = torch.tensor(a)
+        ids[i, prompt - len(q) : prompt] = torch.tensor(q, device="cpu")
+        ids[i, prompt : prompt + len(a)] = torch.tensor(a, device="cpu")
+        labels[i, prompt : prompt + len(a)] = torch.tensor(a, device="cpu")
     return ids, labels, prompt, prompt + a_len
 
 
@@ -235,8 +235,8 @@ def _pixels(images: np.ndarray, layout: Layout) -> torch.Tensor:
     x = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()  # (n, 3, H, W) in [0, 1]
     if x.shape[-1] != layout.image_size or x.shape[-2] != layout.image_size:
         x = F.interpolate(x, size=(layout.image_size, layout.image_size), mode="bilinear", align_corners=False)
-    mean = torch.tensor(layout.mean, dtype=torch.float32)[:, None, None]
-    std = torch.tensor(layout.std, dtype=torch.float32)[:, None, None]
+    mean = torch.tensor(layout.mean, dtype=torch.float32, device="cpu")[:, None, None]
+    std = torch.tensor(layout.std, dtype=torch.float32, device="cpu")[:, None, None]
     return (x - mean) / std
 
 
@@ -254,7 +254,7 @@ def load_vqa(data: DataConfig, model: ModelConfig, fetch: bool = True) -> VQADat
     else:
         tok = HFTokenizer("pretrained", hf, f"pretrained-{model.pretrained}")
     ids, labels, prompt, total = _tensors(ex, layout, lambda s: tok.encode(s).tolist())
-    image = torch.tensor([e.image for e in ex.items])
+    image = torch.tensor([e.image for e in ex.items], device="cpu")
     is_val = torch.from_numpy(split_images(len(ex.images), data.val_fraction, data.split_seed))
     v = is_val[image]
     train_items = [e for e, f in zip(ex.items, v.tolist(), strict=True) if not f]
