@@ -257,7 +257,7 @@ class RayExecutor:
                     job.status(f"{len(pending)} cells left on Ray")
             return "complete"
         finally:
-            for ref in pending:  # stopped early: nothing more runs for this session (resume runs them again)
+            for ref in [*waiting_dense, *pending]:  # stopped early: nothing more runs (resume runs it again)
                 ray.cancel(ref, force=True)
             job.notes["workers"] = workers
 

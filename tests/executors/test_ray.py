@@ -160,3 +160,48 @@ def test_driver_killed_mid_sweep_resumes(cluster, tiny_local: Path, tmp_path: Pa
     assert outcome(out) == outcome(tiny_local)
     executors = [s["executor"]["name"] for s in json.loads((out / "manifest.json").read_text())["sessions"]]
     assert executors == ["ray", resume_with]
+
+
+@pytest.mark.slow
+def test_a_user_error_in_a_task_comes_back_as_one_line(cluster) -> None:
+    import ray
+
+    from ecobench.errors import SensorError, UserError
+    from ecobench.executors.ray import RayExecutor
+
+    def refuse() -> None:  # what a node without the meter footprint.require asks for does
+        raise SensorError("footprint.require is 'measured' but nothing on this machine is measured", "footprint.require")
+
+    with pytest.raises(UserError) as caught:
+        RayExecutor._get(ray.remote(refuse).options(max_retries=0).remote(), "seed 0: dense training")
+    assert str(caught.value) == ("seed 0: dense training (on Ray): footprint.require is 'measured' but nothing on "
+                                 "this machine is measured")
+
+
+@pytest.mark.slow
+def test_budget_stops_ray_tasks_and_the_run_total_holds_the_tasks(cluster, tmp_path: Path, monkeypatch) -> None:
+    """Passed budget: exit 3, the tasks cancelled, no row; resumed with a loose budget, the sessions add up and the
+    phases (measured on the workers) are a part of the run total, never more."""
+    from ecobench import runner
+    from ecobench.config.load import load_suite
+    from ecobench.executors import ExecutorOptions
+
+    small = ["train.threads=1", "train.steps=20", "prune.methods=[{name: magnitude}]", "prune.ratios=[0.5]",
+             "prune.scope=layer", "eval.inference_tokens=0"]
+    monkeypatch.setattr(runner, "budget_problem", lambda *a, **k: None)  # let it start: the stop is under test
+    out = tmp_path / "run"
+    tight = load_suite(SUITES / "smoke.yaml", [*small, "footprint.budget.kwh=1e-12"])
+    assert runner.run_suite(tight, out, ["test"], progress=False, executor="ray") == runner.BUDGET_EXIT
+    assert not (out / "cells.jsonl").exists() or (out / "cells.jsonl").read_text() == ""
+    monkeypatch.undo()
+    loose = load_suite(SUITES / "smoke.yaml", [*small, "footprint.budget.kwh=1"])
+    assert runner.run_suite(loose, out, ["test"], progress=False, executor="ray", options=ExecutorOptions()) == 0
+    m = json.loads((out / "manifest.json").read_text())
+    s1, s2 = (s["footprint"] for s in m["sessions"])
+    assert s1["ended"] == "budget" and s2["ended"] == "complete"
+    assert s2["tasks"]["count"] == 4  # the dense model, and its 3 cells: dense, dense+recover, magnitude
+    assert s2["energy_kwh"] == pytest.approx(s2["window"]["energy_kwh"] + s2["startup"]["energy_kwh"]
+                                             + s2["tasks"]["energy_kwh"], rel=1e-9)
+    total = m["run_footprint"]
+    assert total["totals"]["energy_kwh"] == pytest.approx(s1["energy_kwh"] + s2["energy_kwh"], rel=1e-12)
+    assert 0 < total["phase_share"] < 1
