@@ -50,7 +50,7 @@ def micro(dense_dir: Path, repeats: int) -> dict[str, float]:
     """Seconds per empty task, and per checkpoint move (object store, shared path), on a local 2-CPU cluster."""
     import ray
 
-    from ecobench.executors.ray import _checkpoint_dir, _folder_bytes
+    from ecobench.executors.ray import _checkpoint_dir, _folder_bytes, drop_checkpoint
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
@@ -62,9 +62,7 @@ def micro(dense_dir: Path, repeats: int) -> dict[str, float]:
         task_s = (time.perf_counter() - t0) / repeats
 
         def materialise(checkpoint, info):
-            from ecobench.executors import ray as rx
-
-            rx._WORKER.pop("checkpoints", None)  # each move lands afresh
+            drop_checkpoint()  # each move lands afresh
             return str(_checkpoint_dir(checkpoint, info))
 
         info = json.loads((dense_dir / "train.json").read_text())

@@ -12,9 +12,12 @@ sees (`--shared-dir`). Ray is an optional extra (`pip install 'ecobench[ray]'`),
 
 from __future__ import annotations
 
+import atexit
+import hashlib
 import importlib.util
 import json
 import logging
+import os
 import shutil
 import socket
 import tempfile
@@ -86,19 +89,32 @@ def _worker_monitor(suite: Suite, threads: int | None):
     from ecobench.models.build import build_model
 
     torch.set_num_threads(threads or psutil.cpu_count(logical=False) or psutil.cpu_count() or 1)
-    key = suite.footprint.model_dump_json()
+    device = _worker_device(suite)
+    on = {} if device is None else {"device": device}
+    key = suite.footprint.model_dump_json() + str(device)
     if _WORKER.get("monitor_key") != key:
         if "monitor" in _WORKER:
             _WORKER.pop("monitor").close()
-        monitor = Monitor(suite.footprint)
+        monitor = Monitor(suite.footprint, **on)  # measures the device this worker's work runs on
         monitor.start()  # enforces footprint.require on this node, then the idle baseline
         _WORKER.update(monitor=monitor, monitor_key=key)
     warmed = _WORKER.setdefault("warmed", set())
     if suite.fingerprint() not in warmed:  # before this process's first measured window of this shape
         data = load_data(suite.data, suite.model)
-        warm_up_process(suite, data, build_model(suite.model, data.vocab_size, data.context, 0))
+        scratch = build_model(suite.model, data.vocab_size, data.context, 0)
+        warm_up_process(suite, data, scratch if device is None else scratch.to(device))
         warmed.add(suite.fingerprint())
     return _WORKER["monitor"]
+
+
+def _worker_device(suite: Suite) -> str | None:
+    """run.device resolved on this worker ('auto' on a GPU task: the GPU Ray gave it, through
+    CUDA_VISIBLE_DEVICES); None where ecobench has no device setting (before ecobench.device)."""
+    try:
+        from ecobench.device import resolve_device
+    except ImportError:
+        return None
+    return str(resolve_device(device_of(suite)))
 
 
 def _where(window: Any) -> dict[str, Any]:
@@ -133,17 +149,28 @@ def dense_task(suite: Suite, seed: int, shared: str | None, threads: int | None)
 
 
 def _checkpoint_dir(checkpoint: dict[str, bytes] | str, info: dict) -> Path:
-    """A folder holding the checkpoint on this worker: the shared path, or the bytes written once per process."""
+    """A folder holding the checkpoint on this worker: the shared path, or its bytes written out once per process
+    (the cells of a seed follow one another; the previous seed's folder is removed when the next one arrives)."""
     if isinstance(checkpoint, str):
         return Path(checkpoint)
-    folders = _WORKER.setdefault("checkpoints", {})
     key = (info.get("sha256") or {}).get(MODEL_FILE) or json.dumps(info, sort_keys=True, default=str)
-    if key not in folders:
+    held = _WORKER.get("checkpoint")
+    if held is None or held[0] != key:
+        if held is None:
+            atexit.register(drop_checkpoint)
+        drop_checkpoint()
         folder = Path(tempfile.mkdtemp(prefix="ecobench-dense-"))
         for name, data in checkpoint.items():
             (folder / name).write_bytes(data)
-        folders[key] = folder
-    return folders[key]
+        _WORKER["checkpoint"] = (key, folder)
+    return _WORKER["checkpoint"][1]
+
+
+def drop_checkpoint() -> None:
+    """Remove this worker's copy of a checkpoint, if it holds one."""
+    held = _WORKER.pop("checkpoint", None)
+    if held is not None:
+        shutil.rmtree(held[1], ignore_errors=True)
 
 
 def cell_task(suite: Suite, cell: Cell, info: dict, checkpoint: dict[str, bytes] | str,
@@ -158,6 +185,18 @@ def cell_task(suite: Suite, cell: Cell, info: dict, checkpoint: dict[str, bytes]
 
 
 # -- driver side ----------------------------------------------------------------------------------------------------
+
+
+def _reachable(address: str, timeout_s: float = 10.0) -> None:
+    """A HOST:PORT that does not answer is said now: ray.init retries an unreachable address for minutes."""
+    host, sep, port = address.split("://")[-1].rpartition(":")
+    if address == "auto" or not sep or not port.isdigit():
+        return  # 'auto' (a cluster started on this machine) and anything else: ray.init says what is wrong
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as err:
+        raise ConnectionError(f"nothing answers at {host}:{port} ({err.strerror or err}); is `ray start --head` "
+                              "running there?") from None
 
 
 class RayExecutor:
@@ -178,13 +217,15 @@ class RayExecutor:
         if not ray.is_initialized():
             kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
                                   "logging_level": logging.WARNING, "configure_logging": False}
+            address = self.options.address or os.environ.get("RAY_ADDRESS")  # ray.init reads RAY_ADDRESS too
             try:
-                if self.options.address is None:  # a cluster of this machine alone, with its CPU meter
+                if address is None:  # a cluster of this machine alone, with its CPU meter
                     ray.init(resources={CPU_METER: 1}, **kw)
                 else:
-                    ray.init(address=self.options.address, **kw)
+                    _reachable(address)
+                    ray.init(address=address, **kw)
             except (ConnectionError, RuntimeError, ValueError) as err:
-                raise UserError(f"--address {self.options.address}: cannot connect to Ray: "
+                raise UserError(f"--address {address}: cannot connect to Ray: "
                                 f"{str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
             self._owned = True
         nodes = [n for n in ray.nodes() if n.get("Alive")]
@@ -267,8 +308,9 @@ class RayExecutor:
         import ray
 
         shared = None
-        if self.options.shared_dir is not None:
-            shared = self.options.shared_dir / f"{suite.name}-{suite.fingerprint()[:16]}" / f"seed-{seed}"
+        if self.options.shared_dir is not None:  # one folder per results folder: another run trains its own
+            where = hashlib.sha256(str(results_dir.resolve().parent.parent).encode()).hexdigest()[:12]
+            shared = self.options.shared_dir / f"{suite.name}-{where}" / f"seed-{seed}"
         if checkpoint_problem(results_dir, suite.fingerprint()) is None:
             info = json.loads((results_dir / MARKER).read_text())
             if shared is None:
@@ -329,14 +371,14 @@ TASKS_RULE = ("the session's footprint is the driver's run window plus every tas
 def add_tasks(session: dict[str, Any], tasks: list[dict[str, Any]]) -> dict[str, Any]:
     """The driver's session footprint plus its tasks' footprints, per field (a field unknown in any is unknown);
     the session's wall time stays the driver's."""
-    from ecobench.accounting import TOTAL_FIELDS, _add
+    from ecobench.accounting import TOTAL_FIELDS
 
     out = dict(session)
     summed: dict[str, Any] = {}
     for k in TOTAL_FIELDS:
         summed[k] = sum(t[k] for t in tasks) if all(t.get(k) is not None for t in tasks) else None
         if k != "wall_s" and tasks:
-            out[k] = _add(session.get(k), summed[k])
+            out[k] = None if session.get(k) is None or summed[k] is None else session[k] + summed[k]
     out["sources"] = {c: "+".join(dict.fromkeys([v, *(t["sources"][c] for t in tasks)]))
                       for c, v in session["sources"].items()}
     out["tasks"] = {"count": len(tasks), **summed, "rule": TASKS_RULE}
