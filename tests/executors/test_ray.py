@@ -134,13 +134,16 @@ def _lines(folder: Path) -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("resume_with", ["ray", "local"])
-def test_driver_killed_mid_sweep_resumes(cluster, tiny_local: Path, tmp_path: Path, capsys, resume_with) -> None:
+@pytest.mark.parametrize(("start_with", "resume_with"), [("ray", "ray"), ("ray", "local"), ("local", "ray")])
+def test_driver_killed_mid_sweep_resumes(cluster, tiny_local: Path, tmp_path: Path, capsys, start_with,
+                                         resume_with) -> None:
+    """SIGKILL to the driver after 2 rows; the same command (or the other executor) finishes the sweep."""
     out, log = tmp_path / "run", tmp_path / "log"
+    executor = ["--executor", "ray", "--address", cluster.address] if start_with == "ray" else []
     with open(log, "wb") as f:
-        proc = subprocess.Popen([sys.executable, "-m", "ecobench", *tiny_args(out), "--executor", "ray",
-                                 "--address", cluster.address], cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
-                                start_new_session=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        proc = subprocess.Popen([sys.executable, "-m", "ecobench", *tiny_args(out), *executor], cwd=ROOT, stdout=f,
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)})
     deadline = time.monotonic() + 180
     try:
         while _lines(out) < 2:
@@ -159,7 +162,7 @@ def test_driver_killed_mid_sweep_resumes(cluster, tiny_local: Path, tmp_path: Pa
     assert len(rows) == TINY_CELLS == len({r["key"] for r in rows})
     assert outcome(out) == outcome(tiny_local)
     executors = [s["executor"]["name"] for s in json.loads((out / "manifest.json").read_text())["sessions"]]
-    assert executors == ["ray", resume_with]
+    assert executors == [start_with, resume_with]
 
 
 @pytest.mark.slow
