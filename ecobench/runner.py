@@ -1,5 +1,6 @@
-"""Runs a suite: checks it, opens the results folder, trains each seed's dense model once, runs every cell
-(`ecobench.cell`) and appends its record. Only this driver writes the results folder."""
+"""Runs a suite: checks it, opens the results folder, has an executor (ecobench/executors: local, ray) train each
+seed's dense model once and run every cell (`ecobench.cell`), and appends each record. Only this driver writes the
+results folder."""
 
 from __future__ import annotations
 
@@ -12,17 +13,15 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from ecobench import signals
 from ecobench.accounting import RunAccount, StartUp, run_total, share_line
-from ecobench.cell import run_cell
 from ecobench.config.load import SuiteFile
 from ecobench.config.schema import Suite
 from ecobench.data.corpus import pending_fetch
 from ecobench.data.dataset import TokenData
-from ecobench.dense import MODEL_FILE, ensure_dense
 from ecobench.device import DeviceError, check_precision, resolve_device, set_deterministic
 from ecobench.domains import load_domain
 from ecobench.errors import DataError, ResultsError, SensorError, SuiteError, TargetsError, UserError
+from ecobench.executors import Executor, ExecutorOptions, SweepJob, make_executor
 from ecobench.families import load_data
 from ecobench.footprint import Monitor
 from ecobench.forecast import budget_problem, calibrate, make_forecast
@@ -34,6 +33,7 @@ from ecobench.provenance import build_manifest
 from ecobench.prune.calibration import calibration_problem
 from ecobench.prune.methods import REGISTRY
 from ecobench.prune.targets import check_targets, describe_targets, select_targets
+from ecobench.record import CellRecord
 from ecobench.store import CELLS, RunStore, read_cells
 from ecobench.sweep import expand
 
@@ -101,18 +101,22 @@ def check_suite(sf: SuiteFile, fetch: bool = True) -> TokenData | None:
     return data
 
 
-def prepare_device(sf: SuiteFile) -> torch.device:
-    """The run's device (run.device resolved), its precision checked there, determinism set; one line if refused."""
+def prepare_device(sf: SuiteFile, executor: str = "local") -> torch.device:
+    """The run's device (run.device resolved), its precision checked there, determinism set; one line if refused.
+    With a remote executor the workers resolve and check run.device on their own nodes (executors/ray.py); a driver
+    without that device does its own small work (warm-up, noise floor) on the CPU and meters the CPU."""
     suite = sf.suite
     try:
         device = resolve_device(suite.run.device)
     except DeviceError as err:
+        if executor != "local":
+            return torch.device("cpu")
         raise UserError(f"{sf.where(err.field)}: {err}") from None
     problem = check_precision(suite.train.precision, device)
-    if problem:
+    if problem and executor == "local":
         raise UserError(f"{sf.where('train.precision')}: train.precision: {problem}")
     set_deterministic(suite.run.deterministic)
-    return device
+    return device if not problem else torch.device("cpu")
 
 
 def compute_line(suite: Suite, device: torch.device) -> str:
@@ -183,19 +187,13 @@ def _earlier_sessions(out: Path) -> tuple[dict | None, list]:
     return read_manifest(out), read_cells(out / CELLS)  # checked whole by RunStore.preflight
 
 
-def _say_kept(done: dict, seed: int, dense_sha: str | None) -> None:
-    """Finished cells keep their rows when their seed's dense model is trained again (after a damaged checkpoint):
-    each row names the checkpoint it started from, so say when they differ."""
-    other = [r for r in done.values() if r.cell.seed == seed and r.dense_sha256 not in (None, dense_sha)]
-    if other:
-        print(f"seed {seed}: {len(other)} finished cell(s) keep their rows, computed from an earlier dense checkpoint "
-              f"(their dense_sha256 differs from the current one)", file=sys.stderr)
-
-
-def run_suite(sf: SuiteFile, out: Path | None, argv: list[str], progress: bool = True, new: bool = False) -> int:
+def run_suite(sf: SuiteFile, out: Path | None, argv: list[str], progress: bool = True, new: bool = False,
+              executor: str = "local", options: ExecutorOptions | None = None) -> int:
     """Run the suite's remaining cells inside one run window (accounting.RunAccount): forecast, budget check,
-    idle baseline, dense models, cells; the session's footprint goes into the manifest after the last row."""
+    idle baseline, dense models, cells (by `executor`); the session's footprint goes into the manifest after the last
+    row."""
     suite = sf.suite
+    ex = make_executor(executor, options)  # an executor this machine cannot use is refused before any work
     data = check_suite(sf)  # raises before anything is written, and before the meters' slow set-up
     if suite.train.threads:
         torch.set_num_threads(suite.train.threads)
@@ -210,12 +208,17 @@ def run_suite(sf: SuiteFile, out: Path | None, argv: list[str], progress: bool =
                            "another --out, or drop --new to resume it")
     # unwritable, full, locked, or holding another suite's results: say so now, before the meters' set-up
     RunStore.preflight(out, suite.fingerprint(), suite.legacy_fingerprint())
-    device = prepare_device(sf)
-    monitor = Monitor(suite.footprint, device=str(device))  # the meters measure the device doing the work
+    device = prepare_device(sf, executor)
     try:
+        ran_by = ex.open(suite)
+        monitor = Monitor(suite.footprint, device=str(device))  # the meters measure the device doing the work
         monitor.start(measure_idle=False)  # may refuse (footprint.require) before anything is trained
     except SensorError as err:
+        ex.close()
         raise SensorError(f"{sf.where(err.field)}: {err}", err.field) from err
+    except BaseException:
+        ex.close()
+        raise
     account = RunAccount(monitor)  # from here on measured; before, estimated from the process's own times
     store = None
     ended = "error"
@@ -241,12 +244,13 @@ def run_suite(sf: SuiteFile, out: Path | None, argv: list[str], progress: bool =
         del scratch
         manifest = build_manifest(sf, argv, data) | {"footprint": monitor.manifest(), "noise_floor": floor}
         manifest["sessions"][-1]["noise_floor"] = floor  # a resumed run measures its own
+        manifest["sessions"][-1]["executor"] = ran_by  # a run may be resumed by another executor
         store = RunStore.open(out, manifest, suite.fingerprint(), suite.legacy_fingerprint())
         print(compute_line(suite, device), file=sys.stderr)
         print(monitor.summary_line(), file=sys.stderr)
         print(_floor_line(floor), file=sys.stderr)
         print(f"{out}: {len(cells)} cells, {len(done)} already finished, {len(todo)} to run", file=sys.stderr)
-        ended = _sweep(suite, store, todo, monitor, account, spent_kwh, progress)
+        ended = _sweep(suite, store, todo, monitor, account, spent_kwh, progress, ex)
         status = _summarise(out, suite, ended)  # inside the run window: the run ends with its last line printed
     except KeyboardInterrupt:
         ended = "interrupted"
@@ -254,11 +258,12 @@ def run_suite(sf: SuiteFile, out: Path | None, argv: list[str], progress: bool =
     finally:
         try:
             if store is not None:
-                _record_session(store, account.finish(ended))
+                _record_session(store, ex.account(account.finish(ended)))
         finally:
             if store is not None:
                 store.close()
             monitor.close()
+            ex.close()
     print(share_line(run_total(read_manifest(out), read_cells(out / CELLS))), file=sys.stderr)
     return status
 
@@ -284,40 +289,32 @@ def _summarise(out: Path, suite: Suite, ended: str) -> int:
 
 
 def _sweep(suite: Suite, store: RunStore, todo: list, monitor: Monitor, account: RunAccount, spent_kwh: float,
-           progress: bool) -> str:
-    """Dense models and cells in order; 'budget' when the measured total passed the budget, else 'complete'."""
+           progress: bool, executor: Executor) -> str:
+    """Dense models and cells by the executor, each row appended here; 'budget' when the measured total passed
+    the budget, else 'complete'."""
     budget = suite.footprint.budget
 
-    def over() -> bool:
+    def over(elsewhere_kwh: float) -> bool:
         if budget is None:
             return False
         now = account.so_far()["energy_kwh"]
-        return now is not None and spent_kwh + now > budget.kwh
+        return now is not None and spent_kwh + now + elsewhere_kwh > budget.kwh
 
     sweep = tqdm(total=len(todo), desc="sweep", unit="cell", disable=not progress, position=0, dynamic_ncols=True)
+
+    def emit(rec: CellRecord) -> None:
+        store.append(rec)
+        if rec.status != "ok":
+            tqdm.write(f"cell {rec.key} failed: {rec.reason}", file=sys.stderr)
+        sweep.update(1)
+
+    job = SweepJob(suite, todo, store, monitor, emit, over, sweep.set_postfix_str, progress)
     try:
-        for seed in suite.seeds:
-            mine = [c for c in todo if c.seed == seed]
-            if not mine:
-                continue
-            dense_dir = store.dense_dir(seed)
-            sweep.set_postfix_str(f"seed {seed}: dense training")
-            dense = ensure_dense(suite, seed, dense_dir, monitor, progress)
-            dense_sha = (dense.get("sha256") or {}).get(MODEL_FILE)
-            _say_kept(store.finished(), seed, dense_sha)
-            for cell in mine:
-                signals.check()
-                if over():
-                    return "budget"
-                sweep.set_postfix_str(cell.key)
-                rec = run_cell(suite, cell, dense_dir, dense, monitor, progress)
-                store.append(rec.model_copy(update={"dense_sha256": dense_sha}))
-                if rec.status != "ok":
-                    tqdm.write(f"cell {cell.key} failed: {rec.reason}", file=sys.stderr)
-                sweep.update(1)
+        return executor.run(job)
     finally:
         sweep.close()
-    return "complete"
+        if job.notes:
+            store.update_manifest(lambda m: m["sessions"][store.session_index]["executor"].update(job.notes))
 
 
 def _record_session(store: RunStore, footprint: dict) -> None:
