@@ -16,29 +16,45 @@ class Config(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)  # no inf/nan numbers
 
 
-EVAL_LATER = {"domains": [], "domain_batches": None}  # eval fields added after results folders existed, at default
-# likewise train and run fields (left out at their default); train.log_every is always left out: it changes no number
-LATER_DEFAULTS = (("train", "precision", "fp32"), ("train", "compile", False))
-LATER_SECTIONS = (("run", {"device": "auto", "deterministic": False}),)
+# Fields added after results schema 3, with their defaults: at their default they are left out of the fingerprint,
+# so a folder written before they existed still resumes. A field added later goes here (dotted path, default).
+LATER_DEFAULTS: tuple[tuple[str, Any], ...] = (
+    ("eval.metric", "loss"),
+    ("eval.domains", []),
+    ("eval.domain_batches", None),
+    ("data.split_seed", 0),
+    ("model.image_size", 8),
+    ("model.patch_size", 4),
+    ("model.vision_layers", 2),
+    ("prune.targets.parts", None),
+    ("train.precision", "fp32"),
+    ("train.compile", False),
+    ("run", {"device": "auto", "deterministic": False}),
+)
+NEVER_COUNTED = ("footprint.budget", "train.log_every")  # a ceiling on the cost; how often the loss is read
+
+
+def _drop(d: dict[str, Any], path: str, only_if: Any = ...) -> dict[str, Any]:
+    """`d` without the value at the dotted `path` (only where it equals `only_if`, when given); copies, never edits."""
+    head, _, rest = path.partition(".")
+    if head not in d:
+        return d
+    if rest:
+        return d | {head: _drop(d[head], rest, only_if)} if isinstance(d[head], dict) else d
+    if only_if is not ... and d[head] != only_if:
+        return d
+    return {k: v for k, v in d.items() if k != head}
 
 
 def fingerprint_of(resolved: dict[str, Any]) -> str:
     """The fingerprint of a resolved suite as dumped to JSON: as the manifest stores it, so readers recompute it
-    without importing the schema (or torch). footprint.budget is left out: a ceiling on the cost, not what is
-    computed, so raising it resumes the same folder; so is train.log_every (how often the loss is read). Fields
-    added later (EVAL_LATER, LATER_DEFAULTS, LATER_SECTIONS) count only when set, so folders written before them
-    keep their fingerprint."""
+    without importing the schema (or torch). What changes no computed number (NEVER_COUNTED) is left out, so raising
+    the budget resumes the same folder; so are fields added later, at their default (LATER_DEFAULTS)."""
     d = dict(resolved)
-    if isinstance(d.get("footprint"), dict):
-        d["footprint"] = {k: v for k, v in d["footprint"].items() if k != "budget"}
-    if isinstance(d.get("eval"), dict):
-        d["eval"] = {k: v for k, v in d["eval"].items() if not (k in EVAL_LATER and v == EVAL_LATER[k])}
-    if isinstance(d.get("train"), dict):
-        d["train"] = {k: v for k, v in d["train"].items() if k != "log_every"
-                      and not any(k == key and v == default for s, key, default in LATER_DEFAULTS if s == "train")}
-    for section, default in LATER_SECTIONS:
-        if d.get(section) == default:
-            d.pop(section)
+    for path in NEVER_COUNTED:
+        d = _drop(d, path)
+    for path, default in LATER_DEFAULTS:
+        d = _drop(d, path, default)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 

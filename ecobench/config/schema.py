@@ -301,17 +301,10 @@ class EvalConfig(Config):
 
 # (section, field, default as JSON) of fields added after results folders existed; left out of the fingerprint at
 # their default so a suite that does not use them keeps the fingerprint (and resumes the folders) it had
-_LATER_DEFAULTS = (
+_LATER_DEFAULTS = (  # schema-2 folders predate these; fingerprint_of drops the fields added after schema 3
     ("prune", "structures", ["unstructured"]),
     ("prune", "structured", {"mlp": True, "heads": True}),
     ("eval", "execution", "dense"),
-    ("eval", "metric", "loss"),
-    ("eval", "domains", []),
-    ("eval", "domain_batches", None),
-    ("data", "split_seed", 0),
-    ("model", "image_size", 8),
-    ("model", "patch_size", 4),
-    ("model", "vision_layers", 2),
 )
 
 
@@ -369,7 +362,5 @@ class Suite(Config):
         for section, key, default in _LATER_DEFAULTS:  # fields added later, at their default: old folders resume
             if d[section].get(key) == default:
                 d[section].pop(key)
-        if d["prune"]["targets"].get("parts") is None:
-            d["prune"]["targets"].pop("parts", None)
         d["footprint"].pop("budget", None)  # a ceiling on the cost, not what is computed: raising it may resume
         return fingerprint_of(d)
