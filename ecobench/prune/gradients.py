@@ -79,6 +79,7 @@ def _backward_one(model: nn.Module, parts: tuple[nn.Module, nn.Module] | None, x
         h.backward(hd.grad)
 
 
+@torch.enable_grad()  # scores may be read lazily inside a no_grad caller (shrink_model ranks layers under no_grad)
 def calibration_gradients(model: nn.Module, targets: dict[str, nn.Parameter], names: list[str],
                           batches: list[Batch]) -> dict[str, torch.Tensor]:
     """name -> dL/dw for the weights `names` of `targets` (no other weight gets a gradient); L the mean loss over
