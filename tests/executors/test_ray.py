@@ -22,9 +22,8 @@ from tests.reliability.conftest import TINY_CELLS, cell_lines, ecobench, outcome
 from .ray_hooks import KILL_REQUEST
 
 
-def _suite(device: str | None = None, threads: int | None = None) -> SimpleNamespace:
-    run = None if device is None else SimpleNamespace(device=device)
-    return SimpleNamespace(run=run, train=SimpleNamespace(threads=threads))
+def _suite(device: str, threads: int | None = None) -> SimpleNamespace:
+    return SimpleNamespace(run=SimpleNamespace(device=device), train=SimpleNamespace(threads=threads))
 
 
 def test_task_resources_never_share_a_measured_device() -> None:
@@ -35,7 +34,6 @@ def test_task_resources_never_share_a_measured_device() -> None:
     assert task_resources(_suite("auto"), {**cpu_only, CPU_METER: 3.0}, [16.0]) == {
         "num_cpus": 1, "resources": {CPU_METER: 1}}
     assert task_resources(_suite("cpu"), {"CPU": 24.0, "GPU": 1.0}, [8.0, 16.0]) == {"num_cpus": 16.0}
-    assert task_resources(_suite(None), cpu_only, [16.0]) == {"num_cpus": 16.0}  # a suite without run.device
 
 
 def _fp(energy: float | None, source: str) -> dict:
