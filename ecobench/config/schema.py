@@ -29,6 +29,13 @@ RUN_STAMP = "-20250101T000000Z"  # what `run` appends to the suite name for its 
 NAME_MAX = 255  # bytes per path component on the common file systems
 
 
+def _no_duplicates(what: str, v: list[str]) -> list[str]:
+    dups = sorted({x for x in v if v.count(x) > 1})
+    if dups:
+        raise ValueError(f"{what} has duplicates: {dups}")
+    return v
+
+
 def _printable(what: str, v: str | None) -> str | None:
     """Names are shown in folders, terminals and reports: no control or text-direction characters."""
     if v is not None and (m := UNSAFE_CHARS.search(v)):
@@ -238,10 +245,7 @@ class PruneConfig(Config):
     @field_validator("structures")
     @classmethod
     def _unique_structures(cls, v: list[str]) -> list[str]:
-        dups = sorted({x for x in v if v.count(x) > 1})
-        if dups:
-            raise ValueError(f"structures has duplicates: {dups}")
-        return v
+        return _no_duplicates("structures", v)
 
     @model_validator(mode="after")
     def _structured_parts(self) -> PruneConfig:
@@ -286,10 +290,7 @@ class EvalConfig(Config):
     @field_validator("domains")
     @classmethod
     def _unique_domains(cls, v: list[str]) -> list[str]:
-        dups = sorted({x for x in v if v.count(x) > 1})
-        if dups:
-            raise ValueError(f"domains has duplicates: {dups}")
-        return v
+        return _no_duplicates("domains", v)
 
     @field_validator("inference_batch_sizes")
     @classmethod

@@ -17,7 +17,15 @@ import pytest
 
 from ecobench.executors.ray import CPU_METER, INSTALL, add_tasks, task_resources
 from tests.conftest import ROOT, SUITES
-from tests.reliability.conftest import TINY_CELLS, cell_lines, ecobench, outcome, run_inprocess, tiny_args
+from tests.reliability.conftest import (
+    TINY_CELLS,
+    cell_lines,
+    ecobench,
+    line_count,
+    outcome,
+    run_inprocess,
+    tiny_args,
+)
 
 from .ray_hooks import KILL_REQUEST
 
@@ -124,13 +132,6 @@ def test_worker_killed_mid_cell_is_retried_without_duplicates(cluster, tiny_loca
     assert list((tmp_path / "shared").glob("smoke-*/seed-0/model.safetensors"))  # the checkpoint went that way
 
 
-def _lines(folder: Path) -> int:
-    try:
-        return (folder / "cells.jsonl").read_bytes().count(b"\n")
-    except FileNotFoundError:
-        return 0
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(("start_with", "resume_with"), [("ray", "ray"), ("ray", "local"), ("local", "ray")])
 def test_driver_killed_mid_sweep_resumes(cluster, tiny_local: Path, tmp_path: Path, capsys, start_with,
@@ -144,14 +145,14 @@ def test_driver_killed_mid_sweep_resumes(cluster, tiny_local: Path, tmp_path: Pa
                                 env={**os.environ, "PYTHONPATH": str(ROOT)})
     deadline = time.monotonic() + 180
     try:
-        while _lines(out) < 2:
+        while line_count(out) < 2:
             assert proc.poll() is None, f"the driver ended before the kill point:\n{log.read_text()}"
             assert time.monotonic() < deadline, "kill point never reached"
             time.sleep(0.01)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    done = _lines(out)
+    done = line_count(out)
     assert 2 <= done < TINY_CELLS, "the sweep finished before the driver was killed"
     rc, _, err = run_inprocess([*tiny_args(out), "--executor", resume_with], capsys)
     assert rc == 0, err

@@ -56,6 +56,14 @@ def cell_lines(folder: Path) -> list[dict]:
     return [json.loads(line) for line in raw.decode().split("\n")[:-1]]
 
 
+def line_count(folder: Path) -> int:
+    """Lines in cells.jsonl so far (0 before it exists): how far a sweep running in another process has got."""
+    try:
+        return (folder / "cells.jsonl").read_bytes().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
 def outcome(folder: Path) -> dict[str, tuple]:
     """What a finished sweep computed, cell by cell, at the precision the summary prints (loss: 4 decimals)."""
     res = {}

@@ -16,6 +16,7 @@ import pytest
 
 from ecobench.store import LOCK
 from tests.conftest import ROOT
+from tests.reliability.conftest import line_count
 
 from .conftest import TINY_CELLS, cell_lines, outcome, run_inprocess, tiny_args
 
@@ -40,13 +41,6 @@ def _kill_when(proc: subprocess.Popen, ready: Callable[[], bool], log: Path, tim
         proc.wait()
 
 
-def _lines(folder: Path) -> int:
-    try:
-        return (folder / "cells.jsonl").read_bytes().count(b"\n")
-    except FileNotFoundError:
-        return 0
-
-
 @pytest.mark.slow
 def test_sigkill_during_training_and_between_cells_then_resume(tiny_run: Path, tmp_path: Path, capsys, caplog) -> None:
     out = tmp_path / "run"
@@ -55,12 +49,12 @@ def test_sigkill_during_training_and_between_cells_then_resume(tiny_run: Path, t
     # 1. killed while the dense model trains: nothing marks it complete, no row is written
     _kill_when(_start(out, tmp_path / "log1"), dense.is_dir, tmp_path / "log1")
     assert not (dense / "train.json").exists()
-    assert _lines(out) == 0
+    assert line_count(out) == 0
     assert (out / LOCK).exists()  # left behind by the dead process: the next run must take it over
 
     # 2. killed between cells (or while a row is written): some rows, never a partial cell
-    _kill_when(_start(out, tmp_path / "log2"), lambda: _lines(out) >= 2, tmp_path / "log2")
-    done = _lines(out)
+    _kill_when(_start(out, tmp_path / "log2"), lambda: line_count(out) >= 2, tmp_path / "log2")
+    done = line_count(out)
     assert 2 <= done < TINY_CELLS, "the run finished before it could be killed"
     assert (dense / "train.json").is_file()
 
