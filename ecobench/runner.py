@@ -162,7 +162,12 @@ def summary_table(df) -> str:
     pruned = ok[ok["method"] != "dense"]
     parts = []
     if not dense.empty:
-        parts.append(f"dense loss: {dense['loss'].mean():.4f} (n={len(dense)} seeds)")
+        line = f"dense loss: {dense['loss'].mean():.4f}"
+        answers = [m for m in ("accuracy", "mae") if f"{m}_chance" in dense and dense[m].notna().any()]
+        if answers:  # image-question runs: what the model answers beside what chance would score
+            line += "".join(f", {m} {dense[m].mean():.4f} (chance {dense[m + '_chance'].mean():.4f})" for m in answers)
+            line += " on validation images never trained on"
+        parts.append(f"{line} (n={len(dense)} seeds)")
     if not pruned.empty:
         structure = pruned["structure"] if "structure" in pruned.columns else "unstructured"
         named = pd.Series(structure, index=pruned.index).fillna("unstructured").map(

@@ -268,3 +268,19 @@ def test_a_local_image_text_checkpoint_runs_a_cell(tmp_path: Path) -> None:
     from ecobench.results import load
 
     assert prepare(load(out)).metric == "mae"
+
+
+def test_the_run_summary_prints_dense_accuracy_and_mae_beside_chance() -> None:
+    import pandas as pd
+
+    from ecobench.runner import summary_table
+
+    rows = [{"status": "ok", "key": f"seed{s}/dense", "method": "dense", "ratio": 0.0, "multiplier": None,
+             "scope": "-", "structure": "-", "loss": 0.5, "sparsity": 0.0, "accuracy": acc, "accuracy_chance": 0.25,
+             "mae": 0.7, "mae_chance": 2.5} for s, acc in ((0, 0.6), (1, 0.8))]
+    first = summary_table(pd.DataFrame(rows)).splitlines()[0]
+    assert first == ("dense loss: 0.5000, accuracy 0.7000 (chance 0.2500), mae 0.7000 (chance 2.5000) on validation "
+                     "images never trained on (n=2 seeds)")
+    text = summary_table(pd.DataFrame([{k: v for k, v in r.items() if "accuracy" not in k and "mae" not in k}
+                                       for r in rows]))
+    assert text.splitlines()[0] == "dense loss: 0.5000 (n=2 seeds)"  # a text run: loss alone, as before
