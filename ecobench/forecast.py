@@ -94,8 +94,11 @@ def calibrate(suite: Suite, data: TokenData, monitor: Monitor) -> tuple[Calibrat
             model = build_model(suite.model, data.vocab_size, data.context, suite.seeds[0])
             build_s = time.perf_counter() - tic
         model.to(resolve_device(suite.run.device))
-        steps, cpu_share = _time_steps(model, data, suite)
         eval_bs = suite.eval.batch_size or 4 * suite.train.batch_size
+        if suite.train.steps or suite.prune.recover_steps:
+            steps, cpu_share = _time_steps(model, data, suite)
+        else:  # nothing trains (one-shot pruning of a pretrained model): time evaluation batches for the spread
+            steps, cpu_share = _time_repeats(lambda: evaluate(model, data, eval_bs, 1))
         _timed(lambda: evaluate(model, data, eval_bs, 1))  # warm-up
         eval_batch_s = _timed(lambda: evaluate(model, data, eval_bs, 1))
         token_s = None
@@ -138,10 +141,8 @@ def _time_steps(model: torch.nn.Module, data: TokenData, suite: Suite) -> tuple[
     opt = make_optimizer(model, cfg, cfg.lr)
     gen = torch.Generator().manual_seed(0)
     model.train()
-    times: list[float] = []
-    spent = cpu = 0.0
-    for i in range(PROBE_STEPS[1] + 1):
-        tic, ctic = time.perf_counter(), time.process_time()
+
+    def step() -> None:
         with autocast(cfg.precision, device):
             loss = of_data(data).loss(model, to_device(data.batch(cfg.batch_size, gen), device))
         loss.item()
@@ -151,8 +152,20 @@ def _time_steps(model: torch.nn.Module, data: TokenData, suite: Suite) -> tuple[
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
         synchronize(device)  # the step's GPU work is in its time
+
+    return _time_repeats(step)
+
+
+def _time_repeats(work: Callable[[], object]) -> tuple[list[float], float]:
+    """Wall seconds of each of 3-8 runs of `work` after one untimed warm-up (allocator growth, thread pools), and the
+    CPU share they got (their CPU seconds / (wall seconds x torch threads))."""
+    times: list[float] = []
+    spent = cpu = 0.0
+    for i in range(PROBE_STEPS[1] + 1):
+        tic, ctic = time.perf_counter(), time.process_time()
+        _timed(work)
         if i == 0:
-            continue  # warm-up: allocator growth, thread pools
+            continue
         times.append(time.perf_counter() - tic)
         spent += times[-1]
         cpu += time.process_time() - ctic

@@ -51,3 +51,30 @@ def test_run_refuses_a_suite_whose_forecast_exceeds_the_budget(tmp_path: Path) -
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and "footprint.budget: the forecast" in errors[0] and "exceeds the budget" in errors[0]
     assert not out.exists()  # refused before anything was written
+
+
+def test_the_forecast_probe_times_no_training_step_when_nothing_trains(monkeypatch) -> None:
+    """One-shot pruning (train.steps 0, no recovery): a training step of a pretrained model is its most expensive
+    probe (a full-vocabulary backward), and would be timed for nothing; evaluation batches give the spread instead."""
+    from ecobench import forecast
+    from ecobench.data.dataset import load_data
+    from ecobench.footprint import Monitor
+
+    text = ("name: s\nseeds: [0]\ndata: {corpus: shakespeare, context: 16, max_chars: 20000}\n"
+            "model: {n_layer: 1, n_head: 2, n_embd: 16}\ntrain: {steps: 0, batch_size: 2}\n"
+            "prune: {methods: [{name: magnitude}], ratios: [0.5], recover_steps: 0}\n"
+            "eval: {batches: 1, batch_size: 2, inference_tokens: 0}\n"
+            "footprint: {idle_seconds: 0, gpu: none, cpu: none, ram: none}\n")
+    suite = suite_from_text(text).suite
+    called = []
+    monkeypatch.setattr(forecast, "_time_steps", lambda *a: called.append(a) or ([1.0], 1.0))
+    monitor = Monitor(suite.footprint, device="cpu")
+    monitor.start(measure_idle=False)
+    try:
+        cal, _ = forecast.calibrate(suite, load_data(suite.data, suite.model), monitor)
+        assert called == [] and 3 <= len(cal.step_s) <= 8  # the evaluation batches, timed
+        trains = suite_from_text(text.replace("steps: 0,", "steps: 5,")).suite
+        forecast.calibrate(trains, load_data(trains.data, trains.model), monitor)
+        assert len(called) == 1  # a suite that trains still times its steps
+    finally:
+        monitor.close()
