@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -21,6 +19,7 @@ from tests.reliability.conftest import (
     TINY_CELLS,
     cell_lines,
     ecobench,
+    kill_when,
     line_count,
     outcome,
     run_inprocess,
@@ -143,15 +142,7 @@ def test_driver_killed_mid_sweep_resumes(cluster, tiny_local: Path, tmp_path: Pa
         proc = subprocess.Popen([sys.executable, "-m", "ecobench", *tiny_args(out), *executor], cwd=ROOT, stdout=f,
                                 stderr=subprocess.STDOUT, start_new_session=True,
                                 env={**os.environ, "PYTHONPATH": str(ROOT)})
-    deadline = time.monotonic() + 180
-    try:
-        while line_count(out) < 2:
-            assert proc.poll() is None, f"the driver ended before the kill point:\n{log.read_text()}"
-            assert time.monotonic() < deadline, "kill point never reached"
-            time.sleep(0.01)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    kill_when(proc, lambda: line_count(out) >= 2, log)
     done = line_count(out)
     assert 2 <= done < TINY_CELLS, "the sweep finished before the driver was killed"
     rc, _, err = run_inprocess([*tiny_args(out), "--executor", resume_with], capsys)

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -62,6 +67,19 @@ def line_count(folder: Path) -> int:
         return (folder / "cells.jsonl").read_bytes().count(b"\n")
     except FileNotFoundError:
         return 0
+
+
+def kill_when(proc: subprocess.Popen, ready: Callable[[], bool], log: Path, timeout: float = 180) -> None:
+    """SIGKILL the run (its whole process group) as soon as `ready()` holds."""
+    deadline = time.monotonic() + timeout
+    try:
+        while not ready():
+            assert proc.poll() is None, f"the run ended before the kill point:\n{log.read_text()}"
+            assert time.monotonic() < deadline, "kill point never reached"
+            time.sleep(0.005)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def outcome(folder: Path) -> dict[str, tuple]:

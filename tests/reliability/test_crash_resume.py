@@ -3,20 +3,16 @@ row per cell, no torn line, a complete (or recomputed) dense checkpoint, and the
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from ecobench.store import LOCK
 from tests.conftest import ROOT
-from tests.reliability.conftest import line_count
+from tests.reliability.conftest import kill_when, line_count
 
 from .conftest import TINY_CELLS, cell_lines, outcome, run_inprocess, tiny_args
 
@@ -28,32 +24,19 @@ def _start(out: Path, log: Path) -> subprocess.Popen:
                                 stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def _kill_when(proc: subprocess.Popen, ready: Callable[[], bool], log: Path, timeout: float = 180) -> None:
-    """SIGKILL the run (its whole process group) as soon as `ready()` holds."""
-    deadline = time.monotonic() + timeout
-    try:
-        while not ready():
-            assert proc.poll() is None, f"the run ended before the kill point:\n{log.read_text()}"
-            assert time.monotonic() < deadline, "kill point never reached"
-            time.sleep(0.005)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
 @pytest.mark.slow
 def test_sigkill_during_training_and_between_cells_then_resume(tiny_run: Path, tmp_path: Path, capsys, caplog) -> None:
     out = tmp_path / "run"
     dense = out / "dense" / "seed-0"
 
     # 1. killed while the dense model trains: nothing marks it complete, no row is written
-    _kill_when(_start(out, tmp_path / "log1"), dense.is_dir, tmp_path / "log1")
+    kill_when(_start(out, tmp_path / "log1"), dense.is_dir, tmp_path / "log1")
     assert not (dense / "train.json").exists()
     assert line_count(out) == 0
     assert (out / LOCK).exists()  # left behind by the dead process: the next run must take it over
 
     # 2. killed between cells (or while a row is written): some rows, never a partial cell
-    _kill_when(_start(out, tmp_path / "log2"), lambda: line_count(out) >= 2, tmp_path / "log2")
+    kill_when(_start(out, tmp_path / "log2"), lambda: line_count(out) >= 2, tmp_path / "log2")
     done = line_count(out)
     assert 2 <= done < TINY_CELLS, "the run finished before it could be killed"
     assert (dense / "train.json").is_file()
