@@ -48,6 +48,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     agg = compare_frame(runs.rows, runs.names, args.energy)
     if agg.empty:
         raise UserError(f"{', '.join(args.runs)}: no finished cells to compare")
+    absent = [m for m in metrics or [] if f"{m}_mean" not in agg.columns or agg[f"{m}_mean"].isna().all()]
+    if absent:
+        raise UserError(f"--metric {', '.join(absent)}: these runs hold no {', '.join(absent)} (accuracy and mae "
+                        "score image-question runs); a text run's metrics are loss, bpc and ppl")
     text = render(agg, args.format, metrics, phases, args.view, args.amortise_training)
     lines = run_total_lines(runs)
     if args.format in ("table", "markdown"):
