@@ -52,7 +52,8 @@ def _printable(what: str, v: str | None) -> str | None:
     """Names are shown in folders, terminals and reports: no control or text-direction characters (a newline or tab
     in a name could forge a table row or a heading in a report)."""
     if v is not None and (m := UNSAFE_CHARS.search(v) or re.search("[\t\n\r]", v)):
-        raise ValueError(f"{what} '{visible(v)}' holds the control or text-direction character U+{ord(m.group()):04X}; "
+        shown = visible(v).replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+        raise ValueError(f"{what} '{shown}' holds the control or text-direction character U+{ord(m.group()):04X}; "
                          "names must show as they are stored")
     return v
 
