@@ -39,7 +39,9 @@ def param_count(model: Any, vocab: int, context: int) -> int:
 
 
 def memory_problems(suite: Any, vocab: int, context: int) -> list[tuple[str, str]]:
-    """(suite field, message) for each part of the suite that needs more memory than this machine has."""
+    """(suite field, message) for the first part of the suite that needs more memory than this machine has: the
+    model, then its training batch, evaluation, calibration and inference batches (a later one often follows from an
+    earlier one: a wide model makes every batch's activations wide too), so the fix is named once."""
     have = machine_bytes()
     problems = []
 
@@ -65,7 +67,7 @@ def memory_problems(suite: Any, vocab: int, context: int) -> list[tuple[str, str
         biggest = max(suite.eval.inference_batch_sizes)
         need("eval.inference_batch_sizes", f"an inference batch ({biggest:,} x {context:,} tokens)",
              biggest * context * vocab * FP32)
-    return problems
+    return problems[:1]
 
 
 def _gb(n: int) -> str:

@@ -39,7 +39,8 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
     return out
 
 
-def run_case(case: Case, tmp: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
+def run_case(case: Case, tmp: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch,
+             caplog: pytest.LogCaptureFixture | None = None) -> tuple[str, str]:
     """Set the case up under `tmp`, run it in-process, check the contract; (stdout, stderr)."""
     monkeypatch.chdir(tmp)
     for k, v in case.env.items():
@@ -50,7 +51,7 @@ def run_case(case: Case, tmp: Path, capsys: pytest.CaptureFixture, monkeypatch: 
     tic = time.monotonic()
     rc, out, err = run_inprocess([a.replace("{tmp}", str(tmp)) for a in case.args], capsys)
     elapsed = time.monotonic() - tic
-    assert_contract(case, rc, out, err, elapsed)
+    assert_contract(case, rc, out, err + (caplog.text if caplog is not None else ""), elapsed)
     after = snapshot(tmp)
     changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k)
                      and not any(k == w or k.startswith(w + os.sep) for w in case.written))
@@ -65,7 +66,8 @@ def assert_contract(case: Case, rc: int, out: str, err: str, elapsed: float) -> 
     if rc == 2:
         errors = [line for line in err.splitlines() if line.startswith("error:")]
         assert len(errors) == 1, err
-        others = [line for line in err.splitlines() if line.strip() and not line.startswith(("error:", "WARNING"))]
+        others = [line for line in err.splitlines()
+                  if line.strip() and not line.startswith(("error:", "WARNING"))]
         assert others == [], f"the error spans more than one line:\n{err}"
         assert case.expect in errors[0], f"\nexpected: {case.expect}\ngot:      {errors[0]}"
         assert "\n" not in errors[0]
