@@ -36,7 +36,7 @@ def _write(text: str, output: str | None) -> None:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from ecobench.report.formats import METRICS, parse_list, render
+    from ecobench.report.formats import METRICS, md_escape, one_line, parse_list, render
     from ecobench.report.runs import load_runs
     from ecobench.report.tables import compare_frame
 
@@ -53,9 +53,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         raise UserError(f"--metric {', '.join(absent)}: these runs hold no {', '.join(absent)} (accuracy and mae "
                         "score image-question runs); a text run's metrics are loss, bpc and ppl")
     text = render(agg, args.format, metrics, phases, args.view, args.amortise_training)
-    lines = run_total_lines(runs)
+    lines = [one_line(ln) for ln in run_total_lines(runs)]  # they start with run labels: folder names
     if args.format in ("table", "markdown"):
-        text += "\n" + "".join(f"{'- ' if args.format == 'markdown' else ''}{ln}\n" for ln in lines)
+        text += "\n" + "".join(f"- {md_escape(ln)}\n" if args.format == "markdown" else f"{ln}\n" for ln in lines)
     elif args.format == "latex":
         text += "".join(f"% {ln}\n" for ln in lines)
     else:  # csv stays a table; the run totals go to standard error

@@ -360,8 +360,8 @@ def to_csv_text(df: pd.DataFrame) -> str:
     """`df` as CSV with every text cell neutralised (csv_safe); column names too."""
     safe = df.rename(columns=lambda c: csv_safe(str(c)))
     for c in safe.columns:
-        if safe[c].dtype == object:
-            safe[c] = safe[c].map(csv_safe)
+        if not pd.api.types.is_numeric_dtype(safe[c]):  # object, string or categorical text
+            safe[c] = safe[c].astype(object).map(csv_safe)
     return safe.to_csv(index=False, lineterminator="\n")
 
 
