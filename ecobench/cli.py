@@ -178,6 +178,12 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {_environment_line(err)}", file=sys.stderr)
         return 2
+    except RuntimeError as err:  # Path.resolve() before Python 3.13 says ELOOP so
+        if not str(err).startswith("Symlink loop from "):
+            raise
+        print(f"error: {str(err).removeprefix('Symlink loop from ')}: a symlink loop (the path leads back to "
+              "itself)", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted; re-run the same command to resume", file=sys.stderr)
         return 130

@@ -327,7 +327,7 @@ def to_table(agg: pd.DataFrame, cols: list[Column]) -> str:
     return "\n".join(out) + "\n\n" + "\n".join(f"* {one_line(n)}" for n in notes(agg)) + "\n"
 
 
-_MD_SPECIAL = "\\`*_[]{}()<>|!#~&"  # what Markdown (GFM) gives a meaning inside a line: emphasis, links, images, HTML
+_MD_SPECIAL = "\\`*_[]<>|!#~"  # what Markdown (GFM) gives a meaning inside a line: emphasis, links, images, HTML
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")  # a newline in a label would start a row of its own
 
 

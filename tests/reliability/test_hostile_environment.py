@@ -99,6 +99,8 @@ CATALOGUE = [
          setup=both(suite(), _loop("loop"))),
     Case("loop_as_pretrained", ["validate", "{tmp}/s.yaml"], "model.pretrained: no such directory",
          setup=both(suite(("  n_layer: 1", "  pretrained: {tmp}/loop\n  n_layer: 1")), _loop("loop"))),
+    Case("loop_as_compared_run", ["compare", "{tmp}/loop"], "a symlink loop", setup=_loop("loop")),
+    Case("loop_as_plot_folder", ["plot", "{tmp}/loop", "--out", "{tmp}/figs"], "a symlink loop", setup=_loop("loop")),
     # Ray options
     Case("ray_port_beyond_65535", ["run", "{tmp}/s.yaml", "--executor", "ray", "--address", "127.0.0.1:99999999999"],
          "--address 127.0.0.1:99999999999: port 99999999999 is not a TCP port", setup=suite()),
