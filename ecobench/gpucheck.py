@@ -140,19 +140,22 @@ def matmul_load(device: str, seconds: float) -> Callable[[], None]:
 
 
 def nvml_handle(device: str) -> tuple[Any, Any, str]:
-    """(pynvml, handle, name) of the CUDA device `device`, through CUDA_VISIBLE_DEVICES as the meters map it."""
+    """(pynvml, handle, name) of the CUDA device `device`, matched by UUID as the meters match it (a MIG instance:
+    its parent GPU)."""
     import os
 
     import pynvml
 
-    from ecobench.footprint.meters.nvml import visible_indices
+    from ecobench.footprint.meters.nvml import cuda_to_nvml, cuda_uuids, visible_indices
 
     pynvml.nvmlInit()
     handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())]
     uuids = [_text(pynvml.nvmlDeviceGetUUID(h)) for h in handles]
-    visible = visible_indices(os.environ.get("CUDA_VISIBLE_DEVICES"), uuids)
+    cuda = cuda_uuids()
+    visible = ([i for i, _ in cuda_to_nvml(cuda, uuids, handles)] if cuda is not None
+               else visible_indices(os.environ.get("CUDA_VISIBLE_DEVICES"), uuids))
     index = int(device.partition(":")[2] or 0)
-    if index >= len(visible):
+    if index >= len(visible) or visible[index] < 0:
         raise SystemExit(f"gpu-check: {device} is not among the {len(visible)} GPU(s) NVML shows to this process")
     handle = handles[visible[index]]
     return pynvml, handle, _text(pynvml.nvmlDeviceGetName(handle))
