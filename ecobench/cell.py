@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from ecobench.config.schema import Suite
 from ecobench.dense import load_dense, load_recorded, phase_row
-from ecobench.device import resolve_device, to_device
+from ecobench.device import autocast, eval_precision, resolve_device, sparse_eval_dtype, to_device
 from ecobench.domains import evaluate_domains
 from ecobench.errors import CellFailed
 from ecobench.families import load_data, of_data
@@ -120,17 +120,25 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
         nonzero = sum(int((p != 0).sum()) for p in {id(p): p for p in model.parameters()}.values())
         params_total = count_params(model)
         exploited = "dense" if cell.is_dense or cell.is_control else pruned.sparsity_exploited
+        precision = eval_precision(suite.train.precision, suite.eval.precision)  # eval, prefill, decode: both sides
+        half = sparse_eval_dtype(precision, device, suite.eval.execution)  # a GPU's 2:4 kernels take half types only
+        if half is not None:
+            model.to(half)
+        backend = None
         if suite.eval.execution == "sparse" and pruned.masks is not None:
-            exploited = sparse_execution(model, list(targets), say=lambda line: tqdm.write(line, file=sys.stderr))
+            exploited, backend = sparse_execution(model, list(targets), say=lambda line: tqdm.write(line, file=sys.stderr))
         eval_bs = suite.eval.batch_size or 4 * suite.train.batch_size
         max_batches = None if suite.eval.batches == "all" else suite.eval.batches
-        ev = evaluate(model, data, eval_bs, max_batches)  # the loss; footprint comes from the paired windows below
-        # eval.domains: the same model on other held-out corpora; part of the loss evaluation, not a measured phase
-        domain_metrics = evaluate_domains(model, suite, eval_bs)
+        with autocast(precision, device):
+            ev = evaluate(model, data, eval_bs, max_batches)  # the loss; footprint comes from the paired windows below
+            # eval.domains: the same model on other held-out corpora; part of the loss evaluation, not a measured phase
+            domain_metrics = evaluate_domains(model, suite, eval_bs)
         workloads = [eval_workload(suite, data, warmed=True), *inference_workloads(suite, data)]
         # the seed's dense model, measured beside this cell: loaded only now, so that scoring and pruning hold one
         # model (with a method's scores), not two (issue 11's 2-copy limit)
         reference = load_dense(suite, cell.seed, dense_dir, data, device)
+        if half is not None:
+            reference.to(half)  # the same type as the pruned side: the ratio compares kernels, not precisions
         phases += measure_paired(monitor, cell.key, model, reference, workloads, suite.footprint.repeats)
         cost = token_cost(model, data.context)  # after any shrink or sparse-kernel swap: what runs
         frac, zeros, n = overall_sparsity(counts)
@@ -152,6 +160,8 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
             "dense_train_loss": dense["train_loss"],
             "layer_sparsity": {k: z / m for k, (z, m) in counts.items()},
             "sparsity_exploited": exploited,
+            "sparse_backend": backend,  # the 2:4 library that ran (cusparselt | cutlass), None without 2:4
+            "eval_precision": precision if half is None else str(half).removeprefix("torch."),
             **domain_metrics,  # loss@<domain>, bpc@<domain>, ppl@<domain>, tokens@<domain>
         }
         if pruned.shrink is not None:
