@@ -30,7 +30,7 @@ from ecobench.prune.methods import REGISTRY, ScoreInputs
 from ecobench.prune.targets import select_targets
 from ecobench.record import CellInfo, CellRecord, PhaseRow
 from ecobench.sweep import CONTROL, DENSE, Cell, method_by_label
-from ecobench.train import evaluate, train
+from ecobench.train import compile_warm, evaluate, train
 
 RECOVER_SEED_OFFSET = 1_000_003  # recovery draws other batches than dense training, reproducibly per seed
 
@@ -71,16 +71,25 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
             yield found
         phases.append(phase_row(phase, monitor, w, **extra, **found))
 
+    def compiled() -> Any:
+        """train.compile: the model compiled and warmed in its own `compile` window, outside the recover window."""
+        if not (suite.train.compile and steps):
+            return None
+        with window("compile") as found:
+            forward, found["compile_s"] = compile_warm(model, data, suite.train)
+        return forward
+
     pruned = Pruned(None)
     steps = suite.prune.recover_steps
     lr = suite.prune.recover_lr or suite.train.lr / 10
     try:
         if cell.is_dense:
-            phases.append(dense["row"])
+            phases += [r for r in (dense.get("compile_row"), dense["row"]) if r is not None]
         elif cell.is_control:  # dense + the same recovery steps, no mask: the compute-matched reference
+            forward = compiled()
             with window("recover", steps=steps, tokens=steps * suite.train.batch_size * data.context):
                 train(model, data, suite.train, steps=steps, seed=cell.seed + RECOVER_SEED_OFFSET, phase="recover",
-                      constant_lr=lr, progress=progress)
+                      constant_lr=lr, progress=progress, forward=forward)
         else:
             method = method_by_label(suite, cell.method)
             spec = REGISTRY[method.name]
@@ -112,9 +121,10 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
             if steps:
                 # masks held; a smaller model trains as it is (train() builds a fresh optimizer for its parameters)
                 held = None if pruned.masks is None else {n: (targets[n], pruned.masks[n]) for n in targets}
+                forward = compiled()
                 with window("recover", steps=steps, tokens=steps * suite.train.batch_size * data.context):
                     train(model, data, suite.train, steps=steps, seed=cell.seed + RECOVER_SEED_OFFSET, phase="recover",
-                          constant_lr=lr, masks=held, progress=progress)
+                          constant_lr=lr, masks=held, progress=progress, forward=forward)
         # what was pruned, counted before any sparse-kernel swap takes the weights out of the model
         counts = zeros_per_tensor({k: p.detach() for k, p in targets.items()})
         nonzero = sum(int((p != 0).sum()) for p in {id(p): p for p in model.parameters()}.values())

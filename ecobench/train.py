@@ -1,11 +1,17 @@
 """The training loop (dense training and masked recovery), evaluation, and timed inference.
 
 Reads top to bottom like nanoGPT's: batch -> forward -> loss -> backward -> clip -> step -> hooks.
+
+`train.compile`: the model is compiled and warmed (one forward and backward, no step, the random state restored) by
+`compile_warm` before the phase's window opens, and timed there as its own `compile` phase; a window then holds
+training only. Frames torch compiles again inside the loop (a recompile: new shapes, a guard that failed) are
+counted in `TrainResult.recompiles` and logged.
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -23,6 +29,7 @@ from ecobench.errors import CellFailed
 from ecobench.families import of_data
 
 Hook = Callable[[int, nn.Module], None]  # called after every optimizer step with (step, model)
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -32,6 +39,32 @@ class TrainResult:
     final_loss: float  # mean training loss over the last 10% of steps (nats/token)
     wall_s: float
     val_history: list[tuple[int, float]] = field(default_factory=list)  # (step, validation loss) every eval_every
+    recompiles: int = 0  # train.compile: frames torch compiled inside the loop, after compile_warm (0 without)
+
+
+def compiled_frames() -> int:
+    """Frames torch's compiler has compiled in this process so far (0 before any compile)."""
+    import sys
+
+    dynamo = sys.modules.get("torch._dynamo.utils")
+    return int(dynamo.counters["frames"]["ok"]) if dynamo is not None else 0
+
+
+def compile_warm(model: nn.Module, data: TokenData, cfg: TrainConfig) -> tuple[nn.Module, float]:
+    """torch.compile(model), warmed by one forward and backward on a batch of its own (no optimizer step; gradients
+    cleared; the random state restored, so the training that follows is the same as without it). Returns the
+    compiled callable and the seconds it took: what a `compile` phase records, outside the training window."""
+    t0 = time.perf_counter()
+    forward = torch.compile(model)
+    device = model_device(model)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        batch = to_device(data.batch(cfg.batch_size, torch.Generator().manual_seed(0)), device)
+        model.train()
+        with autocast(cfg.precision, device):
+            loss = of_data(data).loss(forward, batch)
+        loss.backward()
+    model.zero_grad(set_to_none=True)
+    return forward, time.perf_counter() - t0
 
 
 def lm_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -72,15 +105,19 @@ def train(
     eval_every: int = 0,
     eval_batches: int = 4,
     progress: bool = True,
+    forward: nn.Module | None = None,
 ) -> TrainResult:
     """Train for `steps` steps. With `masks`, pruned weights get no gradient and are re-zeroed after every step,
-    so they stay exactly 0. A non-finite loss raises CellFailed naming the phase and step."""
+    so they stay exactly 0. A non-finite loss raises CellFailed naming the phase and step. `forward`: the model
+    compiled and warmed by compile_warm (train.compile); without it, train.compile compiles here, inside the loop."""
     gen = torch.Generator().manual_seed(seed)  # on the host: the same batches whatever the device
     device = model_device(model)
     batch_loss = of_data(data).loss  # the family's batch -> loss (text: lm_loss on (x, y))
     opt = make_optimizer(model, cfg, constant_lr or cfg.lr)
     held = [(p, m.to(device=p.device, dtype=p.dtype)) for p, m in (masks or {}).values()]
-    forward = torch.compile(model) if cfg.compile else model  # same parameters: masks and hooks see them
+    if forward is None:  # same parameters: masks and hooks see them
+        forward = torch.compile(model) if cfg.compile else model
+    frames0 = compiled_frames()
     model.train()
     losses: list[float] = []
     pending: list[torch.Tensor] = []  # losses not yet read: read every log_every steps, one host sync for all
@@ -138,7 +175,11 @@ def train(
             hook(0, model)
     tail = losses[-max(1, len(losses) // 10) :] if losses else [float("nan")]
     wall = time.perf_counter() - t0
-    return TrainResult(steps, steps * cfg.batch_size * data.context, sum(tail) / len(tail), wall, history)
+    recompiles = compiled_frames() - frames0 if cfg.compile else 0
+    if recompiles:
+        log.warning("%s: torch compiled %d frame(s) inside the training loop (recompiles: their time is in this "
+                    "phase's window)", phase, recompiles)
+    return TrainResult(steps, steps * cfg.batch_size * data.context, sum(tail) / len(tail), wall, history, recompiles)
 
 
 @dataclass
