@@ -67,6 +67,38 @@ def compile_warm(model: nn.Module, data: TokenData, cfg: TrainConfig) -> tuple[n
     return forward, time.perf_counter() - t0
 
 
+_STREAMS: dict[tuple[int, str, str], tuple[TokenData, torch.Tensor]] = {}  # token streams already on a device
+
+
+def device_stream(data: TokenData, split: str, device: torch.device) -> torch.Tensor:
+    """The split's whole token stream on `device`, copied there once per process (not a pageable copy per batch,
+    which serialises a GPU behind the host)."""
+    key = (id(data), split, str(device))
+    if key not in _STREAMS:
+        if len(_STREAMS) >= 8:  # a few corpora per process at most; drop the oldest
+            _STREAMS.pop(next(iter(_STREAMS)))
+        _STREAMS[key] = (data, getattr(data, split).to(device))  # holding `data` keeps its id from being reused
+    return _STREAMS[key][1]
+
+
+def batch_source(data: TokenData, device: torch.device, on_device: bool | None = None) -> Callable:
+    """(batch_size, generator) -> a training batch on `device`. On a GPU (`on_device`), text windows are gathered
+    there from the device's copy of the stream: the host draws the same start offsets from the same generator (so
+    the batches are those of `data.batch`) and sends only them; other data, and the CPU, use the family's batch."""
+    on_device = device.type != "cpu" if on_device is None else on_device
+    if not on_device or type(data) is not TokenData:
+        return lambda batch_size, gen: to_device(data.batch(batch_size, gen), device)
+    stream = device_stream(data, "train", device)
+    span = torch.arange(data.context + 1, device=device)  # (T+1,)
+
+    def draw(batch_size: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        ix = torch.randint(len(data.train) - data.context - 1, (batch_size,), generator=gen, device="cpu")  # as batch()
+        windows = stream[ix.to(device, non_blocking=True)[:, None] + span]  # (B, T+1), gathered on the device
+        return windows[:, :-1], windows[:, 1:]
+
+    return draw
+
+
 def lm_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     logits = model(input_ids=x).logits  # (B, T, V)
     return F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1))
@@ -115,6 +147,7 @@ def train(
     batch_loss = of_data(data).loss  # the family's batch -> loss (text: lm_loss on (x, y))
     opt = make_optimizer(model, cfg, constant_lr or cfg.lr)
     held = [(p, m.to(device=p.device, dtype=p.dtype)) for p, m in (masks or {}).values()]
+    draw = batch_source(data, device)
     if forward is None:  # same parameters: masks and hooks see them
         forward = torch.compile(model) if cfg.compile else model
     frames0 = compiled_frames()
@@ -142,7 +175,7 @@ def train(
         lr = constant_lr if constant_lr is not None else lr_at(step, cfg)
         for g in opt.param_groups:
             g["lr"] = lr
-        batch = to_device(data.batch(cfg.batch_size, gen), device)  # text: (x, y), each (B, T); images: a dict
+        batch = draw(cfg.batch_size, gen)  # text: (x, y), each (B, T); images: a dict; on the device
         with autocast(cfg.precision, device):
             loss = batch_loss(forward, batch)
         pending.append(loss.detach().float())
@@ -204,8 +237,7 @@ def evaluate_tokens(model: nn.Module, data: TokenData, batch_size: int, max_batc
     t0 = time.perf_counter()
     device = model_device(model)
     sums = []  # per-batch sums on the device, read once at the end: no host sync per batch
-    for x, y in data.val_batches(batch_size, max_batches):
-        x, y = to_device((x, y), device)
+    for x, y in val_batches_on(data, batch_size, max_batches, device):
         logits = model(input_ids=x).logits
         sums.append(F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), reduction="sum").float())
         count += y.numel()
@@ -215,6 +247,23 @@ def evaluate_tokens(model: nn.Module, data: TokenData, batch_size: int, max_batc
     if not math.isfinite(loss):
         raise CellFailed(phase, None, f"validation loss is {loss}")
     return EvalResult(loss, count, time.perf_counter() - t0)
+
+
+def val_batches_on(data: TokenData, batch_size: int, max_batches: int | None, device: torch.device,
+                   on_device: bool | None = None):
+    """`data.val_batches` on `device`: on a GPU gathered there from the device's copy of the validation stream (the
+    same windows), else each host batch moved."""
+    if not (device.type != "cpu" if on_device is None else on_device):
+        for x, y in data.val_batches(batch_size, max_batches):
+            yield to_device((x, y), device)
+        return
+    stream = device_stream(data, "val", device)
+    span = torch.arange(data.context + 1, device=device)
+    windows = data.val_window_starts(None if max_batches is None else max_batches * batch_size)
+    for start in range(0, len(windows), batch_size):
+        starts = torch.tensor(windows[start : start + batch_size]) * data.context
+        w = stream[starts.to(device, non_blocking=True)[:, None] + span]  # (B, T+1)
+        yield w[:, :-1], w[:, 1:]
 
 
 @dataclass
