@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ecobench.errors import UserError
-from ecobench.report import paired
+from ecobench.report import paired, ranges
 from ecobench.report.tables import BASIS_LABEL, CELL_PHASES, HIGHER_IS_BETTER, METRICS, PHASES
 from ecobench.report.units import QTY_NAMES, fmt, pick_unit
 
@@ -146,8 +146,12 @@ def build_columns(agg: pd.DataFrame, metrics: list[str] | None = None, phases: l
         for qty in ("energy_kwh", "co2e_g", "water_l"):
             key = f"cell_{qty}"
             unit, f = (e_unit, e_f) if qty == "energy_kwh" else unit_scale(agg, qty, [key, f"train_{qty}"])
+            text = (lambda r, k=key, f=f: fmt(r[k] * f)) if qty == "energy_kwh" else \
+                (lambda r, k=key, f=f: ranges.cell_text(r, k, f))  # with its interval [low–high]
             cols.append(Column(f"cell {QTY_NAMES[qty]} ({unit}{tag})", lambda r, k=key, f=f: r[k] * f,
-                               lambda r, k=key, f=f: fmt(r[k] * f), "min", group="footprint"))
+                               text, "min", group="footprint"))
+            if qty == "co2e_g" and agg.get("cell_embodied_co2e_g", pd.Series(dtype=float)).notna().any():
+                cols += _embodied_columns(unit, f, tag)
     if "inference" in phases and agg["inference_kwh_per_1k_tokens"].notna().any():
         i_unit, i_f = unit_scale(agg, "energy_kwh", ["inference_kwh_per_1k_tokens"])
         cols.append(Column(f"inference ({i_unit}/1k tok{tag})", lambda r: r["inference_kwh_per_1k_tokens"] * i_f,
@@ -162,6 +166,17 @@ def build_columns(agg: pd.DataFrame, metrics: list[str] | None = None, phases: l
     if agg["n_failed"].sum():
         cols.append(Column("failed", lambda r: r["n_failed"], lambda r: str(r["n_failed"]), group="flag"))
     return cols
+
+
+def _embodied_columns(unit: str, f: float, tag: str) -> list[Column]:
+    """Embodied carbon in its own column, then operational + embodied: never folded into the carbon column."""
+    def both(r: pd.Series) -> float:
+        return r["cell_co2e_g"] + r["cell_embodied_co2e_g"]
+
+    return [Column(f"cell embodied ({unit})", lambda r: r["cell_embodied_co2e_g"] * f,
+                   lambda r: ranges.cell_text(r, "cell_embodied_co2e_g", f), group="footprint"),
+            Column(f"cell carbon + embodied ({unit}{tag})", lambda r: both(r) * f,
+                   lambda r: fmt(both(r) * f), group="footprint")]
 
 
 def seeds_text(r: pd.Series) -> str:
@@ -261,6 +276,7 @@ def notes(agg: pd.DataFrame) -> list[str]:
         "water: EWIF convention " + ", ".join(sorted({c for v in agg.get("water_convention", pd.Series(dtype=str))
                                                       for c in str(v).split("; ")})),
     ]
+    out.append(ranges.NOTE)
     if has_structures(agg):
         out.append("structure: N:M keeps the N best of every M inputs (ratio = 1 - N/M); structured removes whole "
                    "MLP neurons/heads (ratio = fraction of them per layer; sparsity = fraction of targeted weights "

@@ -10,12 +10,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import pandas as pd
+
 from ecobench.footprint.embodied import Hardware
 from ecobench.footprint.measurement import COMPONENTS
 from ecobench.footprint.uncertainty import WORDS, Draws, Energy
 from ecobench.report.units import MISSING, pick_unit, with_unit
 
 ABSENT = "interval absent"
+NOTE = ("carbon and water [low–high]: 95% Monte Carlo interval over the energy's own error and the site factors' "
+        "ranges (`ecobench doctor SUITE` lists them; 'no interval': rows written before intervals); two significant "
+        "figures when wide; ×dense needs none, the factors cancel in a ratio; embodied carbon (the hardware's "
+        "manufacture, amortised) is its own column, never inside 'carbon'")
 WIDE = 1 / 3  # a range wider than this share of its value is printed to two significant figures
 
 
@@ -105,3 +111,44 @@ def run_embodied_g(manifest: dict[str, Any]) -> dict[str, Any] | None:
     return {"g": hw["kg"] * per, "low": hw["kg_low"] * per, "high": hw["kg_high"] * per, "machine_s": machine_s,
             "source": hw["source"], "kg": hw["kg"], "lifetime_s": hw["lifetime_s"],
             "water": cols["embodied_water_source"]}
+
+
+# -- compare's cell totals ------------------------------------------------------------------------------------------
+
+ROW_COLS = {"gross": {"co2e_g": "co2e_g", "water_l": "water_l"},
+            "above-idle": {"co2e_g": "co2e_above_idle_g", "water_l": "water_above_idle_l"}}
+CELL_RANGE_COLS = (*(f"cell_{q}_{b}" for q in ("co2e_g", "water_l") for b in ("low", "high")),
+                   "cell_embodied_co2e_g", "cell_embodied_co2e_g_low", "cell_embodied_co2e_g_high")
+
+
+def _known_sum(rows: pd.DataFrame, col: str) -> float:
+    if col not in rows.columns or rows.empty:
+        return math.nan
+    v = pd.to_numeric(rows[col], errors="coerce")
+    return float(v.sum()) if v.notna().all() else math.nan
+
+
+def cell_ranges(g: pd.DataFrame, phases: list[str], energy: str = "gross") -> dict[str, float]:
+    """A cell's carbon and water bounds over its own phases (the rows' bounds added: the factors are the same site's
+    in every row, so this is the interval of the sum, a little wide where the rows' energy errors are independent)
+    and its embodied carbon with its range; NaN where any row lacks them (rows written before intervals)."""
+    rows = g[g["phase"].isin(phases)]
+    out = {}
+    for q, col in ROW_COLS[energy].items():
+        for b in ("low", "high"):
+            out[f"cell_{q}_{b}"] = _known_sum(rows, f"{col}_{b}")
+    for suffix in ("", "_low", "_high"):
+        out[f"cell_embodied_co2e_g{suffix}"] = _known_sum(rows, f"embodied_co2e_g{suffix}")
+    return out
+
+
+def cell_text(r: pd.Series, key: str, factor: float) -> str:
+    """A table cell: '0.19 [0.13–0.27]' in the column's unit (two significant figures when wide); the point and
+    'no interval' for rows written before intervals existed."""
+    point, low, high = r.get(key), r.get(f"{key}_low"), r.get(f"{key}_high")
+    if not _num(point):
+        return MISSING
+    if not (_num(low) and _num(high)):
+        return f"{sig(point * factor, 3)} (no interval)"
+    d = digits(point, low, high)
+    return f"{sig(point * factor, d)} [{sig(low * factor, d)}–{sig(high * factor, d)}]"
