@@ -151,7 +151,8 @@ def build_columns(agg: pd.DataFrame, metrics: list[str] | None = None, phases: l
             cols.append(Column(f"cell {QTY_NAMES[qty]} ({unit}{tag})", lambda r, k=key, f=f: r[k] * f,
                                text, "min", group="footprint"))
             if qty == "co2e_g" and agg.get("cell_embodied_co2e_g", pd.Series(dtype=float)).notna().any():
-                cols += _embodied_columns(unit, f, tag)
+                cols += [Column(h, lambda r, v=v, f=f: v(r) * f, lambda r, t=t, f=f: t(r, f), group="footprint")
+                         for h, v, t in ranges.embodied_specs(unit, tag)]
     if "inference" in phases and agg["inference_kwh_per_1k_tokens"].notna().any():
         i_unit, i_f = unit_scale(agg, "energy_kwh", ["inference_kwh_per_1k_tokens"])
         cols.append(Column(f"inference ({i_unit}/1k tok{tag})", lambda r: r["inference_kwh_per_1k_tokens"] * i_f,
@@ -166,17 +167,6 @@ def build_columns(agg: pd.DataFrame, metrics: list[str] | None = None, phases: l
     if agg["n_failed"].sum():
         cols.append(Column("failed", lambda r: r["n_failed"], lambda r: str(r["n_failed"]), group="flag"))
     return cols
-
-
-def _embodied_columns(unit: str, f: float, tag: str) -> list[Column]:
-    """Embodied carbon in its own column, then operational + embodied: never folded into the carbon column."""
-    def both(r: pd.Series) -> float:
-        return r["cell_co2e_g"] + r["cell_embodied_co2e_g"]
-
-    return [Column(f"cell embodied ({unit})", lambda r: r["cell_embodied_co2e_g"] * f,
-                   lambda r: ranges.cell_text(r, "cell_embodied_co2e_g", f), group="footprint"),
-            Column(f"cell carbon + embodied ({unit}{tag})", lambda r: both(r) * f,
-                   lambda r: fmt(both(r) * f), group="footprint")]
 
 
 def seeds_text(r: pd.Series) -> str:

@@ -152,3 +152,14 @@ def cell_text(r: pd.Series, key: str, factor: float) -> str:
         return f"{sig(point * factor, 3)} (no interval)"
     d = digits(point, low, high)
     return f"{sig(point * factor, d)} [{sig(low * factor, d)}–{sig(high * factor, d)}]"
+
+
+def embodied_specs(unit: str, tag: str) -> list[tuple[str, Any, Any]]:
+    """compare's embodied columns as (header, value in g, text at a unit factor): embodied carbon on its own, then
+    operational + embodied; never folded into the carbon column."""
+    def both(r: pd.Series) -> float:
+        return r["cell_co2e_g"] + r["cell_embodied_co2e_g"]
+
+    return [(f"cell embodied ({unit})", lambda r: r["cell_embodied_co2e_g"],
+             lambda r, f: cell_text(r, "cell_embodied_co2e_g", f)),
+            (f"cell carbon + embodied ({unit}{tag})", both, lambda r, f: sig(both(r) * f, 3) if _num(both(r)) else MISSING)]
