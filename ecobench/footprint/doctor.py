@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ecobench.config.footprint import SiteConfig
 from ecobench.footprint import codecarbon_adapter as cc
-from ecobench.footprint.config import SiteConfig
 from ecobench.footprint.meters import estimate, nvml, rapl
 from ecobench.footprint.site import resolve_site
 
