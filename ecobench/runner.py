@@ -22,7 +22,7 @@ from ecobench.data.dataset import TokenData
 from ecobench.device import DeviceError, check_precision, resolve_device, set_deterministic
 from ecobench.domains import load_domain
 from ecobench.errors import DataError, ResultsError, SensorError, SuiteError, TargetsError, UserError
-from ecobench.executors import Executor, ExecutorOptions, SweepJob, make_executor
+from ecobench.executors import Executor, ExecutorOptions, SweepJob, driver_footprint, make_executor
 from ecobench.families import load_data
 from ecobench.footprint import Monitor
 from ecobench.forecast import budget_problem, calibrate, make_forecast
@@ -104,14 +104,15 @@ def check_suite(sf: SuiteFile, fetch: bool = True) -> TokenData | None:
 
 def prepare_device(sf: SuiteFile, executor: str = "local") -> torch.device:
     """The run's device (run.device resolved), its precision checked there, determinism set; one line if refused.
-    With a remote executor the workers resolve and check run.device on their own nodes (executors/ray.py); a driver
-    without that device does its own small work (warm-up, noise floor) on the CPU and meters the CPU."""
+    With a remote executor the workers resolve and check run.device on their own nodes (executors/ray.py); the
+    driver does its own small work (warm-up, noise floor) on the CPU and meters the CPU only."""
     suite = sf.suite
+    if executor != "local":  # the driver does no GPU work: its window must not meter the tasks' GPU (issue 28)
+        set_deterministic(suite.run.deterministic)
+        return torch.device("cpu")
     try:
         device = resolve_device(suite.run.device)
     except DeviceError as err:
-        if executor != "local":
-            return torch.device("cpu")
         raise UserError(f"{sf.where(err.field)}: {err}") from None
     problem = check_precision(suite.train.precision, device)
     if problem and executor == "local":
@@ -217,7 +218,7 @@ def run_suite(sf: SuiteFile, out: Path | None, argv: list[str], progress: bool =
     device = prepare_device(sf, executor)
     try:
         ran_by = ex.open(suite)
-        monitor = Monitor(suite.footprint, device=str(device))  # the meters measure the device doing the work
+        monitor = Monitor(driver_footprint(suite.footprint, executor), device=str(device))  # the work's device
         monitor.start(measure_idle=False)  # may refuse (footprint.require) before anything is trained
     except SensorError as err:
         ex.close()

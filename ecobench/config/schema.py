@@ -268,6 +268,9 @@ class EvalConfig(Config):
     prompt_tokens: int = Field(16, ge=1)  # prompt length of prefill (and of the prompt each decode window starts from)
     prefill_batches: int = Field(8, ge=1)  # prompt batches in each measured prefill window
     execution: Literal["dense", "sparse"] = "dense"  # sparse: masked weights run through a sparse kernel if one exists
+    # eval, prefill, decode, their warm-up and the paired dense reference run in this precision (autocast); None:
+    # train.precision. With execution: sparse on a GPU both sides are cast to one half type (2:4 kernels need it)
+    precision: Literal["fp32", "bf16", "fp16"] | None = None
     metric: Literal["loss", "mae", "accuracy"] = "loss"  # the y axis of the loss-vs-ratio figure (mae, accuracy: VQA)
     # extra held-out corpora every cell is also evaluated on (loss, bpc, ppl each), on their validation split only,
     # read with the suite's data settings and tokenizer (ecobench/domains.py)

@@ -43,6 +43,8 @@ def footprint_manifest(
                 "uuid": d.uuid,
                 "energy_counter": d.counter_supported,
                 "power_readings": d.power_supported,
+                "scope": d.scope,
+                "mapped_by": d.mapped_by,
             }
             for d in (meters.nvml.devices if meters.nvml else [])
         ],

@@ -214,3 +214,19 @@ def row_intervals(row: Mapping[str, Any], ranges: Mapping[str, Any]) -> dict[str
             if basis == "gross":
                 out[f"{col}_dominant"] = iv.dominant if iv else None
     return out
+
+
+def footprint_bounds(ranges: Mapping[str, Any], e_low: float, e_high: float) -> dict[str, tuple[float, float]]:
+    """Carbon and water with the energy and every factor at the ends of their ranges (the forecast's range: a bound,
+    not an interval; it contains the Monte Carlo interval of any energy between e_low and e_high)."""
+    def end(key: str, i: int) -> float:
+        r = ranges[key]
+        return float(min(r["low"], r["central"]) if i == 0 else max(r["high"], r["central"]))
+
+    out = {}
+    for i, e in ((0, e_low), (1, e_high)):
+        pue, ci, wue, ewif = (end(k, i) for k in
+                              ("pue", "carbon_intensity_g_per_kwh", "wue_l_per_kwh", "ewif_l_per_kwh"))
+        out.setdefault("co2e_g", []).append(e * pue * ci)
+        out.setdefault("water_l", []).append(e * (wue + pue * ewif))
+    return {q: (v[0], v[1]) for q, v in out.items()}

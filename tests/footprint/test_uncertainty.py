@@ -119,3 +119,18 @@ def test_row_intervals_are_seeded_and_absent_without_ranges():
     no_repeats = row_intervals({**row, "repeats": None}, s.factor_ranges)
     assert no_repeats["co2e_g_high"] - no_repeats["co2e_g_low"] < a["co2e_g_high"] - a["co2e_g_low"]
     assert row_intervals(row, {}) == {}  # a site recorded before ranges existed: no interval columns
+
+
+@settings(max_examples=30, deadline=None)
+@given(site=st.sampled_from(SITES), comps=energies, srcs=sources)
+def test_the_forecast_bounds_contain_the_monte_carlo_interval(site, comps, srcs):
+    from ecobench.footprint.uncertainty import footprint_bounds
+
+    s = resolve_site(site)
+    e = _energy(comps, srcs)
+    lo, hi = energy_interval(e)
+    ends = footprint_bounds(s.factor_ranges, lo, hi)
+    d = Draws(s.factor_ranges, e.sources)
+    for q in ("co2e_g", "water_l"):
+        iv = d.interval(e, q)
+        assert ends[q][0] <= iv.low * (1 + 1e-9) and iv.high <= ends[q][1] * (1 + 1e-9), q
