@@ -14,6 +14,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from ecobench.config.schema import Suite
+from ecobench.data.calibration import draw_calibration
 from ecobench.dense import load_dense, load_recorded, phase_row
 from ecobench.device import autocast, eval_precision, resolve_device, sparse_eval_dtype, to_device
 from ecobench.domains import evaluate_domains
@@ -23,7 +24,7 @@ from ecobench.footprint import Monitor
 from ecobench.measure import eval_workload, inference_workloads, measure_paired
 from ecobench.models.build import count_params
 from ecobench.prune.apply import Pruned, prune_structure, sparse_execution, structured_metrics
-from ecobench.prune.calibration import draw_calibration, tokens_of
+from ecobench.prune.calibration import tokens_of
 from ecobench.prune.flops import token_cost
 from ecobench.prune.masks import overall_sparsity, zeros_per_tensor
 from ecobench.prune.methods import REGISTRY, ScoreInputs

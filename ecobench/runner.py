@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from ecobench.accounting import RunAccount, StartUp, run_total, share_line
 from ecobench.config.load import SuiteFile
 from ecobench.config.schema import Suite
+from ecobench.data.calibration import calibration_problem
 from ecobench.data.corpus import pending_fetch
 from ecobench.data.dataset import TokenData
 from ecobench.device import DeviceError, check_precision, resolve_device, set_deterministic
@@ -31,7 +32,6 @@ from ecobench.measure import noise_floor, warm_up_process
 from ecobench.models.build import build_model, build_skeleton, count_params
 from ecobench.models.pretrained import pretrained_problem
 from ecobench.provenance import build_manifest
-from ecobench.prune.calibration import calibration_problem
 from ecobench.prune.methods import REGISTRY
 from ecobench.prune.targets import check_targets, describe_targets, select_targets
 from ecobench.record import CellRecord
@@ -60,7 +60,8 @@ def check_suite(sf: SuiteFile, fetch: bool = True) -> TokenData | None:
     if not found:
         from ecobench.families.checks import family_problems
 
-        problems += [f"{sf.where(field)}: {field}: {message}" for field, message in family_problems(suite)]
+        batch_methods = frozenset(n for n, m in REGISTRY.items() if m.needs & {"calibration", "gradients"})
+        problems += [f"{sf.where(f)}: {f}: {message}" for f, message in family_problems(suite, batch_methods)]
     data = None
     if not problems and not fetch_later:
         try:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from ecobench.config.footprint import FootprintConfig
 from ecobench.footprint import codecarbon_adapter as cc
-from ecobench.footprint.config import FootprintConfig
 from ecobench.footprint.measurement import ABOVE_IDLE_RULE, COMPONENTS
 from ecobench.footprint.meters.base import NONE
 from ecobench.footprint.probe import Meters

@@ -10,9 +10,9 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ecobench.config.footprint import FootprintConfig
 from ecobench.errors import SensorError
 from ecobench.footprint import codecarbon_adapter as cc
-from ecobench.footprint.config import FootprintConfig
 from ecobench.footprint.meters import estimate, nvml, rapl
 from ecobench.footprint.meters.base import NONE, NVML_COUNTER, NVML_POWER, Channel, Clock
 

@@ -71,9 +71,11 @@ def run_total_lines(runs) -> list[str]:
 
 
 def _cmd_statement(args: argparse.Namespace) -> int:
+    from ecobench.report import standards
     from ecobench.report.statement import statement
 
-    _write(statement(args.run, args.format), args.output)
+    fields = args.format in standards.FORMATS  # sci, ai-act: a standard's fields; else the paragraph
+    _write(standards.standard(args.run, args.format) if fields else statement(args.run, args.format), args.output)
     return 0
 
 

@@ -10,32 +10,18 @@ never a winner. Ratios to dense are written `≈` when they are not a difference
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import pandas as pd
 
 from ecobench.errors import UserError
 from ecobench.report import paired, ranges
+from ecobench.report.columns import Column
 from ecobench.report.tables import BASIS_LABEL, CELL_PHASES, HIGHER_IS_BETTER, METRICS, PHASES
 from ecobench.report.units import QTY_NAMES, fmt, pick_unit
 
 FORMATS = ("table", "markdown", "csv", "latex")
 VIEWS = ("default", "inference", "lifecycle")  # compare --view: the main table, every measured workload, break-even
 METRIC_UNITS = {"loss": "nats/token", "bpc": "bits/char", "ppl": "", "accuracy": "exact match", "mae": "numeric answers"}
-
-
-@dataclass
-class Column:
-    """One displayed column: its header (units included), how to get its text, and which way is best."""
-
-    header: str
-    value: Callable[[pd.Series], float]  # numeric value for ranking; NaN when absent
-    text: Callable[[pd.Series], str]
-    best: str | None = None  # 'min' | 'max' | None
-    numeric: bool = True
-    group: str = "id"  # 'id' | 'quality' | 'footprint' | 'flag': lets the HTML split one wide table in two
-    interval: Callable[[pd.Series], tuple[float, float]] | None = None  # footprint: a winner must be separated
 
 
 def parse_list(values: list[str] | None, allowed: tuple[str, ...], what: str) -> list[str] | None:

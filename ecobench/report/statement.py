@@ -145,8 +145,6 @@ def render(f: dict[str, Any], fmt: str) -> str:
 
 
 def statement(run: str | Path, fmt: str = "text") -> str:
-    """The paragraph (text, markdown, latex) or a standard's fields (sci, ai-act: report/standards.py)."""
-    from ecobench.report import standards
-
-    f = facts(run)
-    return standards.render(f, fmt) if fmt in standards.FORMATS else render(f, fmt)
+    """The paragraph (text, markdown, latex). A standard's fields (sci, ai-act) are report/standards.py's
+    `standard`, built on these facts (it imports this module, never the other way)."""
+    return render(facts(run), fmt)
