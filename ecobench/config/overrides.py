@@ -9,10 +9,10 @@ from typing import Any, get_args
 from pydantic import BaseModel
 
 from ecobench.config.base import visible
+from ecobench.config.methods import OPTIONS
 from ecobench.config.schema import PruneConfig, Suite
 from ecobench.config.yaml import parse_yaml
 from ecobench.errors import SuiteError
-from ecobench.prune.methods import REGISTRY
 
 
 def unwrap(ann: Any) -> Any:
@@ -108,7 +108,7 @@ def _schema_has_path(parts: list[str]) -> tuple[bool, list[str]]:
         if not (isinstance(cur, type) and issubclass(cur, BaseModel)):
             return False, []
         if cur is PruneConfig and part == "methods" and i + 1 < len(parts):
-            fields = {f for m in REGISTRY.values() for f in m.options.model_fields}
+            fields = {f for options in OPTIONS.values() for f in options.model_fields}
             rest = [p for p in parts[i + 1 :] if not p.isdigit()]
             if not rest or (len(rest) == 1 and rest[0] in fields):  # a whole entry, or one option of it
                 return True, []
