@@ -50,8 +50,11 @@ def facts(run: str | Path) -> dict[str, Any]:
         raise ResultsError(f"{run}: the manifest has no run footprint (written before run accounting, or no "
                            "session finished); re-run the suite with this version of ecobench")
     fp = m.get("footprint") or {}
+    from ecobench.claims.folder import judge_folder
+
     return {"manifest": m, "total": total, "footprint": fp, "site": fp.get("site") or {},
-            "cells": len({r.key for r in records}), "planned": len(m.get("cells") or [])}
+            "cells": len({r.key for r in records}), "planned": len(m.get("cells") or []),
+            "claims": judge_folder(run)}  # the suite's stated claims and their verdicts ([] when it states none)
 
 
 def sentences(f: dict[str, Any]) -> list[str]:
@@ -95,6 +98,10 @@ def sentences(f: dict[str, Any]) -> list[str]:
         out.append(f"Before running, ecobench forecast {with_unit(e['point'], 'energy_kwh')} "
                    f"({with_unit(e['low'], 'energy_kwh')} to {with_unit(e['high'], 'energy_kwh')}) from a "
                    "calibration probe on the same machine.")
+    if f.get("claims"):
+        from ecobench.claims.render import sentence
+
+        out.append(sentence(f["claims"]))
     v = m.get("versions") or {}
     sw = ", ".join(f"{k} {v[k]}" for k in SOFTWARE if v.get(k) and v[k] != "absent")
     out.append(f"Software: {sw}.")
