@@ -67,13 +67,12 @@ def line(v: Verdict) -> str:
     c = v.claim
     extra = []
     if v.p_permutation is not None:
-        extra.append(f"sign-flip p {_p(v.p_permutation)}")
+        at_floor = v.seeds >= 2 and v.p_permutation <= 2 / 2 ** v.seeds + 1e-12
+        extra.append(f"sign-flip p {_p(v.p_permutation)}" + (f" (the least {v.seeds} seeds can give)" if at_floor else ""))
     if v.seeds_left_out:
         extra.append(f"seed(s) {', '.join(map(str, v.seeds_left_out))} left out (a cell failed or is missing)")
     if v.verdict == INCONCLUSIVE and (d := detect_text(v)):
         extra.append(d)
-    elif v.note and v.verdict != INCONCLUSIVE:
-        extra.append(v.note)
     if v.seeds < 2 and v.note:
         extra.append(v.note)
     return (f"{v.verdict.upper():<12} {c.name} ({c.form}, {c.metric}): {sides(c)}: {estimate(v)}, claim "
