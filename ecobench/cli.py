@@ -21,7 +21,7 @@ from ecobench.report.cli import add_report_commands
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from ecobench.config.load import load_suite
+    from ecobench.suites import load_suite
 
     sf = load_suite(args.suite, args.set)  # before importing torch: a malformed suite is refused at once
     from ecobench.runner import check_suite, describe_grid
@@ -69,7 +69,7 @@ def _forecast(sf, data) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from ecobench.config.load import load_suite
+    from ecobench.suites import load_suite
 
     overrides = [*args.set, f"run.device={args.device}"] if args.device else args.set
     sf = load_suite(args.suite, overrides)  # before importing torch: a malformed suite is refused at once
@@ -88,7 +88,7 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     if args.suite is None:
         print(doctor_report())
         return 0
-    from ecobench.config.load import load_suite
+    from ecobench.suites import load_suite
 
     sf = load_suite(args.suite, args.set)
     print(doctor_report(site=sf.suite.footprint.site, site_label=f"footprint.site of {args.suite}"))

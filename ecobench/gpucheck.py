@@ -32,11 +32,15 @@ from typing import Any
 PEAK_BF16_TFLOPS: tuple[tuple[str, float], ...] = (
     ("GB200", 2500.0),
     ("B200", 2250.0),
+    ("GH200", 989.0),  # before "H200", which it contains
+    ("H200 NVL", 835.0),  # before "H200": the NVL part is the PCIe card at a lower power
     ("H200", 989.0),  # H200 SXM
     ("H100 PCIe", 756.0),
     ("H100 NVL", 835.0),
     ("H100", 989.0),  # H100 SXM
-    ("GH200", 989.0),
+    ("H800 PCIe", 756.0),
+    ("H800", 989.0),  # H800 SXM (the export H100: same tensor cores)
+    ("H20", 148.0),
     ("A100", 312.0),
     ("A800", 312.0),
     ("L40S", 362.0),
@@ -136,19 +140,22 @@ def matmul_load(device: str, seconds: float) -> Callable[[], None]:
 
 
 def nvml_handle(device: str) -> tuple[Any, Any, str]:
-    """(pynvml, handle, name) of the CUDA device `device`, through CUDA_VISIBLE_DEVICES as the meters map it."""
+    """(pynvml, handle, name) of the CUDA device `device`, matched by UUID as the meters match it (a MIG instance:
+    its parent GPU)."""
     import os
 
     import pynvml
 
-    from ecobench.footprint.meters.nvml import visible_indices
+    from ecobench.footprint.meters.nvml import cuda_to_nvml, cuda_uuids, visible_indices
 
     pynvml.nvmlInit()
     handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())]
     uuids = [_text(pynvml.nvmlDeviceGetUUID(h)) for h in handles]
-    visible = visible_indices(os.environ.get("CUDA_VISIBLE_DEVICES"), uuids)
+    cuda = cuda_uuids()
+    visible = ([i for i, _ in cuda_to_nvml(cuda, uuids, handles)] if cuda is not None
+               else visible_indices(os.environ.get("CUDA_VISIBLE_DEVICES"), uuids))
     index = int(device.partition(":")[2] or 0)
-    if index >= len(visible):
+    if index >= len(visible) or visible[index] < 0:
         raise SystemExit(f"gpu-check: {device} is not among the {len(visible)} GPU(s) NVML shows to this process")
     handle = handles[visible[index]]
     return pynvml, handle, _text(pynvml.nvmlDeviceGetName(handle))
@@ -176,7 +183,8 @@ def summary_lines(df: Any, gpu_name: str | None) -> list[str]:
     peak = peak_bf16_tflops(gpu_name) if gpu_name else None
     for _, row in dense.iterrows():
         tps = row.get("tokens_per_s")
-        line = f"dense training (seed {row['seed']}): {tps:,.0f} tokens/s" if tps == tps and tps else "no tokens/s"
+        line = (f"dense training (seed {row['seed']}): {tps:,.0f} tokens/s end-to-end (the train window's wall time: "
+                "batches, steps, periodic validation and loss reads)" if tps == tps and tps else "no tokens/s")
         fwd = row.get("flops_per_token_dense")
         if peak and tps and fwd == fwd and fwd:
             line += (f", MFU {100 * mfu(tps, fwd, peak):.1f}% of {gpu_name}'s {peak:g} TFLOP/s dense bf16 peak "

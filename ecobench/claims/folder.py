@@ -19,7 +19,7 @@ def judge_folder(path: str | Path, suite_file: str | Path | None = None, force: 
     suite = suite_of(manifest, str(path))
     claims = suite.claims
     if suite_file is not None:
-        from ecobench.config.load import load_suite
+        from ecobench.suites import load_suite
 
         sf = load_suite(suite_file)
         if sf.suite.fingerprint() != manifest.get("suite_fingerprint"):

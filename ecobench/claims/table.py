@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+import ecobench.suites  # noqa: F401 (registers the methods and grid data a stored suite is validated against)
 from ecobench.config.schema import Suite
 from ecobench.errors import ResultsError
 from ecobench.footprint import stats
