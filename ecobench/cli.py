@@ -1,4 +1,4 @@
-"""Command line: run, validate, doctor, compare, statement, plot, report.
+"""Command line: run, validate, doctor, compare, statement, claims, plot, report.
 
 A user error prints one line per problem and exits 2; a failed cell makes `run` exit 1; `run` stopped by
 footprint.budget exits 3 (resumable); a bug shows its traceback.
