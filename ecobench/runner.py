@@ -25,6 +25,7 @@ from ecobench.errors import DataError, ResultsError, SensorError, SuiteError, Ta
 from ecobench.executors import Executor, ExecutorOptions, SweepJob, driver_footprint, make_executor
 from ecobench.families import load_data
 from ecobench.footprint import Monitor
+from ecobench.footprint.idle import measure_idle_baseline
 from ecobench.forecast import budget_problem, calibrate, make_forecast
 from ecobench.integrity import MANIFEST, read_manifest
 from ecobench.measure import noise_floor, warm_up_process
@@ -56,6 +57,9 @@ def check_suite(sf: SuiteFile, fetch: bool = True) -> TokenData | None:
     for i, m in enumerate(suite.prune.methods):
         for field, message in m.problems(suite):
             problems.append(f"{sf.where(field)}: prune.methods[{i}] ({m.display}): {field}: {message}")
+    from ecobench.claims.checks import claim_problems  # groups that select no cell, metrics the runs lack
+
+    problems += claim_problems(suite, sf.source, sf.lines)
     if not found:
         from ecobench.families.checks import family_problems
 
@@ -246,10 +250,11 @@ def run_suite(sf: SuiteFile, out: Path | None, argv: list[str], progress: bool =
         problem = budget_problem(suite, fc, spent_kwh)
         if problem:
             raise UserError(f"{sf.where('footprint.budget')}: {problem}")
-        monitor.measure_idle()
+        idle = measure_idle_baseline(monitor, str(device))  # the one procedure, as in every Ray worker
         floor = noise_floor(monitor, suite, data, scratch)
         del scratch
-        manifest = build_manifest(sf, argv, data) | {"footprint": monitor.manifest(), "noise_floor": floor}
+        manifest = build_manifest(sf, argv, data) | {"footprint": monitor.manifest() | {"idle_procedure": idle},
+                                                     "noise_floor": floor}
         manifest["sessions"][-1]["noise_floor"] = floor  # a resumed run measures its own
         manifest["sessions"][-1]["executor"] = ran_by  # a run may be resumed by another executor
         store = RunStore.open(out, manifest, suite.fingerprint(), suite.legacy_fingerprint())

@@ -103,6 +103,7 @@ def _worker_monitor(suite: Suite, threads: int | None):
 
     from ecobench.families import load_data
     from ecobench.footprint import Monitor
+    from ecobench.footprint.idle import measure_idle_baseline
     from ecobench.measure import warm_up_process
     from ecobench.models.build import build_model
 
@@ -113,14 +114,16 @@ def _worker_monitor(suite: Suite, threads: int | None):
         if "monitor" in _WORKER:
             _WORKER.pop("monitor").close()
         monitor = Monitor(suite.footprint, device=device)  # measures the device this worker's work runs on
-        monitor.start()  # enforces footprint.require on this node, then the idle baseline
-        _WORKER.update(monitor=monitor, monitor_key=key)
+        monitor.start(measure_idle=False)  # enforces footprint.require on this node; the baseline after the warm-up
+        _WORKER.update(monitor=monitor, monitor_key=key, idle=None)
     warmed = _WORKER.setdefault("warmed", set())
     if suite.fingerprint() not in warmed:  # before this process's first measured window of this shape
         data = load_data(suite.data, suite.model)
         scratch = build_model(suite.model, data.vocab_size, data.context, 0)
         warm_up_process(suite, data, scratch.to(device))
         warmed.add(suite.fingerprint())
+    if _WORKER.get("idle") is None:  # the local run's procedure: after the warm-up, synchronised and settled
+        _WORKER["idle"] = measure_idle_baseline(_WORKER["monitor"], device)
     return _WORKER["monitor"]
 
 
@@ -147,7 +150,7 @@ def _where(window: Any) -> dict[str, Any]:
     from ecobench.accounting import StartUp, session_footprint
 
     monitor = _WORKER["monitor"]
-    return {"host": socket.gethostname(), "meters": monitor.summary_line(),
+    return {"host": socket.gethostname(), "meters": monitor.summary_line(), "idle": _WORKER.get("idle"),
             "footprint": session_footprint(window.result, StartUp(0.0, 0.0), monitor.site, "complete")}
 
 
