@@ -32,6 +32,7 @@ from typing import Any
 
 from ecobench import signals
 from ecobench.atomic import write_bytes
+from ecobench.config.base import visible
 from ecobench.config.schema import Suite
 from ecobench.dense import MARKER, MODEL_FILE, checkpoint_problem
 from ecobench.errors import UserError
@@ -103,6 +104,7 @@ def _worker_monitor(suite: Suite, threads: int | None):
 
     from ecobench.families import load_data
     from ecobench.footprint import Monitor
+    from ecobench.footprint.idle import measure_idle_baseline
     from ecobench.measure import warm_up_process
     from ecobench.models.build import build_model
 
@@ -113,14 +115,16 @@ def _worker_monitor(suite: Suite, threads: int | None):
         if "monitor" in _WORKER:
             _WORKER.pop("monitor").close()
         monitor = Monitor(suite.footprint, device=device)  # measures the device this worker's work runs on
-        monitor.start()  # enforces footprint.require on this node, then the idle baseline
-        _WORKER.update(monitor=monitor, monitor_key=key)
+        monitor.start(measure_idle=False)  # enforces footprint.require on this node; the baseline after the warm-up
+        _WORKER.update(monitor=monitor, monitor_key=key, idle=None)
     warmed = _WORKER.setdefault("warmed", set())
     if suite.fingerprint() not in warmed:  # before this process's first measured window of this shape
         data = load_data(suite.data, suite.model)
         scratch = build_model(suite.model, data.vocab_size, data.context, 0)
         warm_up_process(suite, data, scratch.to(device))
         warmed.add(suite.fingerprint())
+    if _WORKER.get("idle") is None:  # the local run's procedure: after the warm-up, synchronised and settled
+        _WORKER["idle"] = measure_idle_baseline(_WORKER["monitor"], device)
     return _WORKER["monitor"]
 
 
@@ -147,7 +151,7 @@ def _where(window: Any) -> dict[str, Any]:
     from ecobench.accounting import StartUp, session_footprint
 
     monitor = _WORKER["monitor"]
-    return {"host": socket.gethostname(), "meters": monitor.summary_line(),
+    return {"host": socket.gethostname(), "meters": monitor.summary_line(), "idle": _WORKER.get("idle"),
             "footprint": session_footprint(window.result, StartUp(0.0, 0.0), monitor.site, "complete")}
 
 
@@ -224,12 +228,25 @@ def _reachable(address: str, timeout_s: float = 10.0) -> None:
                               "running there?") from None
 
 
+def _check_options(options: ExecutorOptions) -> None:
+    """--address and --shared-dir that cannot work, said in one line before any work (no port beyond 65535, no
+    file where a folder is wanted)."""
+    address = options.address or ""
+    host, sep, port = address.split("://")[-1].rpartition(":")
+    if sep and port.isascii() and port.isdigit() and not 0 < int(port) < 65536:
+        raise UserError(f"--address {visible(address)[:100]}: port {port[:20]} is not a TCP port (1 to 65535)")
+    shared = options.shared_dir
+    if shared is not None and (shared.exists() or shared.is_symlink()) and not shared.is_dir():
+        raise UserError(f"--shared-dir {shared}: is not a folder (every node reads dense checkpoints through it)")
+
+
 class RayExecutor:
     name = "ray"
 
     def __init__(self, options: ExecutorOptions):
         if importlib.util.find_spec("ray") is None:
             raise UserError(INSTALL)
+        _check_options(options)
         self.options = options
         self._owned = False  # this process started the Ray instance (and shuts it down)
         self._resources: dict[str, Any] = {}
