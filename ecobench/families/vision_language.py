@@ -187,7 +187,7 @@ def _layout(model: ModelConfig) -> tuple[Layout, object | None]:
         return Layout(PAD_ID, IMAGE_ID, END_ID, n, model.image_size, (0.5,) * 3, (0.5,) * 3), None
     from transformers import AutoTokenizer
 
-    from ecobench.models.pretrained import LOADER_KW, pretrained_dir, read_config
+    from ecobench.config.pretrained import LOADER_KW, pretrained_dir, read_config
 
     d = pretrained_dir(model)
     try:

