@@ -178,7 +178,7 @@ def test_no_code_runs(case: Case, command: str, tmp_path: Path, capsys, monkeypa
 def test_every_transformers_loader_refuses_remote_code() -> None:
     """Source scan: every from_pretrained in the package is given LOADER_KW (trust_remote_code=False), so
     transformers neither runs a checkpoint's code nor asks on standard input whether to."""
-    from ecobench.models.pretrained import LOADER_KW
+    from ecobench.config.pretrained import LOADER_KW
 
     assert LOADER_KW == {"trust_remote_code": False}
     bad = []
