@@ -168,7 +168,7 @@ def test_lock_files_that_are_not_ecobenchs(lock: str, tiny_run: Path, tmp_path: 
     rc, _, err = run_inprocess(tiny_args(run), capsys)
     assert "Traceback" not in err
     if lock == "dir":
-        _one_error(rc, err, "is a folder, not an ecobench lock file")
+        _one_error(rc, err, "lock.json: is a folder, not a")
     elif lock == "pid_beyond_os_kill":
         assert rc == 0, err  # no process has that pid: a stale lock, taken over
     else:
