@@ -342,10 +342,21 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def csv_safe(value: object) -> object:
     """A CSV cell a spreadsheet will not run: text starting with =, +, -, @ (a formula) gets a leading quote (OWASP's
-    advice); numbers are left as they are."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    advice); numbers and the lone '-' placeholder are left as they are."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _inert(value):
         return "'" + value
     return value
+
+
+def _inert(text: str) -> bool:
+    """A lone sign (the '-' placeholder of a dense row) or a plain number: nothing a spreadsheet would run."""
+    if text in ("-", "+"):
+        return True
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def to_csv_text(df: pd.DataFrame) -> str:
