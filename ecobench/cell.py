@@ -127,11 +127,12 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
         ev = evaluate(model, data, eval_bs, max_batches)  # the loss; footprint comes from the paired windows below
         # eval.domains: the same model on other held-out corpora; part of the loss evaluation, not a measured phase
         domain_metrics = evaluate_domains(model, suite, eval_bs)
-        workloads = [eval_workload(suite, data, warmed=True), *inference_workloads(suite, data)]
+        workloads = [eval_workload(suite, data), *inference_workloads(suite, data)]
         # the seed's dense model, measured beside this cell: loaded only now, so that scoring and pruning hold one
         # model (with a method's scores), not two (issue 11's 2-copy limit)
         reference = load_dense(suite, cell.seed, dense_dir, data, device)
-        phases += measure_paired(monitor, cell.key, model, reference, workloads, suite.footprint.repeats)
+        phases += measure_paired(monitor, cell.key, model, reference, workloads, suite.footprint.repeats,
+                                 order_seed=cell.seed)
         cost = token_cost(model, data.context)  # after any shrink or sparse-kernel swap: what runs
         frac, zeros, n = overall_sparsity(counts)
         metrics = {

@@ -68,3 +68,8 @@ class CellFailed(EcobenchError):
         self.phase = phase
         self.step = step
         self.reason = reason
+
+
+class MeasurementStopped(EcobenchError):
+    """`footprint.on_contention: stop` ended the run cleanly: other programs kept the machine busy. The cell being
+    measured is not recorded, so re-running the same command resumes with it."""

@@ -30,6 +30,10 @@ LATER_DEFAULTS: tuple[tuple[str, Any], ...] = (
     ("train.precision", "fp32"),
     ("train.compile", False),
     ("run", {"device": "auto", "deterministic": False}),
+    ("footprint.detect", None),
+    ("footprint.min_window_s", None),
+    ("footprint.on_contention", "flag"),
+    ("footprint.quiet", {"max_other_cpu": 0.25, "retries": 3, "backoff_s": 2.0}),
 )
 NEVER_COUNTED = ("footprint.budget", "train.log_every")  # a ceiling on the cost; how often the loss is read
 
