@@ -184,3 +184,43 @@ def holm(pvalues: Sequence[float | None]) -> list[float | None]:
         running = max(running, min(1.0, (m - rank) * pvalues[i]))  # type: ignore[operator]
         out[i] = running
     return out
+
+
+# ----------------------------------------------------------------------------- power: what a run could have seen
+
+
+def detectable_log_ratio(sd: float | None, n: int, tests: int = 1, power: float = 0.8,
+                         alpha: float = ALPHA) -> float | None:
+    """The smallest |mean log ratio| that a two-sided t test over `n` paired units (seeds, or pairs of one seed) with
+    per-unit sd `sd` detects with probability `power`, at alpha / `tests` (Bonferroni over the run's family):
+    (t(1 - alpha/2m, n-1) + t(power, n-1)) x sd / sqrt(n), the usual normal-approximation power formula with t
+    quantiles. Why it is printed: "no saving" is only a finding next to how small a saving the run could have seen.
+    None when n < 2 or sd is unknown."""
+    if sd is None or not math.isfinite(sd) or n < 2 or tests < 1:
+        return None
+    crit = t_quantile(1 - alpha / (2 * tests), n - 1)
+    return (crit + t_quantile(power, n - 1)) * sd / math.sqrt(n)
+
+
+def detectable_ratio(sd: float | None, n: int, tests: int = 1, power: float = 0.8,
+                     alpha: float = ALPHA) -> float | None:
+    """The saving ratio (< 1) at or below which the run would have shown a difference: exp(-detectable_log_ratio)."""
+    d = detectable_log_ratio(sd, n, tests, power, alpha)
+    return None if d is None else math.exp(-d)
+
+
+def repeats_for(target_ratio: float, pair_sd: float | None, seeds: int, tests: int = 1, power: float = 0.8,
+                alpha: float = ALPHA, max_repeats: int = 1000) -> int | None:
+    """The fewest repeats (>= 2) per workload such that a saving of `target_ratio` (e.g. 0.9) is detectable, given
+    `pair_sd`, the sd of one pair's log ratio on this machine (the noise floor's pair-ratio CV is its estimate).
+    With >= 2 seeds the unit is the seed (its mean log ratio over r pairs has sd pair_sd / sqrt(r)); with one seed
+    the unit is the pair. Between-seed variation is not in the noise floor, so this is a lower bound. None when
+    no count up to `max_repeats` reaches the target (or the inputs cannot say)."""
+    if pair_sd is None or not math.isfinite(pair_sd) or not 0 < target_ratio < 1:
+        return None
+    for r in range(2, max_repeats + 1):
+        found = (detectable_ratio(pair_sd / math.sqrt(r), seeds, tests, power, alpha) if seeds >= 2
+                 else detectable_ratio(pair_sd, r, tests, power, alpha))
+        if found is not None and found >= target_ratio:
+            return r
+    return None

@@ -58,3 +58,24 @@ def test_holm_by_hand() -> None:
 def test_cv() -> None:
     assert stats.cv([1.0, 2.0, 3.0]) == pytest.approx(0.5)
     assert stats.cv([1.0]) is None
+
+
+def test_detectable_ratio_by_hand() -> None:
+    # n = 5, sd 0.1: (t(0.975, 4) + t(0.8, 4)) x 0.1 / sqrt(5) = (2.776445 + 0.940965) x 0.0447214
+    d = (2.776445 + 0.940965) * 0.1 / math.sqrt(5)
+    assert stats.detectable_log_ratio(0.1, 5) == pytest.approx(d, rel=1e-4)
+    assert stats.detectable_ratio(0.1, 5) == pytest.approx(math.exp(-d), rel=1e-4)
+    # a larger family needs a larger effect; more units a smaller one
+    assert stats.detectable_ratio(0.1, 5, tests=20) < stats.detectable_ratio(0.1, 5)
+    assert stats.detectable_ratio(0.1, 20) > stats.detectable_ratio(0.1, 5)
+    assert stats.detectable_ratio(0.1, 1) is None and stats.detectable_ratio(None, 5) is None
+
+
+def test_repeats_for_reaches_the_target_and_no_fewer_would() -> None:
+    r = stats.repeats_for(0.9, 0.05, seeds=2)
+    assert r is not None and stats.detectable_ratio(0.05 / math.sqrt(r), 2) >= 0.9
+    assert stats.detectable_ratio(0.05 / math.sqrt(r - 1), 2) < 0.9 or r == 2
+    one_seed = stats.repeats_for(0.9, 0.05, seeds=1)
+    assert one_seed is not None and stats.detectable_ratio(0.05, one_seed) >= 0.9
+    assert stats.repeats_for(0.9, 5.0, seeds=1, max_repeats=10) is None  # unreachable within the cap
+    assert stats.repeats_for(1.2, 0.05, seeds=2) is None  # not a saving
