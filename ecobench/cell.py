@@ -52,8 +52,10 @@ def cell_info(suite: Suite, cell: Cell) -> CellInfo:
     )
 
 
-def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Monitor, progress: bool = True) -> CellRecord:
-    """Score, prune, recover, evaluate and time one cell of the sweep; return its record (one results line)."""
+def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Monitor, progress: bool = True,
+             repeats: int | None = None) -> CellRecord:
+    """Score, prune, recover, evaluate and time one cell of the sweep; return its record (one results line).
+    `repeats`: pairs per measured workload (the run's choice, measure.paired_repeats); None: footprint.repeats."""
     info = cell_info(suite, cell)
     if dense.get("status") != "ok":
         return CellRecord(key=cell.key, cell=info, status="failed", reason=f"dense training failed: {dense.get('reason')}")
@@ -131,7 +133,7 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
         # the seed's dense model, measured beside this cell: loaded only now, so that scoring and pruning hold one
         # model (with a method's scores), not two (issue 11's 2-copy limit)
         reference = load_dense(suite, cell.seed, dense_dir, data, device)
-        phases += measure_paired(monitor, cell.key, model, reference, workloads, suite.footprint.repeats,
+        phases += measure_paired(monitor, cell.key, model, reference, workloads, repeats or suite.footprint.repeats,
                                  order_seed=cell.seed)
         cost = token_cost(model, data.context)  # after any shrink or sparse-kernel swap: what runs
         frac, zeros, n = overall_sparsity(counts)

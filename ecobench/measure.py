@@ -31,6 +31,7 @@ from ecobench.device import autocast, model_device, to_device
 from ecobench.errors import MeasurementStopped
 from ecobench.families import of_data
 from ecobench.footprint import Monitor, stats
+from ecobench.footprint.meters import cputime
 from ecobench.footprint.meters.base import SHORT_WINDOW
 from ecobench.train import decode, evaluate, prefill, prompt_tokens
 
@@ -42,6 +43,7 @@ ENERGY_RATIOS = ("energy_kwh", "energy_kwh_per_1k_tokens")  # withheld when a wi
 COMPONENT_SOURCES = ("source_gpu", "source_cpu", "source_ram")
 MAX_INNER = 100_000  # runs of a workload inside one window, at most
 WINDOW_MARGIN = 1.2  # aim windows this much above min_window_s (run times vary)
+MAX_DETECT_REPEATS = 50  # footprint.detect never asks for more pairs per workload than this
 
 
 @dataclass
@@ -52,8 +54,9 @@ class Workload:
     phase: str  # eval | prefill | decode (a phase of record.PHASES)
     batch_size: int | None
     run: Callable[[nn.Module, Any], int]
-    setup: Callable[[nn.Module], Any] = lambda model: None  # its state may be run again (decode rewinds its cache)
+    setup: Callable[[nn.Module], Any] = lambda model: None
     warmed: bool = False  # kept for callers; protocol v2 warms both models on every workload regardless
+    fresh_state: bool = False  # each run needs its own setup (decode extends its KV cache): made before the window
 
     @property
     def label(self) -> str:
@@ -86,19 +89,10 @@ def inference_workloads(suite: Suite, data: TokenData) -> list[Workload]:
             return made
 
         out.append(Workload("prefill", b, run_prefill))
-        out.append(Workload("decode", b, lambda m, state: _decode_again(m, state, e.inference_tokens),
-                            setup=lambda m, b=b: prefill(m, prompts(data, b, e.prompt_tokens, 0))))
+        out.append(Workload("decode", b, lambda m, state: decode(m, state, e.inference_tokens),
+                            setup=lambda m, b=b: prefill(m, prompts(data, b, e.prompt_tokens, 0)), fresh_state=True))
     return out
 
-
-def _decode_again(model: nn.Module, prefilled: Any, steps: int) -> int:
-    """Decode from a prefilled output, then crop its KV cache back to the prompt, so the same state can be decoded
-    again inside one window (each run then does the same work)."""
-    cache = prefilled.cache if getattr(prefilled, "cache", None) is not None else prefilled.past_key_values
-    length = cache.get_seq_length()
-    made = decode(model, prefilled, steps)
-    cache.crop(length)
-    return made
 
 
 def measure_paired(monitor: Monitor, key: str, pruned: nn.Module, dense: nn.Module, workloads: list[Workload],
@@ -114,7 +108,7 @@ def measure_paired(monitor: Monitor, key: str, pruned: nn.Module, dense: nn.Modu
         # the second follows the first (a side that runs right after the other pays for it either way)
         models = {"dense": dense, "pruned": pruned} if first == "pruned" else {"pruned": pruned, "dense": dense}
         inner = _inner_runs(monitor, w, models)
-        states = {side: w.setup(model) for side, model in models.items()}
+        states = {side: None if w.fresh_state else w.setup(model) for side, model in models.items()}
         sides: dict[str, list[dict[str, Any]]] = {"pruned": [], "dense": []}
         retries = 0
         for i in range(repeats):
@@ -144,8 +138,11 @@ def measure_paired(monitor: Monitor, key: str, pruned: nn.Module, dense: nn.Modu
 
 def _measure_window(monitor: Monitor, name: str, w: Workload, model: nn.Module, state: Any,
                     inner: int) -> dict[str, Any]:
+    """One window of `inner` runs; a workload whose runs need fresh states gets them made before the window opens."""
+    states = [w.setup(model) for _ in range(inner)] if w.fresh_state else [state] * inner
     with monitor.window(name) as win:
-        tokens = sum(w.run(model, state) for _ in range(inner))
+        tokens = sum(w.run(model, s) for s in states)
+    del states
     return _window_columns(monitor.columns(win.result), tokens)
 
 
@@ -171,7 +168,7 @@ def _inner_runs(monitor: Monitor, w: Workload, models: dict[str, nn.Module]) -> 
 
 
 def _pct(x: float | None) -> str:
-    return "an unknown share" if x is None else f"{100 * x:.0f}%"
+    return "unknown" if x is None else f"{100 * x:.1f}%"
 
 
 def _window_columns(cols: dict[str, Any], tokens: int) -> dict[str, Any]:
@@ -259,7 +256,7 @@ def noise_floor(monitor: Monitor, suite: Suite, data: TokenData, model: nn.Modul
     machine, and of the ratio of consecutive pairs of them (what the paired protocol sees)."""
     w = eval_workload(suite, data)
     inner = _inner_runs(monitor, w, {"model": model})  # the warm-up, and runs per window for min_window_s
-    windows = [_measure_window(monitor, f"noise-floor/{i}", w, model, None, inner)
+    windows = [_measure_window(monitor, f"noise-floor/{i}", w, model, w.setup(model), inner)
                for i in range(suite.footprint.noise_windows)]
     out: dict[str, Any] = {"workload": f"eval, {suite.eval.energy_batches} batch(es)" + (
         f" x {inner} per window" if inner > 1 else ""), "windows": len(windows), "inner_runs": inner,
@@ -270,3 +267,59 @@ def noise_floor(monitor: Monitor, suite: Suite, data: TokenData, model: nn.Modul
         pairs = stats.log_ratios(vals[0:-1:2], vals[1::2])
         out[f"{q}_pair_ratio_cv"] = stats.cv([math.exp(d) for d in pairs]) if pairs else None
     return out
+
+
+def set_threads(requested: int | None) -> dict[str, Any]:
+    """torch's intra-op threads: `train.threads` when set; else the CPUs this process may use (affinity, cgroup
+    quota) when those are fewer than the machine's, so a job limited to 2 CPUs does not run 32 threads on them;
+    else torch's own default (its choice on a whole machine: results stay what they were). What was chosen, and
+    why, goes into the manifest."""
+    if requested:
+        torch.set_num_threads(requested)
+        return {"threads": requested, "why": "train.threads"}
+    usable, why = cputime.usable_cpus()
+    if usable < cputime.machine_cpus() and usable < torch.get_num_threads():
+        torch.set_num_threads(usable)
+        return {"threads": usable, "why": f"train.threads unset: the CPUs this process may use ({why})"}
+    return {"threads": torch.get_num_threads(), "why": "train.threads unset: torch's default (every CPU usable)"}
+
+
+def family_size(suite: Suite, pruned_cells: int) -> int:
+    """The run's tests of pruned against dense: one per (pruned cell, measured workload)."""
+    e = suite.eval
+    return max(1, pruned_cells * (1 + (2 * len(e.inference_batch_sizes) if e.inference_tokens else 0)))
+
+
+def paired_repeats(suite: Suite, pair_cv: float | None, pruned_cells: int, earlier: dict | None = None
+                   ) -> dict[str, Any]:
+    """How many pairs each workload is measured: `footprint.repeats`, or with `footprint.detect` the fewest that make
+    a saving of that ratio detectable (stats.repeats_for) at this machine's pair-ratio noise `pair_cv`, over the
+    run's family of tests. A resumed run keeps the first session's choice (`earlier`: its record), so every cell of
+    a folder is measured alike."""
+    fp = suite.footprint
+    if fp.detect is None:
+        return {"repeats": fp.repeats, "why": "footprint.repeats"}
+    if earlier and earlier.get("detect") == fp.detect:
+        return {**earlier, "why": earlier["why"] + " (the first session's choice, kept on resume)"}
+    tests = family_size(suite, pruned_cells)
+    sd = math.log1p(pair_cv) if pair_cv is not None else None  # the pair ratio's CV ~ the sd of its log
+    r = stats.repeats_for(fp.detect, sd, len(suite.seeds), tests)
+    if r is None:
+        r = MAX_DETECT_REPEATS
+        why = (f"footprint.detect {fp.detect:g}: not reachable within {MAX_DETECT_REPEATS} repeats at this machine's "
+               f"pair-ratio noise ({_pct(pair_cv)}); capped")
+    else:
+        why = (f"footprint.detect {fp.detect:g}: the fewest repeats that detect it at a pair-ratio CV of "
+               f"{_pct(pair_cv)} over {tests} tests, {len(suite.seeds)} seed(s)")
+    return {"repeats": r, "why": why, "detect": fp.detect, "pair_ratio_cv": pair_cv, "tests": tests}
+
+
+def floor_line(floor: dict, pairs: dict) -> str:
+    """The run's noise floor and the pairs it asks for, in one line."""
+    def pct(x: float | None) -> str:
+        return "–" if x is None else f"{100 * x:.1f}%"
+
+    contended = f", {floor['contended_windows']} contended" if floor.get("contended_windows") else ""
+    return (f"noise floor ({floor['windows']} identical {floor['workload']} windows{contended}): energy CV "
+            f"{pct(floor['energy_kwh_cv'])}, wall CV {pct(floor['wall_s_cv'])}, pair-ratio CV "
+            f"{pct(floor['energy_kwh_pair_ratio_cv'])}; {pairs['repeats']} pairs per workload ({pairs['why']})")

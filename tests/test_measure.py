@@ -215,3 +215,23 @@ def test_a_missing_window_leaves_no_ratio() -> None:
     row = paired_row(wl, [win, win], [win, win])
     assert row["energy_kwh"] is None and row["energy_kwh_ratio"] is None and row["wall_s_ratio"] == pytest.approx(1)
     assert not math.isnan(row["wall_s"])
+
+
+def test_a_workload_that_consumes_its_state_gets_a_fresh_one_per_run_made_outside_the_window() -> None:
+    clock = FakeClock()
+    mon = monitor(clock, min_window_s=1.0)
+    made, used = [], []
+
+    def setup(model: str) -> object:
+        clock.advance(5.0)  # a prefill: outside every window, so it must not lengthen one
+        made.append(object())
+        return made[-1]
+
+    def run(model: str, state: object) -> int:
+        assert state not in used  # a decode extends its KV cache: never decoded from twice
+        used.append(state)
+        clock.advance(0.25)
+        return 10
+
+    (row,) = measure_paired(mon, "k", "P", "D", [Workload("decode", 1, run, setup, fresh_state=True)], repeats=2)
+    assert row["inner_runs"] == 5 and row["wall_s_repeats"] == [pytest.approx(1.25)] * 2

@@ -108,7 +108,7 @@ class FootprintConfig(Config):
     cpu_attribution: Literal["process", "machine"] = "process"
     sample_interval_s: float = Field(0.1, gt=0, le=10)  # GPU power sampling period (background thread)
     min_counter_window_s: float = Field(0.5, ge=0)  # shorter GPU windows use power samples (counter is ~100 ms)
-    # eval and inference workloads are measured this many times, each time beside the seed's dense model (A/B/A/B)
+    # eval and inference workloads are measured this many times as pairs beside the seed's dense model (ABBA order)
     repeats: int = 3
     # instead of a fixed repeats: the smallest pruned/dense ratio a run should be able to tell from 1 (e.g. 0.9);
     # repeats are then computed from the noise floor (at least `repeats`), shown by `validate --forecast`

@@ -13,6 +13,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ecobench.footprint.meters import cputime
 
@@ -83,3 +84,15 @@ class ContentionTracker:
         other_s = max(0.0, (end.machine_s - start.machine_s) - (end.tree_s - start.tree_s))  # type: ignore[operator]
         share = min(1.0, other_s / (span * self.cpus))
         return OtherLoad(cpu_s=share * self.cpus * max(wall, 0.0), share=share, span_s=span)
+
+
+def contention_line(rows: Any, policy: str) -> str:
+    """The run summary's count of contended windows, from the stored phase rows (a DataFrame with the paired
+    phases' `contended_windows` and `repeats`)."""
+    if "contended_windows" not in getattr(rows, "columns", ()):
+        return "contended windows: not recorded (rows written before protocol v2)"
+    paired = rows.dropna(subset=["contended_windows"])
+    contended, windows = int(paired["contended_windows"].sum()), int(2 * paired["repeats"].sum())
+    what = {"flag": "flagged in their rows", "retry": "still contended after footprint.quiet.retries",
+            "stop": "the run stops at the first"}[policy]
+    return f"contended windows (others used the machine): {contended} of {windows} paired windows, {what}"
