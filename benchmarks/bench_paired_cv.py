@@ -69,7 +69,9 @@ def logs_of(row: dict) -> list[float]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cells", type=int, default=40)
+    ap.add_argument("--threads", type=int, default=1)  # 2 threads on 2 busy cores stall (benchmarks/README.md)
     args = ap.parse_args()
+    torch.set_num_threads(args.threads)
     suite = load_llm_suite(["footprint.idle_seconds=0"])
     seeds, repeats = len(suite.seeds), suite.footprint.repeats
     data = load_data(suite.data, suite.model)
@@ -83,8 +85,9 @@ def main() -> int:
           f"{monitor.summary_line()}; min window {monitor.min_window_s:.3g} s; torch threads {torch.get_num_threads()}")
     tests: dict[str, list[list[float]]] = {"v1": [], "v2": []}  # per (cell, workload): pooled log ratios
     first_pair: dict[str, list[float]] = {"v1": [], "v2": []}
-    contended = 0
-    for c in range(args.cells):
+    counts = {"contended": 0}
+
+    def one_cell(c: int) -> None:
         pooled: dict[str, list[list[float]]] = {"v1": [[] for _ in workloads], "v2": [[] for _ in workloads]}
         for seed in range(seeds):
             for name in (("v1", "v2") if (c + seed) % 2 == 0 else ("v2", "v1")):  # the two protocols alternate too
@@ -95,13 +98,20 @@ def main() -> int:
                     pooled[name][k] += d
                     if d:
                         first_pair[name].append(d[0])
-                    contended += row["contended_windows"] if name == "v2" else 0
+                    counts["contended"] += row["contended_windows"] if name == "v2" else 0
         for name in tests:
             tests[name] += pooled[name]
         done = {n: sum(_p(t) < 0.05 for t in tests[n]) for n in tests}
         print(f"cell {c + 1}/{args.cells}: separated before Holm so far v1 {done['v1']}, v2 {done['v2']} "
               f"of {len(tests['v2'])}")
         sys.stdout.flush()
+
+    try:
+        for c in range(args.cells):
+            one_cell(c)
+    except KeyboardInterrupt:  # SIGINT: summarise the cells finished so far
+        print(f"interrupted after {len(tests['v2']) // len(workloads)} cells")
+    contended = counts["contended"]
     monitor.close()
     n_tests = len(tests["v2"])
     print(f"\n{'protocol':<34}{'separated (p<0.05)':>20}{'false claims (Holm)':>21}{'first pair < 1':>16}")

@@ -150,6 +150,7 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
             "calibration_tokens": calibration_tokens,  # training-split tokens the method read (0: none)
             "flops_per_token_dense": cost.dense_flops,  # every matmul at its full shape
             "flops_per_token_effective": cost.effective_flops,  # what the kernels that run multiply
+            **({"flops_per_image": cost.image_flops} if cost.image_flops else {}),  # vision tower + projector
             "eval_tokens": ev.tokens,  # tokens evaluated, spread over the validation split
             "eval_tokens_available": data.val_windows() * data.context,  # what `eval.batches: all` would read
             "dense_train_loss": dense["train_loss"],

@@ -235,3 +235,63 @@ def test_a_workload_that_consumes_its_state_gets_a_fresh_one_per_run_made_outsid
 
     (row,) = measure_paired(mon, "k", "P", "D", [Workload("decode", 1, run, setup, fresh_state=True)], repeats=2)
     assert row["inner_runs"] == 5 and row["wall_s_repeats"] == [pytest.approx(1.25)] * 2
+
+
+def _suite(**footprint):
+    from pathlib import Path
+
+    from ecobench.config.load import load_suite
+
+    sets = [f"footprint.{k}={v}" for k, v in footprint.items()]
+    return load_suite(Path(__file__).resolve().parents[1] / "suites" / "llm.yaml", sets).suite
+
+
+def test_detect_chooses_the_repeats_from_the_noise_floor_and_a_resume_keeps_them() -> None:
+    from ecobench.footprint import stats
+    from ecobench.measure import family_size, paired_repeats
+
+    assert paired_repeats(_suite(), 0.02, 36) == {"repeats": 2, "why": "footprint.repeats"}
+    suite = _suite(detect=0.9)
+    tests = family_size(suite, 36)
+    assert tests == 36 * 5  # eval + prefill and decode at 2 batch sizes, per pruned cell
+    # one pruned cell (5 tests): with 2 seeds as the unit, a family of 180 tests cannot reach 0.9 at any repeats
+    quiet, noisy = paired_repeats(suite, 0.005, 1), paired_repeats(suite, 0.01, 1)
+    assert quiet["repeats"] == stats.repeats_for(0.9, math.log1p(0.005), 2, 5) == 5
+    assert quiet["repeats"] < noisy["repeats"] == 19  # more noise: more pairs for the same detectable ratio
+    assert "footprint.detect 0.9" in noisy["why"]
+    kept = paired_repeats(suite, 0.5, 1, earlier=noisy)  # a resumed session measured another floor: same choice
+    assert kept["repeats"] == noisy["repeats"] and "kept on resume" in kept["why"]
+    unreachable = paired_repeats(suite, 0.01, 36)
+    assert unreachable["repeats"] == 50 and "not reachable" in unreachable["why"]
+
+
+def test_threads_follow_the_cpus_this_process_may_use(monkeypatch) -> None:
+    import torch
+
+    from ecobench import measure
+
+    before = torch.get_num_threads()
+    try:
+        assert measure.set_threads(3) == {"threads": 3, "why": "train.threads"} and torch.get_num_threads() == 3
+        torch.set_num_threads(16)  # torch's default on a big host
+        monkeypatch.setattr(measure.cputime, "usable_cpus", lambda: (2, "cgroup CPU quota 2"))
+        monkeypatch.setattr(measure.cputime, "machine_cpus", lambda: 64)
+        chosen = measure.set_threads(None)
+        assert chosen["threads"] == 2 == torch.get_num_threads() and "quota" in chosen["why"]
+        monkeypatch.setattr(measure.cputime, "usable_cpus", lambda: (64, "affinity"))
+        assert measure.set_threads(None)["threads"] == 2  # every CPU usable: torch's choice stands
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_the_run_summary_counts_contended_windows() -> None:
+    import pandas as pd
+
+    from ecobench.footprint.contention import contention_line
+
+    rows = pd.DataFrame([{"phase": "train", "contended_windows": None, "repeats": None},
+                         {"phase": "eval", "contended_windows": 3, "repeats": 2},
+                         {"phase": "decode", "contended_windows": 0, "repeats": 2}])
+    assert contention_line(rows, "flag") == ("contended windows (others used the machine): 3 of 8 paired windows, "
+                                             "flagged in their rows")
+    assert "not recorded" in contention_line(pd.DataFrame([{"phase": "eval"}]), "flag")
