@@ -161,7 +161,7 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
         if pruned.shrink is not None:
             metrics.update(structured_metrics(pruned, targets))
         return CellRecord(key=cell.key, cell=info, status="ok", metrics=metrics,
-                          phases=[PhaseRow.model_validate(p) for p in phases])
+                          phases=[PhaseRow.model_validate(monitor.finish_row(p)) for p in phases])
     except CellFailed as err:
         return CellRecord(key=cell.key, cell=info, status="failed", reason=str(err), failed_phase=err.phase,
-                          failed_step=err.step, phases=[PhaseRow.model_validate(p) for p in phases])
+                          failed_step=err.step, phases=[PhaseRow.model_validate(monitor.finish_row(p)) for p in phases])

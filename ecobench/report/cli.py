@@ -137,7 +137,9 @@ def add_report_commands(sub: argparse._SubParsersAction) -> None:
 
     sp = sub.add_parser("statement", help="the impact paragraph for a paper's appendix, every number from the run")
     sp.add_argument("run", metavar="RUN", help="results folder written by `ecobench run`")
-    sp.add_argument("--format", choices=("text", "markdown", "latex"), default="text")
+    sp.add_argument("--format", choices=("text", "markdown", "latex", "sci", "ai-act"), default="text",
+                    help="the paragraph (text, markdown, latex), or a standard's fields: sci (Software Carbon "
+                         "Intensity, ISO/IEC 21031) or ai-act (EU AI Act Annex XI energy and compute)")
     sp.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
     sp.set_defaults(func=_cmd_statement)
 

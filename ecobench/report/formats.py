@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ecobench.errors import UserError
-from ecobench.report import paired
+from ecobench.report import paired, ranges
 from ecobench.report.tables import BASIS_LABEL, CELL_PHASES, HIGHER_IS_BETTER, METRICS, PHASES
 from ecobench.report.units import QTY_NAMES, fmt, pick_unit
 
@@ -146,8 +146,13 @@ def build_columns(agg: pd.DataFrame, metrics: list[str] | None = None, phases: l
         for qty in ("energy_kwh", "co2e_g", "water_l"):
             key = f"cell_{qty}"
             unit, f = (e_unit, e_f) if qty == "energy_kwh" else unit_scale(agg, qty, [key, f"train_{qty}"])
+            text = (lambda r, k=key, f=f: fmt(r[k] * f)) if qty == "energy_kwh" else \
+                (lambda r, k=key, f=f: ranges.cell_text(r, k, f))  # with its interval [low–high]
             cols.append(Column(f"cell {QTY_NAMES[qty]} ({unit}{tag})", lambda r, k=key, f=f: r[k] * f,
-                               lambda r, k=key, f=f: fmt(r[k] * f), "min", group="footprint"))
+                               text, "min", group="footprint"))
+            if qty == "co2e_g" and agg.get("cell_embodied_co2e_g", pd.Series(dtype=float)).notna().any():
+                cols += [Column(h, lambda r, v=v, f=f: v(r) * f, lambda r, t=t, f=f: t(r, f), group="footprint")
+                         for h, v, t in ranges.embodied_specs(unit, tag)]
     if "inference" in phases and agg["inference_kwh_per_1k_tokens"].notna().any():
         i_unit, i_f = unit_scale(agg, "energy_kwh", ["inference_kwh_per_1k_tokens"])
         cols.append(Column(f"inference ({i_unit}/1k tok{tag})", lambda r: r["inference_kwh_per_1k_tokens"] * i_f,
@@ -261,6 +266,7 @@ def notes(agg: pd.DataFrame) -> list[str]:
         "water: EWIF convention " + ", ".join(sorted({c for v in agg.get("water_convention", pd.Series(dtype=str))
                                                       for c in str(v).split("; ")})),
     ]
+    out.append(ranges.NOTE)
     if has_structures(agg):
         out.append("structure: N:M keeps the N best of every M inputs (ratio = 1 - N/M); structured removes whole "
                    "MLP neurons/heads (ratio = fraction of them per layer; sparsity = fraction of targeted weights "

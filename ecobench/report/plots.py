@@ -174,6 +174,12 @@ def fig_footprint_by_phase(data: PlotData, width: str, ratio: float | None = Non
             bottom += vals
         for i in np.flatnonzero(~known):
             ax.annotate("–", (x[i], 0), ha="center", va="bottom", fontsize=7)
+        lo_c, hi_c = f"cell_{qty}_low", f"cell_{qty}_high"
+        if lo_c in rows.columns and pd.to_numeric(rows[lo_c], errors="coerce").notna().any():  # carbon, water
+            tot = (rows[f"cell_{qty}"] * f).to_numpy(float)
+            err = np.vstack([tot - rows[lo_c].to_numpy(float) * f, rows[hi_c].to_numpy(float) * f - tot])
+            ax.errorbar(x, tot, yerr=np.nan_to_num(err, nan=0.0), fmt="none", ecolor="#333333", elinewidth=0.6,
+                        capsize=1.5, zorder=4)
         ax.set_xticks(x, names, fontsize=5.5, rotation=35, ha="right", rotation_mode="anchor")
         for tick, m in zip(ax.get_xticklabels(), rows["method"], strict=True):
             tick.set_color(data.colours[m])
@@ -185,8 +191,10 @@ def fig_footprint_by_phase(data: PlotData, width: str, ratio: float | None = Non
             t_unit, t_f = axis_unit(train, qty)
             shared = f"; dense training, shared: {train.mean() * t_f:.3g} {t_unit}"
         ax.set_title(f"({'abc'[list(QTY_LABEL).index(qty)]}) {QTY_LABEL[qty]}{shared}", loc="left", fontsize=6)
-    fig.suptitle(f"footprint by phase at target ratio {r:g} (mean over seeds; {BASIS_LABEL[data.energy]} energy; "
-                 f"water EWIF {mpl_text(data.water)})", fontsize=7)
+    title = (f"footprint by phase at target ratio {r:g} (mean over seeds; {BASIS_LABEL[data.energy]} energy; "
+             f"water EWIF {mpl_text(data.water)}; whiskers: carbon and water 95% interval over the energy's error and "
+             "the site factors)")
+    fig.suptitle(textwrap.fill(title, 60 if width == "one" else 100), fontsize=7)
     legend_below(fig, axes[:1], width)
     return fig
 
