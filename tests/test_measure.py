@@ -98,6 +98,7 @@ def test_min_window_s_comes_from_the_coarsest_meter_resolution() -> None:
     mon = monitor(clock, Watts(clock, resolution_s=0.01))  # a 10 ms meter: windows of 1 s
     assert mon.min_window_s == pytest.approx(1.0)
     assert mon.manifest()["meters"][0]["resolution_s"] == 0.01
+    assert mon.manifest()["min_window"]["seconds"] == pytest.approx(1.0)
     (row,) = measure_paired(mon, "k", "P", "D", [workload(clock, {"P": 0.005, "D": 0.005}, [])], repeats=2)
     assert min(row["wall_s_repeats"] + row["dense_wall_s_repeats"]) >= 1.0
     assert row["source_cpu"] == "estimated:test" and row["energy_kwh_ratio"] == pytest.approx(1.0)
