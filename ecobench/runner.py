@@ -398,8 +398,8 @@ def describe_grid(sf: SuiteFile, data: TokenData | None) -> str:
         + (", torch.compile" if suite.train.compile else "") + (", deterministic kernels" if suite.run.deterministic
                                                                  else ""),
         f"footprint: eval, prefill and decode (batch {suite.eval.inference_batch_sizes}) measured "
-        (f"footprint.detect {suite.footprint.detect:g} times" if suite.footprint.detect else
-         f"{suite.footprint.repeats} times") + " per cell beside the seed's dense model (both warmed, ABBA order; "
+        + (f"as many times as footprint.detect {suite.footprint.detect:g} needs" if suite.footprint.detect else
+           f"{suite.footprint.repeats} times") + " per cell beside the seed's dense model (both warmed, ABBA order; "
         "each window repeats its workload to the meters' minimum window)",
     ]
     return "\n".join(lines)

@@ -45,11 +45,24 @@ NS_CLOCK = _ns_clock_works()
 TREE_CPU_RESOLUTION_S = 1e-6 if NS_CLOCK else TICK_S  # getrusage's microseconds bound the nanosecond clocks
 
 
+DESCENDANTS_TTL_S = 0.5  # the tree is listed at most this often: listing walks every /proc entry (~1-10 ms)
+_listed: dict[int, tuple[float, list[psutil.Process]]] = {}
+
+
 def _descendants(process: psutil.Process) -> list[psutil.Process]:
+    """The living descendants, listed again at most every DESCENDANTS_TTL_S (a window edge reads the tree three
+    times: CPU meter, RAM share, contention). A child started since is picked up at the next listing; its CPU time
+    is cumulative, so nothing is lost, only attributed a little later."""
+    now = time.monotonic()
+    cached = _listed.get(process.pid)
+    if cached is not None and now - cached[0] < DESCENDANTS_TTL_S:
+        return cached[1]
     try:
-        return process.children(recursive=True)
+        kids = process.children(recursive=True)
     except psutil.Error:
-        return []
+        kids = []
+    _listed[process.pid] = (now, kids)
+    return kids
 
 
 def process_tree_cpu_s(process: psutil.Process | None = None) -> float:
