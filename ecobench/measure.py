@@ -17,6 +17,7 @@ floor: the coefficient of variation of identical windows on this machine, record
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from torch import nn
 
 from ecobench.config.schema import Suite
 from ecobench.data.dataset import TokenData
-from ecobench.device import autocast, model_device, to_device
+from ecobench.device import autocast, eval_precision, model_device, to_device
 from ecobench.errors import MeasurementStopped
 from ecobench.families import of_data
 from ecobench.footprint import Monitor, stats
@@ -57,18 +58,25 @@ class Workload:
     setup: Callable[[nn.Module], Any] = lambda model: None
     warmed: bool = False  # kept for callers; protocol v2 warms both models on every workload regardless
     fresh_state: bool = False  # each run needs its own setup (decode extends its KV cache): made before the window
+    precision: str = "fp32"  # eval.precision (issue 28): the autocast its setup and run execute in, both sides
+
+    def precise(self, model: nn.Module):
+        """The workload's precision context on the model's device (nothing for fp32)."""
+        return contextlib.nullcontext() if self.precision == "fp32" else autocast(self.precision, model_device(model))
 
     @property
     def label(self) -> str:
         return self.phase if self.batch_size is None else f"{self.phase}-b{self.batch_size}"
 
     def execute(self, model: nn.Module) -> int:
-        return self.run(model, self.setup(model))
+        with self.precise(model):
+            return self.run(model, self.setup(model))
 
 
 def eval_workload(suite: Suite, data: TokenData, warmed: bool = False) -> Workload:
     bs = suite.eval.batch_size or 4 * suite.train.batch_size
-    return Workload("eval", None, lambda m, _: evaluate(m, data, bs, suite.eval.energy_batches).tokens, warmed=warmed)
+    return Workload("eval", None, lambda m, _: evaluate(m, data, bs, suite.eval.energy_batches).tokens, warmed=warmed,
+                    precision=eval_precision(suite.train.precision, suite.eval.precision))
 
 
 def inference_workloads(suite: Suite, data: TokenData) -> list[Workload]:
@@ -78,6 +86,7 @@ def inference_workloads(suite: Suite, data: TokenData) -> list[Workload]:
     if not e.inference_tokens:
         return []
     prompts = of_data(data).prompts  # text: token windows; image-question data: image + question prompts
+    precision = eval_precision(suite.train.precision, e.precision)
     out = []
     for b in e.inference_batch_sizes:
         def run_prefill(m: nn.Module, _: Any, b: int = b) -> int:
@@ -88,9 +97,10 @@ def inference_workloads(suite: Suite, data: TokenData) -> list[Workload]:
                 made += prompt_tokens(x)
             return made
 
-        out.append(Workload("prefill", b, run_prefill))
+        out.append(Workload("prefill", b, run_prefill, precision=precision))
         out.append(Workload("decode", b, lambda m, state: decode(m, state, e.inference_tokens),
-                            setup=lambda m, b=b: prefill(m, prompts(data, b, e.prompt_tokens, 0)), fresh_state=True))
+                            setup=lambda m, b=b: prefill(m, prompts(data, b, e.prompt_tokens, 0)), fresh_state=True,
+                            precision=precision))
     return out
 
 
@@ -108,7 +118,10 @@ def measure_paired(monitor: Monitor, key: str, pruned: nn.Module, dense: nn.Modu
         # the second follows the first (a side that runs right after the other pays for it either way)
         models = {"dense": dense, "pruned": pruned} if first == "pruned" else {"pruned": pruned, "dense": dense}
         inner = _inner_runs(monitor, w, models)
-        states = {side: None if w.fresh_state else w.setup(model) for side, model in models.items()}
+        states = {}
+        for side, model in models.items():
+            with w.precise(model):
+                states[side] = None if w.fresh_state else w.setup(model)
         sides: dict[str, list[dict[str, Any]]] = {"pruned": [], "dense": []}
         retries = 0
         for i in range(repeats):
@@ -139,9 +152,10 @@ def measure_paired(monitor: Monitor, key: str, pruned: nn.Module, dense: nn.Modu
 def _measure_window(monitor: Monitor, name: str, w: Workload, model: nn.Module, state: Any,
                     inner: int) -> dict[str, Any]:
     """One window of `inner` runs; a workload whose runs need fresh states gets them made before the window opens."""
-    states = [w.setup(model) for _ in range(inner)] if w.fresh_state else [state] * inner
-    with monitor.window(name) as win:
-        tokens = sum(w.run(model, s) for s in states)
+    with w.precise(model):  # eval.precision, the same on both sides
+        states = [w.setup(model) for _ in range(inner)] if w.fresh_state else [state] * inner
+        with monitor.window(name) as win:
+            tokens = sum(w.run(model, s) for s in states)
     del states
     return _window_columns(monitor.columns(win.result), tokens)
 
@@ -152,10 +166,11 @@ def _inner_runs(monitor: Monitor, w: Workload, models: dict[str, nn.Module]) -> 
     need = monitor.min_window_s
 
     def timed(model: nn.Module) -> float:
-        state = w.setup(model)
-        t0 = monitor.clock()
-        w.run(model, state)
-        return monitor.clock() - t0
+        with w.precise(model):
+            state = w.setup(model)
+            t0 = monitor.clock()
+            w.run(model, state)
+            return monitor.clock() - t0
 
     fastest = min([timed(m) for m in models.values()])  # the warm-up, in the order given
     if need <= 0:

@@ -16,22 +16,24 @@ from tqdm.auto import tqdm
 from ecobench.accounting import RunAccount, StartUp, run_total, share_line
 from ecobench.config.load import SuiteFile
 from ecobench.config.schema import Suite
+from ecobench.data.calibration import calibration_problem
 from ecobench.data.corpus import pending_fetch
 from ecobench.data.dataset import TokenData
 from ecobench.device import DeviceError, check_precision, resolve_device, set_deterministic
 from ecobench.domains import load_domain
 from ecobench.errors import DataError, ResultsError, SensorError, SuiteError, TargetsError, UserError
-from ecobench.executors import Executor, ExecutorOptions, SweepJob, make_executor
+from ecobench.executors import Executor, ExecutorOptions, SweepJob, driver_footprint, make_executor
 from ecobench.families import load_data
 from ecobench.footprint import Monitor
 from ecobench.footprint.contention import contention_line
+from ecobench.footprint.idle import measure_idle_baseline
 from ecobench.forecast import budget_problem, calibrate, make_forecast
 from ecobench.integrity import MANIFEST, read_manifest
+from ecobench.limits import memory_problems
 from ecobench.measure import floor_line, noise_floor, paired_repeats, set_threads, warm_up_process
 from ecobench.models.build import build_model, build_skeleton, count_params
 from ecobench.models.pretrained import pretrained_problem
-from ecobench.provenance import build_manifest
-from ecobench.prune.calibration import calibration_problem
+from ecobench.provenance import build_manifest, data_record
 from ecobench.prune.methods import REGISTRY
 from ecobench.prune.targets import check_targets, describe_targets, select_targets
 from ecobench.record import CellRecord
@@ -57,16 +59,22 @@ def check_suite(sf: SuiteFile, fetch: bool = True) -> TokenData | None:
     for i, m in enumerate(suite.prune.methods):
         for field, message in m.problems(suite):
             problems.append(f"{sf.where(field)}: prune.methods[{i}] ({m.display}): {field}: {message}")
+    from ecobench.claims.checks import claim_problems  # groups that select no cell, metrics the runs lack
+
+    problems += claim_problems(suite, sf.source, sf.lines)
     if not found:
         from ecobench.families.checks import family_problems
 
-        problems += [f"{sf.where(field)}: {field}: {message}" for field, message in family_problems(suite)]
+        batch_methods = frozenset(n for n, m in REGISTRY.items() if m.needs & {"calibration", "gradients"})
+        problems += [f"{sf.where(f)}: {f}: {message}" for f, message in family_problems(suite, batch_methods)]
     data = None
     if not problems and not fetch_later:
         try:
             data = load_data(suite.data, suite.model)
         except DataError as err:
             problems.append(f"{sf.where(err.field)}: {err}")
+    if data is not None and (mem := memory_problems(suite, data.vocab_size, data.context)):  # before building any
+        raise SuiteError(f"{sf.where(mem[0][0])}: {mem[0][0]}: {mem[0][1]}", [f"{sf.where(f)}: {f}: {m}" for f, m in mem])
     for domain in suite.eval.domains if data is not None else []:  # each extra domain loads and fits the context
         try:
             load_domain(suite, domain, fetch=False)
@@ -104,14 +112,15 @@ def check_suite(sf: SuiteFile, fetch: bool = True) -> TokenData | None:
 
 def prepare_device(sf: SuiteFile, executor: str = "local") -> torch.device:
     """The run's device (run.device resolved), its precision checked there, determinism set; one line if refused.
-    With a remote executor the workers resolve and check run.device on their own nodes (executors/ray.py); a driver
-    without that device does its own small work (warm-up, noise floor) on the CPU and meters the CPU."""
+    With a remote executor the workers resolve and check run.device on their own nodes (executors/ray.py); the
+    driver does its own small work (warm-up, noise floor) on the CPU and meters the CPU only."""
     suite = sf.suite
+    if executor != "local":  # the driver does no GPU work: its window must not meter the tasks' GPU (issue 28)
+        set_deterministic(suite.run.deterministic)
+        return torch.device("cpu")
     try:
         device = resolve_device(suite.run.device)
     except DeviceError as err:
-        if executor != "local":
-            return torch.device("cpu")
         raise UserError(f"{sf.where(err.field)}: {err}") from None
     problem = check_precision(suite.train.precision, device)
     if problem and executor == "local":
@@ -212,11 +221,11 @@ def run_suite(sf: SuiteFile, out: Path | None, argv: list[str], progress: bool =
         raise ResultsError(f"{out}: --new asks for a fresh run, but this folder exists and is not empty; give "
                            "another --out, or drop --new to resume it")
     # unwritable, full, locked, or holding another suite's results: say so now, before the meters' set-up
-    RunStore.preflight(out, suite.fingerprint(), suite.legacy_fingerprint())
+    RunStore.preflight(out, suite.fingerprint(), suite.legacy_fingerprint(), data_record(data))
     device = prepare_device(sf, executor)
     try:
         ran_by = ex.open(suite)
-        monitor = Monitor(suite.footprint, device=str(device))  # the meters measure the device doing the work
+        monitor = Monitor(driver_footprint(suite.footprint, executor), device=str(device))  # the work's device
         monitor.start(measure_idle=False)  # may refuse (footprint.require) before anything is trained
     except SensorError as err:
         ex.close()
@@ -244,14 +253,14 @@ def run_suite(sf: SuiteFile, out: Path | None, argv: list[str], progress: bool =
         problem = budget_problem(suite, fc, spent_kwh)
         if problem:
             raise UserError(f"{sf.where('footprint.budget')}: {problem}")
-        monitor.measure_idle()
+        idle = measure_idle_baseline(monitor, str(device))  # the one procedure, as in every Ray worker
         floor = noise_floor(monitor, suite, data, scratch)
         del scratch
         pairs = paired_repeats(suite, floor["energy_kwh_pair_ratio_cv"], sum(not (c.is_dense or c.is_control)
                                                                                for c in cells),
                                (old_manifest or {}).get("paired_repeats"))  # footprint.detect: from the noise floor
-        manifest = build_manifest(sf, argv, data) | {"footprint": monitor.manifest(), "noise_floor": floor,
-                                                     "paired_repeats": pairs}
+        manifest = build_manifest(sf, argv, data) | {"footprint": monitor.manifest() | {"idle_procedure": idle},
+                                                     "noise_floor": floor, "paired_repeats": pairs}
         manifest["sessions"][-1] |= {"noise_floor": floor, "threads": threads}  # a resumed run measures its own
         manifest["sessions"][-1]["executor"] = ran_by  # a run may be resumed by another executor
         store = RunStore.open(out, manifest, suite.fingerprint(), suite.legacy_fingerprint())
@@ -397,9 +406,10 @@ def describe_grid(sf: SuiteFile, data: TokenData | None) -> str:
         f"compute: run.device {suite.run.device}, train.precision {suite.train.precision}"
         + (", torch.compile" if suite.train.compile else "") + (", deterministic kernels" if suite.run.deterministic
                                                                  else ""),
-        f"footprint: eval, prefill and decode (batch {suite.eval.inference_batch_sizes}) measured "
-        + (f"as many times as footprint.detect {suite.footprint.detect:g} needs" if suite.footprint.detect else
-           f"{suite.footprint.repeats} times") + " per cell beside the seed's dense model (both warmed, ABBA order; "
-        "each window repeats its workload to the meters' minimum window)",
+        "footprint: eval" + (f", prefill and decode (batch {suite.eval.inference_batch_sizes})" if suite.eval.inference_tokens
+                              else " (no prefill or decode: eval.inference_tokens is 0)")
+        + (f" measured as many times as footprint.detect {suite.footprint.detect:g} needs" if suite.footprint.detect
+           else f" measured {suite.footprint.repeats} times") + " per cell beside the seed's dense model (both warmed, "
+        "ABBA order; each window repeats its workload to the meters' minimum window)",
     ]
     return "\n".join(lines)

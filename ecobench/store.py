@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ecobench import safefile
 from ecobench.atomic import write_json
-from ecobench.errors import LockedError, ResultsError
+from ecobench.config.base import visible
+from ecobench.errors import LockedError, ResultsError, UnsafePathError
 from ecobench.integrity import CELLS, MANIFEST, check_rows, read_manifest, seal_manifest
 from ecobench.record import CellRecord, parse_record, seal_row
 
@@ -34,13 +36,15 @@ def _pid_alive(pid: int) -> bool:
         return False  # os.kill(0 or -1, ...) would address a whole process group
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # beyond a pid_t: no such process can exist
         return False
     except PermissionError:
         return True
     return True
 
 
+LOCK_LIMIT = 65_536  # bytes: a lock is a line of JSON
+ONLY_OWN_FILES = "; a results folder holds its own regular files only (remove it, or use another --out)"
 STALE_UNREADABLE_S = 10.0  # an unreadable lock file older than this is debris of a crash, not a writer at work
 
 
@@ -58,6 +62,8 @@ class Lock:
             holder = self._holder()
             if holder is None:
                 continue  # vanished between our calls: try again
+            if holder.get("directory"):
+                raise LockedError(self._held_message(holder))
             if self._stale(holder, me["host"]):
                 log.warning("taking over a stale lock of dead process %s", holder.get("pid"))
                 # rename-then-remove so that two processes racing for the stale lock cannot both win
@@ -74,13 +80,17 @@ class Lock:
     def check(self) -> None:
         """Refuse now, before slow set-up, if a live process holds the lock (acquire() still decides for real)."""
         holder = self._holder()
-        if holder is not None and not self._stale(holder, socket.gethostname()):
+        if holder is not None and (holder.get("directory") or not self._stale(holder, socket.gethostname())):
             raise LockedError(self._held_message(holder))
 
     def _create(self, me: dict) -> bool:
         """Write the lock beside its place, then hard-link it in: no one ever sees it empty or half written."""
         tmp = self.path.with_name(f".{LOCK}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(me))
+        if os.path.lexists(tmp):
+            tmp.unlink()  # debris of a crashed run with our pid (or a planted link): never written through
+        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | safefile.NOFOLLOW, 0o644)
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(me))
         try:
             os.link(tmp, self.path)
             return True
@@ -92,7 +102,7 @@ class Lock:
         finally:
             tmp.unlink(missing_ok=True)
         try:  # a filesystem without hard links: O_EXCL, then write (a crash between leaves an unreadable lock)
-            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | safefile.NOFOLLOW, 0o644)
         except FileExistsError:
             return False
         with os.fdopen(fd, "w") as f:
@@ -103,25 +113,38 @@ class Lock:
         pid = holder.get("pid")
         if not isinstance(pid, int):
             try:
-                return time.time() - self.path.stat().st_mtime > STALE_UNREADABLE_S
+                return time.time() - self.path.lstat().st_mtime > STALE_UNREADABLE_S
             except FileNotFoundError:
                 return True
         return holder.get("host") == host and not _pid_alive(pid)
 
     def _held_message(self, holder: dict) -> str:
+        if holder.get("directory"):
+            return f"{self.path}: is a folder, not an ecobench lock file; remove it and re-run"
+        if not isinstance(holder.get("pid"), int):  # unreadable: taken over once STALE_UNREADABLE_S old
+            return (f"{self.path.parent}: the lock file {self.path} is unreadable (being written, or damaged); "
+                    f"re-run in {STALE_UNREADABLE_S:.0f} s to take it over, or remove it if no ecobench run is at work")
         return (
             f"{self.path.parent}: another ecobench run holds this results folder "
-            f"(pid {holder.get('pid')} on {holder.get('host')}, since {holder.get('since')}); "
+            f"(pid {holder.get('pid')} on {visible(holder.get('host'))}, since {visible(holder.get('since'))}); "
             f"wait for it, or remove {self.path} if that process is gone"
         )
 
     def _holder(self) -> dict | None:
+        """Who holds the lock (None: nobody). A lock that is not ecobench's JSON object (`null`, a list, damaged
+        bytes) holds as an unreadable one: stale once older than STALE_UNREADABLE_S."""
+        unknown = {"pid": "?", "host": "?", "since": "?"}
+        if self.path.is_dir() and not self.path.is_symlink():
+            return unknown | {"directory": True}
         try:
-            return json.loads(self.path.read_text())
+            holder = json.loads(safefile.read_bytes(self.path, LOCK_LIMIT, ONLY_OWN_FILES).decode("utf-8"))
         except FileNotFoundError:
             return None
+        except UnsafePathError as err:
+            raise LockedError(str(err)) from None
         except (OSError, ValueError):
-            return {"pid": "?", "host": "?", "since": "?"}
+            return unknown
+        return holder if isinstance(holder, dict) else unknown
 
     def release(self) -> None:
         holder = self._holder()
@@ -157,10 +180,13 @@ class RunStore:
         if not os.access(root, os.W_OK):
             raise ResultsError(f"{root}: the results folder is not writable")
         _check_space(root)
+        check_entries(root)
         store = cls(root)
         store.lock.acquire()
         try:
             old = resumable(root, fingerprint, legacy_fingerprint)
+            if old is not None and (problem := data_problem(old, manifest)):
+                raise ResultsError(f"{root}: {problem}")
             if old is not None:
                 if old["suite_fingerprint"] != fingerprint:  # schema 2, same suite: bind it to the new fingerprint
                     log.warning("%s: written by an older ecobench (results schema %s); its manifest now carries the "
@@ -182,7 +208,8 @@ class RunStore:
         return store
 
     @staticmethod
-    def preflight(root: Path, fingerprint: str, legacy_fingerprint: str | None = None) -> None:
+    def preflight(root: Path, fingerprint: str, legacy_fingerprint: str | None = None,
+                  data: dict | None = None) -> None:
         """Before any slow set-up, and creating nothing: refuse a results folder that cannot be created or
         written, whose disk is full, that another live run holds, or that holds another suite's results (or
         results without a whole manifest). open() checks again for real."""
@@ -196,10 +223,14 @@ class RunStore:
         if not os.access(base, os.W_OK):
             raise ResultsError(f"{root}: the results folder is not writable ({base} is read-only to this user)")
         _check_space(root if root.exists() else base)
+        if root.is_dir():
+            check_entries(root)
         Lock(root / LOCK).check()
         old = resumable(root, fingerprint, legacy_fingerprint) if root.is_dir() else None
         if old is not None:
             check_rows(read_rows(root / CELLS), old)
+            if data is not None and (problem := data_problem(old, {"data": data})):
+                raise ResultsError(f"{root}: {problem}")
 
     def close(self) -> None:
         self.lock.release()
@@ -207,7 +238,7 @@ class RunStore:
     def update_manifest(self, update: Callable[[dict], None]) -> None:
         """Read the manifest, let `update` change it in place, write it whole (atomically). Lock held."""
         mpath = self.root / MANIFEST
-        m = json.loads(mpath.read_text())
+        m = json.loads(safefile.read_text(mpath, hint=ONLY_OWN_FILES))
         update(m)
         self.manifest = seal_manifest(m)
         write_json(mpath, self.manifest)
@@ -217,16 +248,19 @@ class RunStore:
     def repair(self) -> int:
         """Cut a torn last line left by a crash mid-write; return the bytes removed."""
         p = self.cells_path
-        if not p.exists():
+        if not os.path.lexists(p):
             return 0
-        data = p.read_bytes()
-        if not data or data.endswith(b"\n"):
-            return 0
-        keep = data.rfind(b"\n") + 1
-        with open(p, "r+b") as f:
-            f.truncate(keep)
-            f.flush()
-            os.fsync(f.fileno())
+        fd = safefile.open_update(p, ONLY_OWN_FILES)  # never a link to, or another name of, a file elsewhere
+        try:
+            size = os.fstat(fd).st_size
+            data = os.pread(fd, size, 0)
+            if not data or data.endswith(b"\n"):
+                return 0
+            keep = data.rfind(b"\n") + 1
+            os.ftruncate(fd, keep)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         log.warning("%s: removed a torn last line (%d bytes) left by an interrupted write", p, len(data) - keep)
         return len(data) - keep
 
@@ -244,7 +278,7 @@ class RunStore:
         record = record.model_copy(update={"suite_fingerprint": fp, "row_sha256": None})
         obj = json.loads(json.dumps(record.to_json_dict(), default=_json_default, allow_nan=True))  # as read back
         line = (json.dumps(seal_row(obj), allow_nan=True) + "\n").encode("utf-8")
-        fd = os.open(self.cells_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        fd = safefile.open_append(self.cells_path, ONLY_OWN_FILES)
         try:
             n = os.write(fd, line)
             if n != len(line):
@@ -252,6 +286,34 @@ class RunStore:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def check_entries(root: Path) -> None:
+    """Refuse in one line a results folder whose own files (manifest, rows, lock, dense checkpoints) include a
+    symbolic link, a FIFO or a device, or whose rows file has other hard links: `run` would read without end, or
+    write through them into files elsewhere. Reads nothing but directory entries."""
+    root = Path(root)
+    names = [root / MANIFEST, root / CELLS, root / LOCK]
+    dense = root / "dense"
+    if os.path.lexists(dense):
+        if dense.is_symlink() or not dense.is_dir():
+            raise UnsafePathError(f"{dense}: {safefile.problem(dense) or 'is not a folder'}{ONLY_OWN_FILES}")
+        for seed in sorted(dense.iterdir())[:100_000]:
+            if seed.is_symlink() or not seed.is_dir():
+                names.append(seed)
+                continue
+            names += sorted(seed.iterdir())[:1000]
+    for p in names:
+        why = safefile.problem(p)
+        if why and not p.name.startswith("."):  # dot files are writers' temporaries, never read
+            raise UnsafePathError(f"{p}: {why}, not a regular file{ONLY_OWN_FILES}")
+    try:
+        links = os.lstat(root / CELLS).st_nlink
+    except FileNotFoundError:
+        links = 1
+    if links > 1:
+        raise UnsafePathError(f"{root / CELLS}: has {links} hard links; appending would change the other names' file "
+                              "too (copy the folder rather than hard-linking it)")
 
 
 def _check_space(path: Path, need_bytes: int = 50_000_000) -> None:
@@ -271,11 +333,16 @@ def resumable(root: Path, fingerprint: str, legacy_fingerprint: str | None = Non
     """The manifest of a folder `run` may resume into (None: a new folder). Refuses in one line a folder that holds
     results but no manifest, a manifest that is unreadable or broken, or one of another suite. Reads only."""
     root = Path(root)
-    if not (root / MANIFEST).exists():
-        debris = [n for n in (CELLS, "dense") if (root / n).exists()]
+    if not os.path.lexists(root / MANIFEST):
+        debris = [n for n in (CELLS, "dense") if os.path.lexists(root / n)]
         if debris:
             raise ResultsError(f"{root}: holds results ({', '.join(debris)}) but no {MANIFEST}, so nothing says which "
                                f"suite they belong to; use another --out (or restore {MANIFEST})")
+        foreign = sorted(p.name for p in root.iterdir() if not _ours(p.name)) if root.is_dir() else []
+        if foreign:
+            raise ResultsError(f"{root}: is not empty and not an ecobench results folder (it holds "
+                               f"{', '.join(map(repr, foreign[:3]))}{', ...' if len(foreign) > 3 else ''}); "
+                               "give an empty or new folder as --out")
         return None
     old = read_manifest(root)
     same = old["suite_fingerprint"] == fingerprint or (
@@ -284,6 +351,23 @@ def resumable(root: Path, fingerprint: str, legacy_fingerprint: str | None = Non
         raise ResultsError(f"{root}: this folder holds results of a different suite ({old['suite_name']!r}, "
                            f"fingerprint {old['suite_fingerprint']} != {fingerprint}); use another --out")
     return old
+
+
+def _ours(name: str) -> bool:
+    """What a folder being created holds before its manifest: the lock, and the temporary files of atomic writes."""
+    return name == LOCK or (name.startswith((f".{LOCK}.", f".{MANIFEST}.")) and name.endswith(".tmp"))
+
+
+def data_problem(old: dict, new: dict) -> str | None:
+    """Why the data loaded now is not the data a folder's earlier sessions used (None: the same, or unrecorded).
+    The corpus and the tokenizer bind a folder as its suite does: an edited `data.path` file would put new rows
+    beside rows of the old data, measured against a dense model trained on the old one."""
+    was, now = old.get("data") or {}, new.get("data") or {}
+    for key, what in (("corpus_sha256", "corpus"), ("tokenizer_sha256", "tokenizer")):
+        if was.get(key) and now.get(key) and was[key] != now[key]:
+            return (f"the {what} changed since this folder's earlier sessions (sha256 {was[key]} then, {now[key]} "
+                    "now); restore it, or run into a new --out")
+    return None
 
 
 def _check_path_length(path: Path) -> None:
@@ -304,11 +388,13 @@ def read_cells(path: Path) -> list[CellRecord]:
 def read_rows(path: Path) -> list[tuple[str, CellRecord]]:
     """(`file:line`, record) for each row of cells.jsonl, ignoring a torn last line; a malformed row is one
     ResultsError naming its file and line."""
-    if not path.exists():
+    if not os.path.lexists(path):
         return []
     out = []
     try:
-        raw = path.read_bytes()
+        raw = safefile.read_bytes(path, hint=ONLY_OWN_FILES)
+    except FileNotFoundError:
+        return []
     except OSError as err:
         raise ResultsError(f"{path}: unreadable: {err.strerror}") from None
     lines = raw.split(b"\n")  # bytes: a torn line may end inside a UTF-8 character

@@ -7,9 +7,9 @@ import math
 
 import pytest
 
+from ecobench.config.footprint import FootprintConfig
 from ecobench.errors import MeasurementStopped
 from ecobench.footprint import Monitor
-from ecobench.footprint.config import FootprintConfig
 from ecobench.footprint.contention import ContentionTracker
 from ecobench.footprint.meters.base import SHORT_WINDOW, Channel
 from ecobench.measure import Workload, measure_paired, paired_row

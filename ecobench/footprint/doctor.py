@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ecobench.config.footprint import SiteConfig
 from ecobench.footprint import codecarbon_adapter as cc
 from ecobench.footprint import grid
-from ecobench.footprint.config import SiteConfig
 from ecobench.footprint.embodied import Hardware, resolve_hardware
 from ecobench.footprint.meters import estimate, nvml, rapl
 from ecobench.footprint.site import resolve_site

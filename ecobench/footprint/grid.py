@@ -1,8 +1,8 @@
 """Grid data by place: the data file's factors and presets, codecarbon's countries, regions, carbon intensity and
 generation mix, and the off-site water factor (EWIF) a mix implies under a hydropower convention.
 
-Both the suite's validators (footprint/config.py) and the site resolution (footprint/site.py) read this module;
-neither imports the other.
+Both the suite's validators (config/footprint.py, handed this module by the footprint package) and the site
+resolution (footprint/site.py) read this module; neither imports the other.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
-from typing import Any, Literal
+from typing import Any
 
+from ecobench.config.footprint import HydroEvaporation
 from ecobench.footprint import codecarbon_adapter as cc
 
-HydroEvaporation = Literal["exclude", "include"]
 # What a row's `ewif_convention` says: derived from the mix with or without reservoir evaporation, or given.
 CONVENTIONS = {"exclude": "mix:hydro-excluded", "include": "mix:hydro-included"}
 GIVEN = "given"

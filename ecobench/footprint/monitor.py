@@ -26,9 +26,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ecobench.config.footprint import FootprintConfig
 from ecobench.errors import SensorError
 from ecobench.footprint.columns import row_columns
-from ecobench.footprint.config import FootprintConfig
 from ecobench.footprint.contention import ContentionTracker
 from ecobench.footprint.embodied import Hardware, resolve_hardware
 from ecobench.footprint.manifest import footprint_manifest

@@ -16,8 +16,8 @@ import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ecobench.config.footprint import SiteConfig
 from ecobench.footprint import grid
-from ecobench.footprint.config import SiteConfig
 
 log = logging.getLogger(__name__)
 

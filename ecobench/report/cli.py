@@ -27,16 +27,17 @@ def _write(text: str, output: str | None) -> None:
     if not output:
         sys.stdout.write(text)
         return
+    from ecobench.atomic import write_text
+
     try:
-        Path(output).parent.mkdir(parents=True, exist_ok=True)
-        Path(output).write_text(text, encoding="utf-8")
+        write_text(Path(output), text)
     except OSError as err:
         raise UserError(f"{output}: cannot write: {err.strerror or err}") from None
     print(f"wrote {output}", file=sys.stderr)
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from ecobench.report.formats import METRICS, parse_list, render
+    from ecobench.report.formats import METRICS, md_escape, one_line, parse_list, render
     from ecobench.report.runs import load_runs
     from ecobench.report.tables import compare_frame
 
@@ -48,10 +49,14 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     agg = compare_frame(runs.rows, runs.names, args.energy)
     if agg.empty:
         raise UserError(f"{', '.join(args.runs)}: no finished cells to compare")
+    absent = [m for m in metrics or [] if f"{m}_mean" not in agg.columns or agg[f"{m}_mean"].isna().all()]
+    if absent:
+        raise UserError(f"--metric {', '.join(absent)}: these runs hold no {', '.join(absent)} (accuracy and mae "
+                        "score image-question runs); a text run's metrics are loss, bpc and ppl")
     text = render(agg, args.format, metrics, phases, args.view, args.amortise_training)
-    lines = run_total_lines(runs)
+    lines = [one_line(ln) for ln in run_total_lines(runs) + claim_lines(runs)]  # run labels are folder names
     if args.format in ("table", "markdown"):
-        text += "\n" + "".join(f"{'- ' if args.format == 'markdown' else ''}{ln}\n" for ln in lines)
+        text += "\n" + "".join(f"- {md_escape(ln)}\n" if args.format == "markdown" else f"{ln}\n" for ln in lines)
     elif args.format == "latex":
         text += "".join(f"% {ln}\n" for ln in lines)
     else:  # csv stays a table; the run totals go to standard error
@@ -71,10 +76,42 @@ def run_total_lines(runs) -> list[str]:
 
 
 def _cmd_statement(args: argparse.Namespace) -> int:
+    from ecobench.report import standards
     from ecobench.report.statement import statement
 
-    _write(statement(args.run, args.format), args.output)
+    if args.output:
+        check_output(args.output, "file", [args.run], "--output")
+    fields = args.format in standards.FORMATS  # sci, ai-act: a standard's fields; else the paragraph
+    _write(standards.standard(args.run, args.format) if fields else statement(args.run, args.format), args.output)
     return 0
+
+
+def _cmd_claims(args: argparse.Namespace) -> int:
+    from ecobench.claims.folder import judge_folder
+    from ecobench.claims.render import render
+
+    if args.output:
+        check_output(args.output, "file", [args.run], "--output")
+    verdicts = judge_folder(args.run, args.suite, args.force)
+    if not verdicts:
+        raise UserError(f"{args.run}: its suite states no claims (add `claims:` to the suite and pass it with --suite)")
+    _write(render(verdicts, args.format, f"claims of {Path(args.run).name}"), args.output)
+    return 1 if args.strict and any(v.verdict != "holds" for v in verdicts) else 0
+
+
+def claim_lines(runs) -> list[str]:
+    """Per run whose suite states claims: its verdict lines (compare prints them under its table)."""
+    from ecobench.claims.folder import judge_loaded
+    from ecobench.claims.judge import headline
+    from ecobench.claims.render import lines
+
+    out = []
+    for name in runs.names:
+        verdicts = judge_loaded(runs.manifests[name], runs.rows[runs.rows["run"] == name], name)
+        if verdicts:
+            out += [f"claims of {name}: {headline(verdicts)} (paired by seed, Holm across the claims)",
+                    *lines(verdicts, says=False)]
+    return out
 
 
 def _ratio(text: str | None) -> float | None:
@@ -91,12 +128,12 @@ def _ratio(text: str | None) -> float | None:
 
 def _cmd_plot(args: argparse.Namespace) -> int:
     from ecobench.report.formats import parse_list
-    from ecobench.report.plots import FIG_FORMATS, render_all
+    from ecobench.report.plots import FIG_FORMATS, FIGURES, render_all
     from ecobench.report.runs import load_runs
 
     formats = tuple(parse_list(args.format, FIG_FORMATS, "figure format") or FIG_FORMATS)
     ratio = _ratio(args.ratio)
-    out = check_output(args.out, "dir", args.runs, "--out")
+    out = check_output(args.out, "dir", args.runs, "--out", tuple(f"{s}.{f}" for s in FIGURES for f in formats))
     runs = load_runs(args.runs, force=args.force)
     written, skipped = render_all(runs.rows, out, args.width, formats, ratio, args.method, args.energy)
     for p in written:
@@ -142,6 +179,18 @@ def add_report_commands(sub: argparse._SubParsersAction) -> None:
                          "Intensity, ISO/IEC 21031) or ai-act (EU AI Act Annex XI energy and compute)")
     sp.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
     sp.set_defaults(func=_cmd_statement)
+
+    sp = sub.add_parser("claims", help="the verdict on each claim of the suite (holds, contradicted, inconclusive), "
+                        "paired by seed with Holm's correction")
+    sp.add_argument("run", metavar="RUN", help="results folder written by `ecobench run`")
+    sp.add_argument("--format", choices=("table", "markdown", "latex", "json"), default="table")
+    sp.add_argument("--suite", metavar="FILE", help="judge the claims of this suite file (the same experiment; only "
+                    "`claims:` may differ) instead of those the run was started with")
+    sp.add_argument("--strict", action="store_true", help="exit 1 when any claim does not hold (for a paper's CI); "
+                    "otherwise the exit status is 0 whatever the verdicts")
+    sp.add_argument("--force", action="store_true", help="judge rows of another suite too (with a warning)")
+    sp.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
+    sp.set_defaults(func=_cmd_claims)
 
     sp = sub.add_parser("plot", help="the paper figures as PDF, SVG and 300-dpi PNG")
     _runs_args(sp)

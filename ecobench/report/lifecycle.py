@@ -87,7 +87,7 @@ def lifecycle_frame(agg: pd.DataFrame, amortise_training: bool = False) -> pd.Da
 
 
 def lifecycle_columns(frame: pd.DataFrame) -> list:
-    from ecobench.report.formats import Column
+    from ecobench.report.columns import Column
 
     e_unit, e_f = pick_unit(frame["one_time_kwh"], "energy_kwh")
     s_unit, s_f = pick_unit(frame.get("saving_kwh_per_1k_tokens", pd.Series(dtype=float)).abs(), "energy_kwh")

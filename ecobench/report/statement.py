@@ -13,7 +13,7 @@ from ecobench.accounting import STARTUP_SOURCE, run_total
 from ecobench.errors import ResultsError
 from ecobench.footprint.meters.base import NONE
 from ecobench.report import ranges
-from ecobench.report.formats import latex_escape
+from ecobench.report.formats import latex_escape, md_escape, one_line
 from ecobench.report.units import with_unit
 from ecobench.results import load_manifest
 from ecobench.store import CELLS, read_cells
@@ -22,6 +22,11 @@ FORMATS = ("text", "markdown", "latex")
 TITLE = "Environmental impact."
 SOFTWARE = ("ecobench", "python", "torch", "transformers", "codecarbon", "nvidia-ml-py")
 PHASE_WORDS = "training, scoring, pruning, recovery, evaluation and inference"
+
+
+def _num(x: Any, spec: str) -> str:
+    """A site factor as the sentence shows it; an older manifest may hold none (null): said, not a traceback."""
+    return format(x, spec) if isinstance(x, (int, float)) and not isinstance(x, bool) else "unrecorded"
 
 
 def _component(c: str, fp: dict) -> str:
@@ -52,10 +57,13 @@ def facts(run: str | Path) -> dict[str, Any]:
                            "session finished); re-run the suite with this version of ecobench")
     fp = m.get("footprint") or {}
     site = fp.get("site") or {}
+    from ecobench.claims.folder import judge_folder
+
     return {"manifest": m, "total": total, "footprint": fp, "site": site,
             "cells": len({r.key for r in records}), "planned": len(m.get("cells") or []),
             "intervals": ranges.run_intervals(site, total.totals, total.sources) if total.totals else None,
-            "embodied": ranges.run_embodied_g(m), "records": records}
+            "embodied": ranges.run_embodied_g(m), "records": records,
+            "claims": judge_folder(run)}  # the suite's stated claims and their verdicts ([] when it states none)
 
 
 def _with_range(f: dict[str, Any], q: str) -> str:
@@ -100,12 +108,12 @@ def sentences(f: dict[str, Any]) -> list[str]:
         f"With a PUE of {site.get('pue')} ({site.get('pue_source')}), this is "
         f"{with_unit(tt['energy_facility_kwh'], 'energy_kwh')} at the facility and "
         f"{_with_range(f, 'co2e_g')} at a grid carbon intensity of "
-        f"{site.get('carbon_intensity_g_per_kwh'):.4g} gCO2e/kWh for {where} "
+        f"{_num(site.get('carbon_intensity_g_per_kwh'), '.4g')} gCO2e/kWh for {where} "
         f"({site.get('carbon_intensity_source')}).",
         f"Water: {_with_range(f, 'water_l')} in all, {with_unit(tt['water_onsite_l'], 'water_l')} "
-        f"on-site for cooling (WUE {site.get('wue_l_per_kwh'):.3g} L/kWh, {site.get('wue_source')}) and "
+        f"on-site for cooling (WUE {_num(site.get('wue_l_per_kwh'), '.3g')} L/kWh, {site.get('wue_source')}) and "
         f"{with_unit(tt['water_offsite_l'], 'water_l')} off-site for generating the electricity "
-        f"(EWIF {site.get('ewif_l_per_kwh'):.3g} L/kWh, {site.get('ewif_source')}, convention "
+        f"(EWIF {_num(site.get('ewif_l_per_kwh'), '.3g')} L/kWh, {site.get('ewif_source')}, convention "
         f"{site.get('ewif_convention')}), water = E x (WUE + PUE x EWIF) after Li et al. (2023).",
     ]
     out += _embodied(f)
@@ -120,24 +128,24 @@ def sentences(f: dict[str, Any]) -> list[str]:
         out.append(f"Before running, ecobench forecast {with_unit(e['point'], 'energy_kwh')} "
                    f"({with_unit(e['low'], 'energy_kwh')} to {with_unit(e['high'], 'energy_kwh')}) from a "
                    "calibration probe on the same machine.")
+    if f.get("claims"):
+        from ecobench.claims.render import sentence
+
+        out.append(sentence(f["claims"]))
     v = m.get("versions") or {}
     sw = ", ".join(f"{k} {v[k]}" for k in SOFTWARE if v.get(k) and v[k] != "absent")
     out.append(f"Software: {sw}.")
     return out
 
 
-def _md(s: str) -> str:
-    for ch in "\\`*_[]<>|":
-        s = s.replace(ch, "\\" + ch)
-    return s
 
 
 def render(f: dict[str, Any], fmt: str) -> str:
-    text = " ".join(sentences(f))
+    text = one_line(" ".join(sentences(f)))  # a suite name holding a newline must not start a heading
     if fmt == "text":
         return f"{TITLE} {text}\n"
     if fmt == "markdown":
-        return f"**{TITLE}** {_md(text).replace('CO2e', 'CO₂e')}\n"
+        return f"**{TITLE}** {md_escape(text).replace('CO2e', 'CO₂e')}\n"
     if fmt == "latex":
         body = latex_escape(text).replace(" x ", r" $\times$ ")
         return f"% ecobench statement; every number from the results folder\n\\paragraph{{{TITLE}}} {body}\n"
@@ -145,8 +153,6 @@ def render(f: dict[str, Any], fmt: str) -> str:
 
 
 def statement(run: str | Path, fmt: str = "text") -> str:
-    """The paragraph (text, markdown, latex) or a standard's fields (sci, ai-act: report/standards.py)."""
-    from ecobench.report import standards
-
-    f = facts(run)
-    return standards.render(f, fmt) if fmt in standards.FORMATS else render(f, fmt)
+    """The paragraph (text, markdown, latex). A standard's fields (sci, ai-act) are report/standards.py's
+    `standard`, built on these facts (it imports this module, never the other way)."""
+    return render(facts(run), fmt)

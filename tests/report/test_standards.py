@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ecobench.report.standards import TRAIN_FLOPS_RULE
-from ecobench.report.statement import facts, statement
+from ecobench.report.standards import TRAIN_FLOPS_RULE, standard
+from ecobench.report.statement import facts
 from ecobench.report.units import with_unit
 from tests.conftest import run_cli
 
@@ -31,7 +31,7 @@ def test_sci_per_run_and_per_1k_generated_tokens_by_hand(smoke_run: Path) -> Non
     assert hw["gpus_used"] == 0 and hw["kg"] == 900.0
     sci = e * i + m_g
 
-    text = statement(smoke_run, "sci")
+    text = standard(smoke_run, "sci")
     got = facts(smoke_run)
     from ecobench.report.standards import sci_facts
 
@@ -57,7 +57,7 @@ def test_ai_act_training_energy_and_compute_by_hand(smoke_run: Path) -> None:
     pipeline = [p for r in ok for p in r["phases"] if p["phase"] in ("score", "prune", "recover")]
     tokens = sum(p["tokens"] for p in train)
     flops = 3 * next(r["metrics"]["flops_per_token_dense"] for r in ok if r["cell"]["method_name"] == "dense") * tokens
-    text = statement(smoke_run, "ai-act")
+    text = standard(smoke_run, "ai-act")
     assert f"{tokens:,} tokens, about {flops:.3g} floating-point operations ({TRAIN_FLOPS_RULE})" in text
     assert f"training the model(s): {with_unit(sum(p['energy_kwh'] for p in train), 'energy_kwh')} of IT energy" in text
     assert f"every cell): {with_unit(sum(p['energy_kwh'] for p in pipeline), 'energy_kwh')}" in text

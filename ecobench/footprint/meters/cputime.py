@@ -16,6 +16,7 @@ least that span (footprint/contention.py).
 from __future__ import annotations
 
 import os
+import re
 import resource
 import time
 from pathlib import Path
@@ -49,18 +50,42 @@ DESCENDANTS_TTL_S = 0.5  # the tree is listed at most this often: listing walks 
 _listed: dict[int, tuple[float, list[psutil.Process]]] = {}
 
 
+# Ray's Python services (log monitor, dashboard and its agents, autoscaler monitor, runtime-env agent) by their path
+# inside the ray package; a user's own /home/ray/... script is not one of them
+RAY_SERVICE = re.compile(r"[/\\]ray[/\\](_private|dashboard|autoscaler|core|_raylet|util)[/\\.]")
+
+
+def is_ray_process(proc: psutil.Process) -> bool:
+    """Ray's own processes: the raylet, the GCS, workers (titled `ray::...`) and Ray's Python services."""
+    try:
+        if proc.name() in ("raylet", "gcs_server"):
+            return True
+        cmd = proc.cmdline()
+    except psutil.Error:
+        return False
+    return bool(cmd) and (cmd[0].startswith("ray::") or any(RAY_SERVICE.search(part) for part in cmd[:3]))
+
+
 def _descendants(process: psutil.Process) -> list[psutil.Process]:
-    """The living descendants, listed again at most every DESCENDANTS_TTL_S (a window edge reads the tree three
-    times: CPU meter, RAM share, contention). A child started since is picked up at the next listing; its CPU time
-    is cumulative, so nothing is lost, only attributed a little later."""
+    """The living descendants but Ray's processes and theirs (a Ray started by `run` makes them the driver's
+    descendants, and each task reports its own window: counted here they would count twice), listed again at most
+    every DESCENDANTS_TTL_S (a window edge reads the tree three times: CPU meter, RAM share, contention). A child
+    started since is picked up at the next listing; its CPU time is cumulative, so nothing is lost, only attributed
+    a little later."""
     now = time.monotonic()
     cached = _listed.get(process.pid)
     if cached is not None and now - cached[0] < DESCENDANTS_TTL_S:
         return cached[1]
-    try:
-        kids = process.children(recursive=True)
-    except psutil.Error:
-        kids = []
+    kids: list[psutil.Process] = []
+    todo = [process]
+    while todo:
+        try:
+            children = todo.pop().children()
+        except psutil.Error:
+            continue
+        mine = [c for c in children if not is_ray_process(c)]
+        kids += mine
+        todo += mine
     _listed[process.pid] = (now, kids)
     return kids
 

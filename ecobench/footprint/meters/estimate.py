@@ -5,7 +5,9 @@ CPU, by `footprint.cpu_attribution`:
   (`cpu_load`), or TDP x 50 % without psutil (`constant`); max power = matched TDP x physical CPUs.
 - process: codecarbon's process-mode rule, max power x this process tree's share of the machine's CPU time
   (CPU seconds of this process and all its children, over wall seconds x logical CPUs). Other tenants' load is
-  not charged to the run; there is no idle floor.
+  not charged to the run; there is no idle floor. Ray's own processes (raylet, gcs_server, `ray::` workers and
+  their children) are never part of the tree: a Ray started by `run` makes them the driver's descendants, and
+  each task reports its own window (executors/ray.py), so counting them here would count that CPU time twice.
 RAM, by the same setting: codecarbon's machine-mode constant power from the memory size, charged in full
 (machine), or times this process tree's share of the machine's memory (process: resident set over total, read at
 every edge and every second, the mean of consecutive readings). All codecarbon calls go through
@@ -33,9 +35,11 @@ from ecobench.footprint.meters.base import (
     Channel,
     Clock,
 )
-from ecobench.footprint.meters.cputime import (
+from ecobench.footprint.meters.cputime import (  # noqa: F401 (RAY_SERVICE, is_ray_process: re-exported)
+    RAY_SERVICE,
     TICK_S,
     TREE_CPU_RESOLUTION_S,
+    is_ray_process,
     process_tree_cpu_s,
     tree_memory_share,
 )
