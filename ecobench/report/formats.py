@@ -10,6 +10,7 @@ never a winner. Ratios to dense are written `≈` when they are not a difference
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,7 +22,9 @@ from ecobench.report.tables import BASIS_LABEL, CELL_PHASES, HIGHER_IS_BETTER, M
 from ecobench.report.units import QTY_NAMES, fmt, pick_unit
 
 FORMATS = ("table", "markdown", "csv", "latex")
-VIEWS = ("default", "inference", "lifecycle")  # compare --view: the main table, every measured workload, break-even
+VIEWS = ("default", "full", "inference", "lifecycle")  # compare --view: the paper's table, every column, every
+# measured workload, break-even
+NOTE_WIDTH = 160  # the plain table's notes are wrapped to the width the default table fits
 METRIC_UNITS = {"loss": "nats/token", "bpc": "bits/char", "ppl": "", "accuracy": "exact match", "mae": "numeric answers"}
 
 
@@ -66,6 +69,11 @@ def basis(agg: pd.DataFrame) -> str:
     return str(agg["energy_basis"].iloc[0]) if "energy_basis" in agg.columns and len(agg) else "gross"
 
 
+def basis_tag(agg: pd.DataFrame) -> str:
+    """', above idle' in headers of above-idle tables ('' for gross)."""
+    return ", above idle" if basis(agg) == "above-idle" else ""
+
+
 def has_structures(agg: pd.DataFrame) -> bool:
     """Whether any row is pruned other than unstructured (then the tables show a structure column)."""
     return "structure" in agg.columns and bool((~agg["structure"].isin(["unstructured", "-"])).any())
@@ -90,7 +98,12 @@ def with_domains(agg: pd.DataFrame, metrics: list[str]) -> list[str]:
 
 def build_columns(agg: pd.DataFrame, metrics: list[str] | None = None, phases: list[str] | None = None,
                   view: str = "default") -> list[Column]:
-    """The displayed columns: identity, quality (mean ± std, delta vs dense), sparsity, footprint, inference, flag."""
+    """The displayed columns: identity, quality (mean ± std, delta vs dense), sparsity, footprint, inference, flag.
+    `view` 'default' is the compact table a paper prints (compact_columns); 'full' and 'inference' every column."""
+    if view == "default":
+        from ecobench.report.compact import compact_columns
+
+        return compact_columns(agg, metrics)
     metrics = metrics or default_metrics(agg)
     phases = phases or [*present_phases(agg), "total"]
     cols: list[Column] = []
@@ -150,8 +163,10 @@ def build_columns(agg: pd.DataFrame, metrics: list[str] | None = None, phases: l
                                lambda r, k=key, f=f: fmt(r[k] * f), "min", group="footprint"))
     if "inference" in phases and agg["inference_kwh_per_1k_tokens"].notna().any():
         i_unit, i_f = unit_scale(agg, "energy_kwh", ["inference_kwh_per_1k_tokens"])
-        cols.append(Column(f"inference ({i_unit}/1k tok{tag})", lambda r: r["inference_kwh_per_1k_tokens"] * i_f,
-                           lambda r: fmt(r["inference_kwh_per_1k_tokens"] * i_f), "min", group="footprint"))
+        cols.append(Column(f"inference ({i_unit}/1k tok{tag}, anchored)", lambda r: r["inference_kwh_per_1k_tokens"] * i_f,
+                           lambda r: fmt(r["inference_kwh_per_1k_tokens"] * i_f), "min", group="footprint",
+                           interval=lambda r: (r["inference_kwh_per_1k_tokens_ci_low"] * i_f,
+                                               r["inference_kwh_per_1k_tokens_ci_high"] * i_f)))
         cols.append(Column("inference (tok/s)", lambda r: r["inference_tokens_per_s"],
                            lambda r: fmt(r["inference_tokens_per_s"]), "max", group="footprint"))
     cols += _paired_columns(agg, view, tag)
@@ -185,7 +200,7 @@ def _paired_columns(agg: pd.DataFrame, view: str, tag: str) -> list[Column]:
                            lambda r, lab=lab: paired.ratio_text(r, lab), group="footprint"))
         if view == "inference" or lab.startswith("decode"):
             k = f"{lab}_kwh_per_1k_tokens"
-            cols.append(Column(f"{name} ({unit}/1k tok)", lambda r, k=k, f=f: r[k] * f,
+            cols.append(Column(f"{name} ({unit}/1k tok, anchored)", lambda r, k=k, f=f: r[k] * f,
                                lambda r, k=k, f=f: fmt(r[k] * f), "min", group="footprint",
                                interval=lambda r, k=k, f=f: (r[f"{k}_ci_low"] * f, r[f"{k}_ci_high"] * f)))
         if view == "inference":
@@ -245,7 +260,8 @@ def notes(agg: pd.DataFrame) -> list[str]:
     """The lines a reader needs to read the table honestly."""
     out = [
         "one row per (method, structure, scope, ratio), mean over seeds (± sample std when there are several); "
-        "Δ is against the dense model of the same seed",
+        "Δ is against the dense model of the same seed; 'ctl' / 'vs dense+recover' against the compute-matched "
+        "control (the dense model trained as many extra steps)",
         "cell = the cell's own phases (" + " + ".join(CELL_PHASES) + "); training the dense model is shared by "
         "every cell of a seed, so it is reported apart ('train (shared)'; CSV train_*, and pipeline_* = train + cell) "
         "and never added into cell totals",
@@ -265,10 +281,7 @@ def notes(agg: pd.DataFrame) -> list[str]:
         out.append("structure: N:M keeps the N best of every M inputs (ratio = 1 - N/M); structured removes whole "
                    "MLP neurons/heads (ratio = fraction of them per layer; sparsity = fraction of targeted weights "
                    "removed)")
-    if paired.present(agg):
-        out.append("×dense: pruned / dense of the same seed, geometric mean of paired windows (A/B/A/B, "
-                   "footprint.repeats per seed) with its 95% t interval; '≈' = no difference beyond noise "
-                   "(Holm-adjusted p >= 0.05 across the run's cells); dense against itself shows the noise")
+    out += paired.notes(agg)
     est = agg[agg["estimated"]]
     if not est.empty:
         srcs = sorted({s for v in est["energy_sources"] for s in v.split("; ")})
@@ -300,7 +313,8 @@ def to_csv(agg: pd.DataFrame, metrics: list[str] | None = None, phases: list[str
     if "total" in phases:
         keep += [f"pipeline_{q}" for q in ("energy_kwh", "co2e_g", "water_l")]
     if "inference" in phases:
-        keep += ["inference_kwh_per_1k_tokens", "inference_tokens_per_s"]
+        keep += ["inference_kwh_per_1k_tokens", "inference_kwh_per_1k_tokens_ci_low",
+                 "inference_kwh_per_1k_tokens_ci_high", "inference_kwh_per_1k_tokens_raw", "inference_tokens_per_s"]
     keep += [c for c in agg.columns if c.endswith("_delta_control_mean") or c.startswith("flops_per_token")]
     keep += [c for lab in paired.present(agg) for c in agg.columns if c.startswith(f"{lab}_")]
     keep += ["sparsity_exploited", "energy_basis", "water_convention", "estimated", "energy_sources", "n_failed", "n_invalid"]
@@ -323,7 +337,8 @@ def to_table(agg: pd.DataFrame, cols: list[Column]) -> str:
         return "  ".join(t.rjust(w) if c.numeric else t.ljust(w) for t, w, c in zip(cells, widths, cols, strict=True)).rstrip()
 
     out = [line(heads), "  ".join("-" * w for w in widths)] + [line(r) for r in body]
-    return "\n".join(out) + "\n\n" + "\n".join(f"* {n}" for n in notes(agg)) + "\n"
+    wrapped = [textwrap.fill(n, NOTE_WIDTH, initial_indent="* ", subsequent_indent="  ") for n in notes(agg)]
+    return "\n".join(out) + "\n\n" + "\n".join(wrapped) + "\n"
 
 
 def _md_escape(s: str) -> str:

@@ -42,7 +42,7 @@ def test_an_unknown_phase_energy_makes_the_cell_total_unknown_not_smaller() -> N
     assert math.isnan(row["recover_energy_kwh"]) and math.isnan(row["cell_energy_kwh"])  # not 2.0
     assert row["score_energy_kwh"] == pytest.approx(1.0)
     assert agg[agg["method"] == "dense"].iloc[0]["cell_energy_kwh"] == pytest.approx(1.0)  # phases not run: fine
-    table = render(agg, "table")
+    table = render(agg, "table", view="full")  # the per-phase columns
     line = next(x for x in table.splitlines() if x.startswith("magnitude"))
     assert "–" in line
 
@@ -61,7 +61,7 @@ def test_above_idle_basis_is_chosen_and_labelled() -> None:
     assert above.iloc[0]["cell_energy_kwh"] == pytest.approx(0.25)
     assert above.iloc[0]["cell_co2e_g"] == pytest.approx(0.5)
     assert above.iloc[0]["inference_kwh_per_1k_tokens"] != above.iloc[0]["inference_kwh_per_1k_tokens"]  # no row
-    heads = [c.header for c in build_columns(above)]
+    heads = [c.header for c in build_columns(above, view="full")]
     assert "cell energy (kWh, above idle)" in heads and "train (kWh, above idle, shared)" in heads
     assert "energy: above idle" in render(above, "markdown")
     assert "energy: gross" in render(gross, "markdown")
