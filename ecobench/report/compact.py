@@ -56,7 +56,8 @@ def compact_columns(agg: pd.DataFrame, metrics: list[str] | None = None) -> list
         ident("structure", "structure")
     ident("scope", "scope")
     ident("ratio", "target")
-    cols.append(Column("seeds", lambda r: r["n_seeds"], seeds_text))
+    if agg["n_seeds"].nunique() > 1 or (agg["n_seeds"] != agg.get("n_cells", agg["n_seeds"])).any():
+        cols.append(Column("seeds", lambda r: r["n_seeds"], seeds_text))  # else the notes say how many
     for m in metrics or default_metrics(agg):
         d = 2 if m == "ppl" else 4
         best = "max" if m in HIGHER_IS_BETTER else "min"
@@ -73,7 +74,7 @@ def compact_columns(agg: pd.DataFrame, metrics: list[str] | None = None) -> list
         if key in agg.columns and agg[key].notna().any():
             cols.append(Column(f"Δ{short} ctl", lambda r, k=key: r[k], lambda r, k=key, d=d: _signed(r[k], d), best,
                                group="quality"))
-    cols.append(Column("sparsity %", lambda r: 100 * r["sparsity_mean"], lambda r: f"{100 * r['sparsity_mean']:.1f}",
+    cols.append(Column("sparsity", lambda r: 100 * r["sparsity_mean"], lambda r: f"{100 * r['sparsity_mean']:.1f}",
                        group="quality"))
     for lab in headline_ratios(agg):
         cols.append(Column(f"{lab.replace('_b', ' b')} ×dense", lambda r, lab=lab: r[f"{lab}_ratio"],
@@ -87,10 +88,18 @@ def compact_columns(agg: pd.DataFrame, metrics: list[str] | None = None) -> list
                            interval=lambda r, k=k, f=f: (r[f"{k}_ci_low"] * f, r[f"{k}_ci_high"] * f)))
     if int(paired.contended(agg).sum()):
         cols.append(Column("contended", lambda r: math.nan, _contended_text, group="flag"))
-    cols.append(Column("energy source", lambda r: math.nan, energy_kind, numeric=False, group="flag"))
+    cols.append(Column("energy", lambda r: math.nan, energy_kind, numeric=False, group="flag"))
     if agg["n_failed"].sum():
         cols.append(Column("failed", lambda r: r["n_failed"], lambda r: str(r["n_failed"]), group="flag"))
+    ratios = [c for c in cols if c.header.endswith("×dense")]
+    while len(ratios) > 1 and width(agg, cols) > WIDTH:  # keep the headline (largest batch) ratio, drop the rest
+        cols.remove(ratios.pop(0))
     return cols
+
+
+def width(agg: pd.DataFrame, cols: list[Column]) -> int:
+    """Characters of the plain table these columns make (two spaces between columns; '*' marks a best value)."""
+    return sum(max(len(c.header), *(len(c.text(r)) + 1 for _, r in agg.iterrows())) for c in cols) + 2 * (len(cols) - 1)
 
 
 def _contended_text(r: pd.Series) -> str:

@@ -160,15 +160,15 @@ def build_columns(agg: pd.DataFrame, metrics: list[str] | None = None, phases: l
             key = f"cell_{qty}"
             unit, f = (e_unit, e_f) if qty == "energy_kwh" else unit_scale(agg, qty, [key, f"train_{qty}"])
             cols.append(Column(f"cell {QTY_NAMES[qty]} ({unit}{tag})", lambda r, k=key, f=f: r[k] * f,
-                               lambda r, k=key, f=f: fmt(r[k] * f), "min", group="footprint"))
+                               lambda r, k=key, f=f: fmt(r[k] * f), group="footprint"))  # window sums: never ranked
     if "inference" in phases and agg["inference_kwh_per_1k_tokens"].notna().any():
         i_unit, i_f = unit_scale(agg, "energy_kwh", ["inference_kwh_per_1k_tokens"])
         cols.append(Column(f"inference ({i_unit}/1k tok{tag}, anchored)", lambda r: r["inference_kwh_per_1k_tokens"] * i_f,
                            lambda r: fmt(r["inference_kwh_per_1k_tokens"] * i_f), "min", group="footprint",
                            interval=lambda r: (r["inference_kwh_per_1k_tokens_ci_low"] * i_f,
                                                r["inference_kwh_per_1k_tokens_ci_high"] * i_f)))
-        cols.append(Column("inference (tok/s)", lambda r: r["inference_tokens_per_s"],
-                           lambda r: fmt(r["inference_tokens_per_s"]), "max", group="footprint"))
+        cols.append(Column("inference (tok/s, raw)", lambda r: r["inference_tokens_per_s"],
+                           lambda r: fmt(r["inference_tokens_per_s"]), group="footprint"))  # a window mean: not ranked
     cols += _paired_columns(agg, view, tag)
     if "sparsity_exploited" in agg.columns:
         cols.append(Column("sparsity exploited", lambda r: math.nan, lambda r: str(r["sparsity_exploited"]),
@@ -177,6 +177,12 @@ def build_columns(agg: pd.DataFrame, metrics: list[str] | None = None, phases: l
     if agg["n_failed"].sum():
         cols.append(Column("failed", lambda r: r["n_failed"], lambda r: str(r["n_failed"]), group="flag"))
     return cols
+
+
+def seeds_words(agg: pd.DataFrame) -> str:
+    """'2 seeds' when every row has the same count, else 'seeds' (the table's seeds column says how many)."""
+    n = agg["n_seeds"].dropna().unique() if "n_seeds" in agg.columns else []
+    return f"{int(n[0])} seed{'s' if n[0] != 1 else ''}" if len(n) == 1 else "seeds"
 
 
 def seeds_text(r: pd.Series) -> str:
@@ -259,7 +265,7 @@ def _separated_winner(g: pd.DataFrame, vals: pd.Series, c: Column) -> object | N
 def notes(agg: pd.DataFrame) -> list[str]:
     """The lines a reader needs to read the table honestly."""
     out = [
-        "one row per (method, structure, scope, ratio), mean over seeds (± sample std when there are several); "
+        f"one row per (method, structure, scope, ratio), mean over {seeds_words(agg)} (± sample std when there are several); "
         "Δ is against the dense model of the same seed; 'ctl' / 'vs dense+recover' against the compute-matched "
         "control (the dense model trained as many extra steps)",
         "cell = the cell's own phases (" + " + ".join(CELL_PHASES) + "); training the dense model is shared by "

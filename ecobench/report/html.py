@@ -90,7 +90,7 @@ def _table(agg: pd.DataFrame, cols: list) -> str:
             t = esc(c.text(r))
             t = f"<b>{t}</b>" if best[i][j] else t
             cls = " class=n" if c.numeric else ""
-            if c.header == "energy source":
+            if c.text is energy_kind:
                 t = f"<span class={ {'estimated': 'est', 'measured': 'meas'}.get(energy_kind(r), 'none') }>{t}</span>"
             tds.append(f"<td{cls}>{t}</td>")
         body.append("<tr>" + "".join(tds) + "</tr>")
