@@ -107,7 +107,10 @@ def lifecycle_columns(frame: pd.DataFrame) -> list:
         if v is None or pd.isna(v):
             return "–"
         lo, hi = r["saving_kwh_per_1k_tokens_ci_low"], r["saving_kwh_per_1k_tokens_ci_high"]
-        ci = "" if pd.isna(lo) else f" [{fmt(lo * s_f)}–{fmt(hi * s_f)}]"
+        dense = r[f"{lab}_ref_kwh_per_1k_tokens"]
+        # a ratio interval reaching past 11x dense says little more: its saving bound is written '<-10x dense'
+        low = f"<{fmt(-10 * dense * s_f)}" if pd.notna(lo) and lo < -10 * dense else fmt(lo * s_f)
+        ci = "" if pd.isna(lo) else f" [{low}–{fmt(hi * s_f)}]"
         return ("≈ " if r.get(f"{lab}_same", True) else "") + f"{fmt(v * s_f)}{ci}"
 
     return [

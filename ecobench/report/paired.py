@@ -271,9 +271,10 @@ def detectable_text(r: pd.Series, label: str) -> str:
     """What a `≈` means at this row's power: 'not detectable (would need < 0.71x)'."""
     d = r.get(f"{label}_detectable")
     if d is None or pd.isna(d):
-        return "not detectable (too few seeds or pairs to say how small a saving would show)"
+        return "not detectable (the run cannot say how small a saving would show)"
     if d < 0.01:
-        return f"not detectable (too few seeds for {int(r.get(f'{label}_tests', 0))} tests: not even a 100x saving)"
+        return f"not detectable (not even a 100x saving: {r.get(f'{label}_ratio_unit', 'units')}, " \
+               f"{int(r.get(f'{label}_tests', 0))} tests)"
     return f"not detectable (would need < {_r(d)}x)"
 
 

@@ -81,8 +81,8 @@ def _log_limits(ax: plt.Axes, values: list[pd.Series]) -> None:
     ax.set_xlim(lo, hi)
     plain = FuncFormatter(lambda v, _: f"{v:g}")  # '0.5', '2', '4000': not '5 x 10^-1'
     ax.xaxis.set_major_formatter(plain)
-    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if hi / lo < 20 and
-                                               str(f"{v:g}")[0] in "2458" else ""))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if hi / lo < 30 and
+                                               f"{v:.0e}"[0] in ("25" if hi / lo > 6 else "23456789") else ""))
     ax.tick_params(axis="x", which="minor", labelsize=5)
 
 
