@@ -50,7 +50,7 @@ def median_ratio(pairs: list[tuple[float, float]]) -> float:
 
 
 def load_llm_suite(overrides: list[str] | None = None):
-    from ecobench.config.load import load_suite
+    from ecobench.suites import load_suite
 
     return load_suite(LLM_SUITE, overrides or []).suite
 

@@ -26,7 +26,7 @@ CHILD = """
 import json, time
 t0 = time.perf_counter()
 from ecobench.data.dataset import load_data
-from ecobench.config.load import load_suite
+from ecobench.suites import load_suite
 t1 = time.perf_counter()
 s = load_suite({suite!r}).suite
 t2 = time.perf_counter()

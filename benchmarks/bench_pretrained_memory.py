@@ -32,13 +32,13 @@ def measure(stage: str) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    from ecobench.config.load import load_suite
+    from ecobench.data.calibration import draw_calibration
     from ecobench.data.dataset import load_data
     from ecobench.models.build import build_model
-    from ecobench.prune.calibration import draw_calibration
     from ecobench.prune.masks import apply_masks, make_masks
     from ecobench.prune.methods import REGISTRY, ScoreInputs
     from ecobench.prune.targets import select_targets
+    from ecobench.suites import load_suite
 
     suite = load_suite(SUITE).suite
     data = load_data(suite.data, suite.model)

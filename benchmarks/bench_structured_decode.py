@@ -40,8 +40,8 @@ import torch
 from _common import median_ratio, verdict
 from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
+from ecobench.config.footprint import FootprintConfig
 from ecobench.footprint import Monitor, stats
-from ecobench.footprint.config import FootprintConfig
 from ecobench.measure import Workload, measure_paired
 from ecobench.prune.execution import use_sparse_kernels
 from ecobench.prune.flops import analytic_params, token_cost

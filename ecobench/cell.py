@@ -14,8 +14,9 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from ecobench.config.schema import Suite
+from ecobench.data.calibration import draw_calibration
 from ecobench.dense import load_dense, load_recorded, phase_row
-from ecobench.device import resolve_device, to_device
+from ecobench.device import autocast, eval_precision, resolve_device, sparse_eval_dtype, to_device
 from ecobench.domains import evaluate_domains
 from ecobench.errors import CellFailed
 from ecobench.families import load_data, of_data
@@ -23,14 +24,14 @@ from ecobench.footprint import Monitor
 from ecobench.measure import eval_workload, inference_workloads, measure_paired
 from ecobench.models.build import count_params
 from ecobench.prune.apply import Pruned, prune_structure, sparse_execution, structured_metrics
-from ecobench.prune.calibration import draw_calibration, tokens_of
+from ecobench.prune.calibration import tokens_of
 from ecobench.prune.flops import token_cost
 from ecobench.prune.masks import overall_sparsity, zeros_per_tensor
 from ecobench.prune.methods import REGISTRY, ScoreInputs
 from ecobench.prune.targets import select_targets
 from ecobench.record import CellInfo, CellRecord, PhaseRow
 from ecobench.sweep import CONTROL, DENSE, Cell, method_by_label
-from ecobench.train import evaluate, train
+from ecobench.train import compile_warm, evaluate, train
 
 RECOVER_SEED_OFFSET = 1_000_003  # recovery draws other batches than dense training, reproducibly per seed
 
@@ -71,16 +72,25 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
             yield found
         phases.append(phase_row(phase, monitor, w, **extra, **found))
 
+    def compiled() -> Any:
+        """train.compile: the model compiled and warmed in its own `compile` window, outside the recover window."""
+        if not (suite.train.compile and steps):
+            return None
+        with window("compile") as found:
+            forward, found["compile_s"] = compile_warm(model, data, suite.train)
+        return forward
+
     pruned = Pruned(None)
     steps = suite.prune.recover_steps
     lr = suite.prune.recover_lr or suite.train.lr / 10
     try:
         if cell.is_dense:
-            phases.append(dense["row"])
+            phases += [r for r in (dense.get("compile_row"), dense["row"]) if r is not None]
         elif cell.is_control:  # dense + the same recovery steps, no mask: the compute-matched reference
+            forward = compiled()
             with window("recover", steps=steps, tokens=steps * suite.train.batch_size * data.context):
                 train(model, data, suite.train, steps=steps, seed=cell.seed + RECOVER_SEED_OFFSET, phase="recover",
-                      constant_lr=lr, progress=progress)
+                      constant_lr=lr, progress=progress, forward=forward)
         else:
             method = method_by_label(suite, cell.method)
             spec = REGISTRY[method.name]
@@ -112,25 +122,34 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
             if steps:
                 # masks held; a smaller model trains as it is (train() builds a fresh optimizer for its parameters)
                 held = None if pruned.masks is None else {n: (targets[n], pruned.masks[n]) for n in targets}
+                forward = compiled()
                 with window("recover", steps=steps, tokens=steps * suite.train.batch_size * data.context):
                     train(model, data, suite.train, steps=steps, seed=cell.seed + RECOVER_SEED_OFFSET, phase="recover",
-                          constant_lr=lr, masks=held, progress=progress)
+                          constant_lr=lr, masks=held, progress=progress, forward=forward)
         # what was pruned, counted before any sparse-kernel swap takes the weights out of the model
         counts = zeros_per_tensor({k: p.detach() for k, p in targets.items()})
         nonzero = sum(int((p != 0).sum()) for p in {id(p): p for p in model.parameters()}.values())
         params_total = count_params(model)
         exploited = "dense" if cell.is_dense or cell.is_control else pruned.sparsity_exploited
+        precision = eval_precision(suite.train.precision, suite.eval.precision)  # eval, prefill, decode: both sides
+        half = sparse_eval_dtype(precision, device, suite.eval.execution)  # a GPU's 2:4 kernels take half types only
+        if half is not None:
+            model.to(half)
+        backend = None
         if suite.eval.execution == "sparse" and pruned.masks is not None:
-            exploited = sparse_execution(model, list(targets), say=lambda line: tqdm.write(line, file=sys.stderr))
+            exploited, backend = sparse_execution(model, list(targets), say=lambda line: tqdm.write(line, file=sys.stderr))
         eval_bs = suite.eval.batch_size or 4 * suite.train.batch_size
         max_batches = None if suite.eval.batches == "all" else suite.eval.batches
-        ev = evaluate(model, data, eval_bs, max_batches)  # the loss; footprint comes from the paired windows below
-        # eval.domains: the same model on other held-out corpora; part of the loss evaluation, not a measured phase
-        domain_metrics = evaluate_domains(model, suite, eval_bs)
+        with autocast(precision, device):
+            ev = evaluate(model, data, eval_bs, max_batches)  # the loss; footprint comes from the paired windows below
+            # eval.domains: the same model on other held-out corpora; part of the loss evaluation, not a measured phase
+            domain_metrics = evaluate_domains(model, suite, eval_bs)
         workloads = [eval_workload(suite, data, warmed=True), *inference_workloads(suite, data)]
         # the seed's dense model, measured beside this cell: loaded only now, so that scoring and pruning hold one
         # model (with a method's scores), not two (issue 11's 2-copy limit)
         reference = load_dense(suite, cell.seed, dense_dir, data, device)
+        if half is not None:
+            reference.to(half)  # the same type as the pruned side: the ratio compares kernels, not precisions
         phases += measure_paired(monitor, cell.key, model, reference, workloads, suite.footprint.repeats)
         cost = token_cost(model, data.context)  # after any shrink or sparse-kernel swap: what runs
         frac, zeros, n = overall_sparsity(counts)
@@ -152,12 +171,14 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
             "dense_train_loss": dense["train_loss"],
             "layer_sparsity": {k: z / m for k, (z, m) in counts.items()},
             "sparsity_exploited": exploited,
+            "sparse_backend": backend,  # the 2:4 library that ran (cusparselt | cutlass), None without 2:4
+            "eval_precision": precision if half is None else str(half).removeprefix("torch."),
             **domain_metrics,  # loss@<domain>, bpc@<domain>, ppl@<domain>, tokens@<domain>
         }
         if pruned.shrink is not None:
             metrics.update(structured_metrics(pruned, targets))
         return CellRecord(key=cell.key, cell=info, status="ok", metrics=metrics,
-                          phases=[PhaseRow.model_validate(p) for p in phases])
+                          phases=[PhaseRow.model_validate(monitor.finish_row(p)) for p in phases])
     except CellFailed as err:
         return CellRecord(key=cell.key, cell=info, status="failed", reason=str(err), failed_phase=err.phase,
-                          failed_step=err.step, phases=[PhaseRow.model_validate(p) for p in phases])
+                          failed_step=err.step, phases=[PhaseRow.model_validate(monitor.finish_row(p)) for p in phases])

@@ -21,13 +21,18 @@ from ecobench.report.cli import add_report_commands
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from ecobench.config.load import load_suite
+    from ecobench.suites import load_suite
 
     sf = load_suite(args.suite, args.set)  # before importing torch: a malformed suite is refused at once
     from ecobench.runner import check_suite, describe_grid
 
     data = check_suite(sf, fetch=False)  # validate never downloads: an uncached URL is described, not fetched
     print(describe_grid(sf, data))
+    if data is not None and not sf.suite.model.pretrained and sf.suite.prune.structures:
+        from ecobench.kernels import validate_line
+        from ecobench.runner import prepare_device
+
+        print(validate_line(sf.suite, data.vocab_size, data.context, prepare_device(sf)))
     if args.forecast:
         return _forecast(sf, data)
     return 0
@@ -69,7 +74,7 @@ def _forecast(sf, data) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from ecobench.config.load import load_suite
+    from ecobench.suites import load_suite
 
     overrides = [*args.set, f"run.device={args.device}"] if args.device else args.set
     sf = load_suite(args.suite, overrides)  # before importing torch: a malformed suite is refused at once
@@ -85,13 +90,52 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_doctor(args: argparse.Namespace) -> int:
     from ecobench.footprint.doctor import doctor_report
 
+    if args.kernels:
+        return _kernels(args)
     if args.suite is None:
         print(doctor_report())
         return 0
-    from ecobench.config.load import load_suite
+    from ecobench.suites import load_suite
 
     sf = load_suite(args.suite, args.set)
     print(doctor_report(site=sf.suite.footprint.site, site_label=f"footprint.site of {args.suite}"))
+    return 0
+
+
+def _kernels(args: argparse.Namespace) -> int:
+    """`doctor --kernels SUITE`: the suite's layer shapes through every execution this machine has (ecobench/kernels)."""
+    import time
+
+    from ecobench.config.load import load_suite
+    from ecobench.errors import UserError
+
+    if args.suite is None:
+        raise UserError("doctor --kernels needs a suite: ecobench doctor --kernels suites/llm.yaml")
+    sf = load_suite(args.suite, args.set)
+    if sf.suite.model.pretrained:
+        raise UserError(f"{args.suite}: doctor --kernels builds the model from its config; a pretrained model's "
+                        "shapes are not read without loading it (not supported yet)")
+    from ecobench import kernels
+    from ecobench.runner import check_suite, prepare_device
+
+    data = check_suite(sf, fetch=False)
+    if data is None:
+        raise UserError(f"{args.suite}: the corpus is not cached yet (its vocabulary sets the shapes); run validate "
+                        "or run once with network")
+    device = prepare_device(sf)
+    t0 = time.perf_counter()
+    rows = kernels.measure(sf.suite, data.vocab_size, data.context, device)
+    lines = kernels.verdicts(sf.suite, rows)
+    print(f"kernels of {args.suite} on {device} (unstructured zeros at {kernels.sparsest(sf.suite):.0%}; structured: "
+          f"that share of output neurons removed; {kernels.PAIRS} A/B pairs each, Holm over the table"
+          + ("; one thread, CPU seconds per call" if device.type == "cpu" else "") + "):")
+    print(kernels.table(rows))
+    for structure, line in lines.items():
+        print(f"{structure}: {line}")
+    print("energy: " + ("follows time on this machine (CPU power is estimated from CPU time; no RAPL)" if device.type
+                        == "cpu" else "not measured here: NVML needs windows of seconds; the sweep measures it"))
+    kernels.save(kernels.machine_key(sf.suite, data.vocab_size, data.context, device), rows, lines)
+    print(f"({time.perf_counter() - t0:.1f} s; cached for `ecobench validate`)")
     return 0
 
 
@@ -129,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("doctor", help="what this machine can measure, how to fix what it cannot, and a suite's site")
     sp.add_argument("suite", nargs="?", help="suite YAML file: also print the site factors (EWIF) it resolves to")
+    sp.add_argument("--kernels", action="store_true", help="time the suite's layer shapes through every execution "
+                    "this machine has (dense, CSR/BSR, 2:4 on CUDA, smaller-dense), paired, in under a minute")
     sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a suite field")
     sp.set_defaults(func=_cmd_doctor)
 

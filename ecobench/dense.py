@@ -29,7 +29,7 @@ from ecobench.models.build import build_model, skeleton_like
 from ecobench.prune.methods import REGISTRY
 from ecobench.prune.targets import describe_targets, select_targets
 from ecobench.record import digest_without
-from ecobench.train import train
+from ecobench.train import compile_warm, train
 
 log = logging.getLogger(__name__)
 
@@ -120,11 +120,16 @@ def ensure_dense(suite: Suite, seed: int, dense_dir: Path, monitor: Monitor, pro
     model.to(resolve_device(suite.run.device))
     targets = select_targets(model, suite.prune.targets)
     recorders = _recorders(suite, targets)
+    compiled = compile_row = None
+    if suite.train.compile and suite.train.steps:  # compiled and warmed outside the train window, timed on its own
+        with monitor.window(f"seed{seed}/dense/compile") as cw:
+            compiled, _ = compile_warm(model, data, suite.train)
+        compile_row = phase_row("compile", monitor, cw)
     try:
         with monitor.window(f"seed{seed}/dense/train") as w:
             res = train(model, data, suite.train, steps=suite.train.steps, seed=seed,
                         hooks=tuple(r.on_step for r in recorders), eval_every=suite.train.eval_interval,
-                        progress=progress)
+                        progress=progress, forward=compiled)
     except CellFailed as err:
         info = {"status": "failed", "reason": str(err), "phase": err.phase, "step": err.step}
         write_json(dense_dir / "failed.json", info)
@@ -146,7 +151,9 @@ def ensure_dense(suite: Suite, seed: int, dense_dir: Path, monitor: Monitor, pro
         "trajectory_checkpoints": max((len(r.schedule) for r in recorders), default=0),
         "trajectory_extra_bytes": sum(r.extra_bytes() for r in recorders),
         "row": phase_row("train", monitor, w, steps=res.steps, tokens=res.tokens,
-                         tokens_per_s=res.tokens / w.result.wall_s if w.result.wall_s > 0 else None),
+                         tokens_per_s=res.tokens / w.result.wall_s if w.result.wall_s > 0 else None,
+                         **({"recompiles": res.recompiles} if suite.train.compile else {})),
+        **({"compile_row": compile_row} if compile_row is not None else {}),
         "sha256": {name: sha256_file(dense_dir / name) for name in (MODEL_FILE, RECORDED_FILE, CONFIG_FILE)
                    if name == MODEL_FILE or (name == RECORDED_FILE and recorders)
                    or (name == CONFIG_FILE and (dense_dir / CONFIG_FILE).is_file())},

@@ -88,12 +88,30 @@ def check_precision(precision: str, device: torch.device) -> str | None:
     return None
 
 
-def autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
-    """The training forward's precision context: bf16 autocast, or nothing for fp32 (the loss is then bit-exact
+HALF = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def autocast(precision: str, device: torch.device | str) -> contextlib.AbstractContextManager:
+    """A forward's precision context: bf16 (or fp16) autocast, or nothing for fp32 (the loss is then bit-exact
     with a run that has no autocast at all)."""
-    if precision == "bf16":
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    if precision in HALF:
+        return torch.autocast(device_type=torch.device(device).type, dtype=HALF[precision])
     return contextlib.nullcontext()
+
+
+def eval_precision(train_precision: str, eval_setting: str | None) -> str:
+    """`eval.precision`, defaulting to `train.precision`: what evaluation and inference (both sides) run in."""
+    return eval_setting or train_precision
+
+
+def sparse_eval_dtype(precision: str, device: torch.device, execution: str) -> torch.dtype | None:
+    """The dtype both sides of a cell are cast to before measuring, or None (they stay as trained). Only for
+    `eval.execution: sparse` on a GPU: `to_sparse_semi_structured` takes fp16/bf16 weights only, and the dense
+    reference must run in the same type for the ratio to compare kernels, not precisions. fp16 when asked, else
+    bf16."""
+    if execution != "sparse" or device.type != "cuda":
+        return None
+    return torch.float16 if precision == "fp16" else torch.bfloat16
 
 
 def set_deterministic(on: bool) -> None:

@@ -42,6 +42,7 @@ from ecobench.families import load_data, of_data
 from ecobench.footprint.measurement import COMPONENTS, Measurement, kwh
 from ecobench.footprint.monitor import Monitor
 from ecobench.footprint.site import Site
+from ecobench.footprint.uncertainty import footprint_bounds
 from ecobench.models.build import build_model
 from ecobench.prune.masks import make_masks
 from ecobench.prune.methods.base import Scores
@@ -53,7 +54,8 @@ from ecobench.train import evaluate, generate_tokens, make_optimizer
 SLACK = 1.5
 RANGE_RULE = (f"point x (fastest / median probe step) x (probe's CPU share) / {SLACK:g} to point x (slowest / "
               f"median probe step) x {SLACK:g}, on the parts still to run (the start-up already spent is exact in "
-              "`run`); CPU share = the probe steps' CPU seconds / (wall seconds x torch threads), at most 1")
+              "`run`); CPU share = the probe steps' CPU seconds / (wall seconds x torch threads), at most 1; carbon "
+              "and water: those energy ends x every site factor at the same end of its range")
 PROBE_STEPS = (3, 8)  # timed training steps: at least 3, at most 8 ...
 PROBE_STEP_BUDGET_S = 2.0  # ... stopping early once this much time went into them
 PROBE_TOKENS = 16  # generated tokens timed for the per-token cost
@@ -267,6 +269,10 @@ def make_forecast(suite: Suite, data: TokenData, cal: Calibration, probe: Measur
         wall = {b: f * (spent_s + future_s) for b, f in (("point", 1.0), ("low", lo_f), ("high", hi_f))}
     co2e = {b: site.footprint(e).co2e_g for b, e in energy.items()}
     water = {b: site.footprint(e).water_l for b, e in energy.items()}
+    if energy["low"] is not None and "pue" in site.factor_ranges:  # and the factors at the ends of their ranges
+        ends = footprint_bounds(site.factor_ranges, energy["low"], energy["high"])
+        co2e["low"], co2e["high"] = ends["co2e_g"]
+        water["low"], water["high"] = ends["water_l"]
     cal_d = asdict(cal) | {"step_median_s": cal.step_median_s, "startup_wall_s": startup.wall_s,
                            "startup_cpu_s": startup.cpu_s, "startup_known": startup_known,
                            "idle_power_w": idle_w}

@@ -12,6 +12,7 @@ floor: the coefficient of variation of identical windows on this machine, record
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from torch import nn
 
 from ecobench.config.schema import Suite
 from ecobench.data.dataset import TokenData
-from ecobench.device import autocast, model_device, to_device
+from ecobench.device import autocast, eval_precision, model_device, to_device
 from ecobench.families import of_data
 from ecobench.footprint import Monitor, stats
 from ecobench.train import decode, evaluate, prefill, prompt_tokens
@@ -43,18 +44,25 @@ class Workload:
     run: Callable[[nn.Module, Any], int]
     setup: Callable[[nn.Module], Any] = lambda model: None
     warmed: bool = False  # already run unmeasured just before (the loss evaluation warms the eval workload)
+    precision: str = "fp32"  # eval.precision (issue 28): the autocast its setup and run execute in, both sides
+
+    def precise(self, model: nn.Module):
+        """The workload's precision context on the model's device (nothing for fp32)."""
+        return contextlib.nullcontext() if self.precision == "fp32" else autocast(self.precision, model_device(model))
 
     @property
     def label(self) -> str:
         return self.phase if self.batch_size is None else f"{self.phase}-b{self.batch_size}"
 
     def execute(self, model: nn.Module) -> int:
-        return self.run(model, self.setup(model))
+        with self.precise(model):
+            return self.run(model, self.setup(model))
 
 
 def eval_workload(suite: Suite, data: TokenData, warmed: bool = False) -> Workload:
     bs = suite.eval.batch_size or 4 * suite.train.batch_size
-    return Workload("eval", None, lambda m, _: evaluate(m, data, bs, suite.eval.energy_batches).tokens, warmed=warmed)
+    return Workload("eval", None, lambda m, _: evaluate(m, data, bs, suite.eval.energy_batches).tokens, warmed=warmed,
+                    precision=eval_precision(suite.train.precision, suite.eval.precision))
 
 
 def inference_workloads(suite: Suite, data: TokenData) -> list[Workload]:
@@ -64,6 +72,7 @@ def inference_workloads(suite: Suite, data: TokenData) -> list[Workload]:
     if not e.inference_tokens:
         return []
     prompts = of_data(data).prompts  # text: token windows; image-question data: image + question prompts
+    precision = eval_precision(suite.train.precision, e.precision)
     out = []
     for b in e.inference_batch_sizes:
         def run_prefill(m: nn.Module, _: Any, b: int = b) -> int:
@@ -74,9 +83,9 @@ def inference_workloads(suite: Suite, data: TokenData) -> list[Workload]:
                 made += prompt_tokens(x)
             return made
 
-        out.append(Workload("prefill", b, run_prefill))
+        out.append(Workload("prefill", b, run_prefill, precision=precision))
         out.append(Workload("decode", b, lambda m, state: decode(m, state, e.inference_tokens),
-                            setup=lambda m, b=b: prefill(m, prompts(data, b, e.prompt_tokens, 0))))
+                            setup=lambda m, b=b: prefill(m, prompts(data, b, e.prompt_tokens, 0)), precision=precision))
     return out
 
 
@@ -92,9 +101,10 @@ def measure_paired(monitor: Monitor, key: str, pruned: nn.Module, dense: nn.Modu
             w.execute(pruned)  # warm-up, outside every window
         for i in range(repeats):
             for side, model, into in (("pruned", pruned, pruned_side), ("dense", dense, dense_side)):
-                state = w.setup(model)
-                with monitor.window(f"{key}/{w.label}/{side}{i}") as win:
-                    tokens = w.run(model, state)
+                with w.precise(model):  # eval.precision, the same on both sides
+                    state = w.setup(model)
+                    with monitor.window(f"{key}/{w.label}/{side}{i}") as win:
+                        tokens = w.run(model, state)
                 into.append(_window_columns(monitor.columns(win.result), tokens))
         rows.append(paired_row(w, pruned_side, dense_side))
     return rows

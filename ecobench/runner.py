@@ -16,21 +16,22 @@ from tqdm.auto import tqdm
 from ecobench.accounting import RunAccount, StartUp, run_total, share_line
 from ecobench.config.load import SuiteFile
 from ecobench.config.schema import Suite
+from ecobench.data.calibration import calibration_problem
 from ecobench.data.corpus import pending_fetch
 from ecobench.data.dataset import TokenData
 from ecobench.device import DeviceError, check_precision, resolve_device, set_deterministic
 from ecobench.domains import load_domain
 from ecobench.errors import DataError, ResultsError, SensorError, SuiteError, TargetsError, UserError
-from ecobench.executors import Executor, ExecutorOptions, SweepJob, make_executor
+from ecobench.executors import Executor, ExecutorOptions, SweepJob, driver_footprint, make_executor
 from ecobench.families import load_data
 from ecobench.footprint import Monitor
+from ecobench.footprint.idle import measure_idle_baseline
 from ecobench.forecast import budget_problem, calibrate, make_forecast
 from ecobench.integrity import MANIFEST, read_manifest
 from ecobench.measure import noise_floor, warm_up_process
 from ecobench.models.build import build_model, build_skeleton, count_params
 from ecobench.models.pretrained import pretrained_problem
 from ecobench.provenance import build_manifest
-from ecobench.prune.calibration import calibration_problem
 from ecobench.prune.methods import REGISTRY
 from ecobench.prune.targets import check_targets, describe_targets, select_targets
 from ecobench.record import CellRecord
@@ -59,7 +60,8 @@ def check_suite(sf: SuiteFile, fetch: bool = True) -> TokenData | None:
     if not found:
         from ecobench.families.checks import family_problems
 
-        problems += [f"{sf.where(field)}: {field}: {message}" for field, message in family_problems(suite)]
+        batch_methods = frozenset(n for n, m in REGISTRY.items() if m.needs & {"calibration", "gradients"})
+        problems += [f"{sf.where(f)}: {f}: {message}" for f, message in family_problems(suite, batch_methods)]
     data = None
     if not problems and not fetch_later:
         try:
@@ -103,14 +105,15 @@ def check_suite(sf: SuiteFile, fetch: bool = True) -> TokenData | None:
 
 def prepare_device(sf: SuiteFile, executor: str = "local") -> torch.device:
     """The run's device (run.device resolved), its precision checked there, determinism set; one line if refused.
-    With a remote executor the workers resolve and check run.device on their own nodes (executors/ray.py); a driver
-    without that device does its own small work (warm-up, noise floor) on the CPU and meters the CPU."""
+    With a remote executor the workers resolve and check run.device on their own nodes (executors/ray.py); the
+    driver does its own small work (warm-up, noise floor) on the CPU and meters the CPU only."""
     suite = sf.suite
+    if executor != "local":  # the driver does no GPU work: its window must not meter the tasks' GPU (issue 28)
+        set_deterministic(suite.run.deterministic)
+        return torch.device("cpu")
     try:
         device = resolve_device(suite.run.device)
     except DeviceError as err:
-        if executor != "local":
-            return torch.device("cpu")
         raise UserError(f"{sf.where(err.field)}: {err}") from None
     problem = check_precision(suite.train.precision, device)
     if problem and executor == "local":
@@ -216,7 +219,7 @@ def run_suite(sf: SuiteFile, out: Path | None, argv: list[str], progress: bool =
     device = prepare_device(sf, executor)
     try:
         ran_by = ex.open(suite)
-        monitor = Monitor(suite.footprint, device=str(device))  # the meters measure the device doing the work
+        monitor = Monitor(driver_footprint(suite.footprint, executor), device=str(device))  # the work's device
         monitor.start(measure_idle=False)  # may refuse (footprint.require) before anything is trained
     except SensorError as err:
         ex.close()
@@ -244,10 +247,11 @@ def run_suite(sf: SuiteFile, out: Path | None, argv: list[str], progress: bool =
         problem = budget_problem(suite, fc, spent_kwh)
         if problem:
             raise UserError(f"{sf.where('footprint.budget')}: {problem}")
-        monitor.measure_idle()
+        idle = measure_idle_baseline(monitor, str(device))  # the one procedure, as in every Ray worker
         floor = noise_floor(monitor, suite, data, scratch)
         del scratch
-        manifest = build_manifest(sf, argv, data) | {"footprint": monitor.manifest(), "noise_floor": floor}
+        manifest = build_manifest(sf, argv, data) | {"footprint": monitor.manifest() | {"idle_procedure": idle},
+                                                     "noise_floor": floor}
         manifest["sessions"][-1]["noise_floor"] = floor  # a resumed run measures its own
         manifest["sessions"][-1]["executor"] = ran_by  # a run may be resumed by another executor
         store = RunStore.open(out, manifest, suite.fingerprint(), suite.legacy_fingerprint())

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ecobench.config.methods import MethodOptions
 from ecobench.config.schema import Suite
-from ecobench.prune.methods import MethodOptions
 
 DENSE = "dense"  # a cell's method for the unpruned reference
 CONTROL = "dense+recover"  # the dense model trained the recovery steps too, no mask: the fair reference for recovery

@@ -1,11 +1,17 @@
 """The training loop (dense training and masked recovery), evaluation, and timed inference.
 
 Reads top to bottom like nanoGPT's: batch -> forward -> loss -> backward -> clip -> step -> hooks.
+
+`train.compile`: the model is compiled and warmed (one forward and backward, no step, the random state restored) by
+`compile_warm` before the phase's window opens, and timed there as its own `compile` phase; a window then holds
+training only. Frames torch compiles again inside the loop (a recompile: new shapes, a guard that failed) are
+counted in `TrainResult.recompiles` and logged.
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -23,6 +29,7 @@ from ecobench.errors import CellFailed
 from ecobench.families import of_data
 
 Hook = Callable[[int, nn.Module], None]  # called after every optimizer step with (step, model)
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -32,6 +39,64 @@ class TrainResult:
     final_loss: float  # mean training loss over the last 10% of steps (nats/token)
     wall_s: float
     val_history: list[tuple[int, float]] = field(default_factory=list)  # (step, validation loss) every eval_every
+    recompiles: int = 0  # train.compile: frames torch compiled inside the loop, after compile_warm (0 without)
+
+
+def compiled_frames() -> int:
+    """Frames torch's compiler has compiled in this process so far (0 before any compile)."""
+    import sys
+
+    dynamo = sys.modules.get("torch._dynamo.utils")
+    return int(dynamo.counters["frames"]["ok"]) if dynamo is not None else 0
+
+
+def compile_warm(model: nn.Module, data: TokenData, cfg: TrainConfig) -> tuple[nn.Module, float]:
+    """torch.compile(model), warmed by one forward and backward on a batch of its own (no optimizer step; gradients
+    cleared; the random state restored, so the training that follows is the same as without it). Returns the
+    compiled callable and the seconds it took: what a `compile` phase records, outside the training window."""
+    t0 = time.perf_counter()
+    forward = torch.compile(model)
+    device = model_device(model)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        batch = to_device(data.batch(cfg.batch_size, torch.Generator().manual_seed(0)), device)
+        model.train()
+        with autocast(cfg.precision, device):
+            loss = of_data(data).loss(forward, batch)
+        loss.backward()
+    model.zero_grad(set_to_none=True)
+    return forward, time.perf_counter() - t0
+
+
+_STREAMS: dict[tuple[int, str, str], tuple[TokenData, torch.Tensor]] = {}  # token streams already on a device
+
+
+def device_stream(data: TokenData, split: str, device: torch.device) -> torch.Tensor:
+    """The split's whole token stream on `device`, copied there once per process (not a pageable copy per batch,
+    which serialises a GPU behind the host)."""
+    key = (id(data), split, str(device))
+    if key not in _STREAMS:
+        if len(_STREAMS) >= 8:  # a few corpora per process at most; drop the oldest
+            _STREAMS.pop(next(iter(_STREAMS)))
+        _STREAMS[key] = (data, getattr(data, split).to(device))  # holding `data` keeps its id from being reused
+    return _STREAMS[key][1]
+
+
+def batch_source(data: TokenData, device: torch.device, on_device: bool | None = None) -> Callable:
+    """(batch_size, generator) -> a training batch on `device`. On a GPU (`on_device`), text windows are gathered
+    there from the device's copy of the stream: the host draws the same start offsets from the same generator (so
+    the batches are those of `data.batch`) and sends only them; other data, and the CPU, use the family's batch."""
+    on_device = device.type != "cpu" if on_device is None else on_device
+    if not on_device or type(data) is not TokenData:
+        return lambda batch_size, gen: to_device(data.batch(batch_size, gen), device)
+    stream = device_stream(data, "train", device)
+    span = torch.arange(data.context + 1, device=device)  # (T+1,)
+
+    def draw(batch_size: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        ix = torch.randint(len(data.train) - data.context - 1, (batch_size,), generator=gen, device="cpu")  # as batch()
+        windows = stream[ix.to(device, non_blocking=True)[:, None] + span]  # (B, T+1), gathered on the device
+        return windows[:, :-1], windows[:, 1:]
+
+    return draw
 
 
 def lm_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -72,15 +137,20 @@ def train(
     eval_every: int = 0,
     eval_batches: int = 4,
     progress: bool = True,
+    forward: nn.Module | None = None,
 ) -> TrainResult:
     """Train for `steps` steps. With `masks`, pruned weights get no gradient and are re-zeroed after every step,
-    so they stay exactly 0. A non-finite loss raises CellFailed naming the phase and step."""
+    so they stay exactly 0. A non-finite loss raises CellFailed naming the phase and step. `forward`: the model
+    compiled and warmed by compile_warm (train.compile); without it, train.compile compiles here, inside the loop."""
     gen = torch.Generator().manual_seed(seed)  # on the host: the same batches whatever the device
     device = model_device(model)
     batch_loss = of_data(data).loss  # the family's batch -> loss (text: lm_loss on (x, y))
     opt = make_optimizer(model, cfg, constant_lr or cfg.lr)
     held = [(p, m.to(device=p.device, dtype=p.dtype)) for p, m in (masks or {}).values()]
-    forward = torch.compile(model) if cfg.compile else model  # same parameters: masks and hooks see them
+    draw = batch_source(data, device)
+    if forward is None:  # same parameters: masks and hooks see them
+        forward = torch.compile(model) if cfg.compile else model
+    frames0 = compiled_frames()
     model.train()
     losses: list[float] = []
     pending: list[torch.Tensor] = []  # losses not yet read: read every log_every steps, one host sync for all
@@ -105,7 +175,7 @@ def train(
         lr = constant_lr if constant_lr is not None else lr_at(step, cfg)
         for g in opt.param_groups:
             g["lr"] = lr
-        batch = to_device(data.batch(cfg.batch_size, gen), device)  # text: (x, y), each (B, T); images: a dict
+        batch = draw(cfg.batch_size, gen)  # text: (x, y), each (B, T); images: a dict; on the device
         with autocast(cfg.precision, device):
             loss = batch_loss(forward, batch)
         pending.append(loss.detach().float())
@@ -138,7 +208,11 @@ def train(
             hook(0, model)
     tail = losses[-max(1, len(losses) // 10) :] if losses else [float("nan")]
     wall = time.perf_counter() - t0
-    return TrainResult(steps, steps * cfg.batch_size * data.context, sum(tail) / len(tail), wall, history)
+    recompiles = compiled_frames() - frames0 if cfg.compile else 0
+    if recompiles:
+        log.warning("%s: torch compiled %d frame(s) inside the training loop (recompiles: their time is in this "
+                    "phase's window)", phase, recompiles)
+    return TrainResult(steps, steps * cfg.batch_size * data.context, sum(tail) / len(tail), wall, history, recompiles)
 
 
 @dataclass
@@ -163,8 +237,7 @@ def evaluate_tokens(model: nn.Module, data: TokenData, batch_size: int, max_batc
     t0 = time.perf_counter()
     device = model_device(model)
     sums = []  # per-batch sums on the device, read once at the end: no host sync per batch
-    for x, y in data.val_batches(batch_size, max_batches):
-        x, y = to_device((x, y), device)
+    for x, y in val_batches_on(data, batch_size, max_batches, device):
         logits = model(input_ids=x).logits
         sums.append(F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), reduction="sum").float())
         count += y.numel()
@@ -174,6 +247,23 @@ def evaluate_tokens(model: nn.Module, data: TokenData, batch_size: int, max_batc
     if not math.isfinite(loss):
         raise CellFailed(phase, None, f"validation loss is {loss}")
     return EvalResult(loss, count, time.perf_counter() - t0)
+
+
+def val_batches_on(data: TokenData, batch_size: int, max_batches: int | None, device: torch.device,
+                   on_device: bool | None = None):
+    """`data.val_batches` on `device`: on a GPU gathered there from the device's copy of the validation stream (the
+    same windows), else each host batch moved."""
+    if not (device.type != "cpu" if on_device is None else on_device):
+        for x, y in data.val_batches(batch_size, max_batches):
+            yield to_device((x, y), device)
+        return
+    stream = device_stream(data, "val", device)
+    span = torch.arange(data.context + 1, device=device)
+    windows = data.val_window_starts(None if max_batches is None else max_batches * batch_size)
+    for start in range(0, len(windows), batch_size):
+        starts = torch.tensor(windows[start : start + batch_size]) * data.context
+        w = stream[starts.to(device, non_blocking=True)[:, None] + span]  # (B, T+1)
+        yield w[:, :-1], w[:, 1:]
 
 
 @dataclass

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+import ecobench.suites  # noqa: F401 (registers the methods and grid data that suites are validated against)
+
 ROOT = Path(__file__).resolve().parent.parent
 SUITES = ROOT / "suites"
 

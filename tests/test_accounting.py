@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from ecobench.accounting import StartUp, run_total, session_footprint, share_line, startup_energy_j
+from ecobench.config.footprint import SiteConfig
 from ecobench.config.load import load_suite
-from ecobench.footprint.config import SiteConfig
 from ecobench.footprint.measurement import ComponentEnergy, Measurement, absent
 from ecobench.footprint.site import resolve_site
 from ecobench.record import CellInfo, CellRecord, PhaseRow

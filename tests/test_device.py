@@ -279,3 +279,59 @@ def test_train_compile_trains_through_torch_compile(tiny, monkeypatch) -> None:
         tc = TrainConfig(steps=4, batch_size=4, warmup_steps=0, compile=flag)
         losses.append(train(model, tiny, tc, steps=4, seed=0, progress=False).final_loss)
     assert len(compiled) == 1 and losses[0] == losses[1]
+
+
+# -- masks and scores on the device of the weights they cut (issue 28, item 4) ----------------------------------------
+
+
+def test_wanda_row_masks_are_made_on_the_device_of_their_scores(tiny) -> None:
+    """Wanda's per-row keep-masks must be made where its scores are (the weights' device) and multiply the weights
+    there. Here the scores are moved to `meta`, a device that is not the host (a model cannot run a forward there):
+    before, the masks were numpy-made on the host, and on CUDA the mask multiply raised a device mismatch
+    (suites/pretrained-llm.yaml)."""
+    from ecobench.config.schema import TargetsConfig
+    from ecobench.prune.masks import apply_masks, make_masks
+    from ecobench.prune.methods import REGISTRY
+    from ecobench.prune.methods.base import ScoreInputs, Scores
+    from ecobench.prune.targets import select_targets
+
+    model = tiny_model(tiny, "llama")
+    targets = select_targets(model, TargetsConfig())
+    x = tiny.val[: 2 * tiny.context].reshape(2, tiny.context)
+    method = REGISTRY["wanda"]
+    scores = method.score(method.options(name="wanda"), ScoreInputs(weights=dict(targets), model=model,
+                                                                   calibration=[(x, x)], targets=targets))
+    assert scores.rows is not None
+    on_meta = Scores({n: scores.rank[n].to("meta") for n in targets}, rows=scores.rows)
+    masks = make_masks(on_meta, 0.5, "layer", None)
+    assert set(masks) == set(targets) and {m.device.type for m in masks.values()} == {"meta"}
+    apply_masks({n: torch.nn.Parameter(p.detach().to("meta")) for n, p in targets.items()}, masks)
+    host = make_masks(Scores({n: scores.rank[n] for n in targets}, rows=scores.rows), 0.5, "layer", None)
+    for m in host.values():  # the host path cuts exactly half of every row too
+        assert m.device.type == "cpu" and int((~m).sum()) == m.numel() // 2
+
+
+def test_a_mask_on_another_device_than_its_weight_is_refused_by_name() -> None:
+    from ecobench.prune.masks import apply_masks
+
+    weight = torch.nn.Parameter(torch.ones(4, 4, device="meta"))
+    with pytest.raises(RuntimeError, match=r"mask of w is on cpu, its weight on meta"):
+        apply_masks({"w": weight}, {"w": torch.ones(4, 4, dtype=torch.bool)})
+
+
+def test_cuts_on_a_device_never_call_kthvalue(monkeypatch) -> None:
+    """CUDA's kthvalue has no deterministic kernel: under run.deterministic: true torch raises (the forecast probe
+    and every layer/global cut of GPU scores died there). Scores that take torch's path (here bf16 on the host)
+    must be cut without it, to the same exact count."""
+    from ecobench.prune.masks import masks_for_ratio
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("kthvalue CUDA does not have a deterministic implementation")
+
+    monkeypatch.setattr(torch.Tensor, "kthvalue", refuse)
+    monkeypatch.setattr(torch, "kthvalue", refuse)
+    scores = {"a": torch.arange(40, dtype=torch.bfloat16).reshape(5, 8), "b": torch.ones(3, 4, dtype=torch.bfloat16)}
+    for scope in ("layer", "global"):
+        masks = masks_for_ratio(dict(scores), 0.5, scope, seed=0)
+        pruned = sum(int((~m).sum()) for m in masks.values())
+        assert pruned == round(0.5 * 40) + round(0.5 * 12) if scope == "layer" else pruned == 26

@@ -49,6 +49,10 @@ def test_mfu_and_the_peak_table() -> None:
     assert peak_bf16_tflops("NVIDIA H100 80GB HBM3") == 989.0
     assert peak_bf16_tflops("NVIDIA H100 PCIe") == 756.0
     assert peak_bf16_tflops("NVIDIA H200") == 989.0
+    assert peak_bf16_tflops("NVIDIA H200 NVL") == 835.0  # was 989: "H200" matched the NVL card first
+    assert peak_bf16_tflops("NVIDIA GH200 480GB") == 989.0
+    assert peak_bf16_tflops("NVIDIA H800") == 989.0 and peak_bf16_tflops("NVIDIA H800 PCIe") == 756.0
+    assert peak_bf16_tflops("NVIDIA H20") == 148.0
     assert peak_bf16_tflops("NVIDIA A100-SXM4-80GB") == 312.0
     assert peak_bf16_tflops("Tesla V100-SXM2-16GB") is None
     # 10M-parameter model: ~20 MFLOP forward per token; 1M tokens/s of training = 60 TFLOP/s = 19.2% of an A100
@@ -66,7 +70,8 @@ def test_energy_per_phase_and_summary() -> None:
     ])
     assert phase_energy(df) == {"train": pytest.approx(3600.0)}  # recover has a row without energy: left out
     lines = summary_lines(df, "NVIDIA H100 80GB HBM3")
-    assert lines[0].startswith("dense training (seed 0): 500,000 tokens/s, MFU 3.0% of NVIDIA H100")
+    assert lines[0].startswith("dense training (seed 0): 500,000 tokens/s end-to-end (the train window's wall time")
+    assert "MFU 3.0% of NVIDIA H100" in lines[0]
     assert "measured:nvml-counter" in lines[-1]
 
 
@@ -77,3 +82,24 @@ def test_summary_of_a_folder_the_real_runner_wrote(smoke_run) -> None:
     assert lines[0].startswith("dense training (seed 0): ") and "MFU" in lines[0] and "989 TFLOP/s" in lines[0]
     phases = [line.split(":")[0].split()[-1] for line in lines if line.startswith("energy ")]
     assert {"train", "recover", "eval", "prefill", "decode"} <= set(phases)
+
+
+def test_the_driver_against_what_the_torch_build_needs() -> None:
+    from ecobench.gpucheck import driver_line, driver_needed
+
+    assert driver_needed("13.0") == ("580.65.06", "580.65.06")  # PyPI's torch 2.13 wheel: CUDA 13, R580+
+    assert driver_needed("12.8")[0] == "525.60.13" and driver_needed("12.8")[1] == "570.26"
+    line, ok = driver_line("13.0", "570.124.06")
+    assert not ok and "needs driver >= 580.65.06" in line and "TOO OLD" in line
+    line, ok = driver_line("13.0", "580.82.07")
+    assert ok and line.endswith("found 580.82.07: OK")
+    assert driver_line(None, None)[0].startswith("torch is a CPU build")
+    assert "no NVIDIA driver found" in driver_line("12.8", None)[0]
+
+
+def test_the_gpu_checks_say_they_are_skipped_on_the_cpu(capsys) -> None:
+    from ecobench.gpucheck import main
+
+    assert main(["crosscheck", "--device", "cpu"]) == 0 and main(["shortcheck", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "crosscheck: skipped on cpu" in out and "shortcheck: skipped on cpu" in out

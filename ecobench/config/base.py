@@ -29,6 +29,7 @@ LATER_DEFAULTS: tuple[tuple[str, Any], ...] = (
     ("prune.targets.parts", None),
     ("train.precision", "fp32"),
     ("train.compile", False),
+    ("eval.precision", None),
     ("run", {"device": "auto", "deterministic": False}),
 )
 NEVER_COUNTED = ("footprint.budget", "train.log_every")  # a ceiling on the cost; how often the loss is read

@@ -6,10 +6,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from ecobench.config.methods import OPTIONS
 from ecobench.config.overrides import did_you_mean, unwrap
 from ecobench.config.schema import PruneConfig, Suite
 from ecobench.config.yaml import dotted
-from ecobench.prune.methods import REGISTRY, method_names
 
 OVERRIDDEN = "--set"  # in `lines`: this value came from a --set override, not from the file
 
@@ -94,11 +94,11 @@ def _format_one(loc: tuple, raw: tuple, e: dict, lines: dict[tuple, int], source
         msg = f"unknown key{did_you_mean(loc[-1], cands)}"
     elif e["type"] == "union_tag_invalid":
         tag = e.get("ctx", {}).get("tag")
-        names = method_names()
+        names = list(OPTIONS)
         msg = f"unknown method {tag!r}{did_you_mean(tag, names)}; known: {', '.join(names)}"
         field = dotted(loc + ("name",))
     elif e["type"] == "union_tag_not_found":
-        msg = f"each method needs a `name` (one of {', '.join(method_names())})"
+        msg = f"each method needs a `name` (one of {', '.join(OPTIONS)})"
     elif e["type"] == "literal_error":
         got = e.get("input")
         expected = e.get("ctx", {}).get("expected", "")
@@ -131,7 +131,7 @@ def _model_at(loc: tuple, data: Any) -> Any:
         if isinstance(part, int):
             if cur == "methods":
                 name = node.get("name") if isinstance(node, dict) else None
-                cur = REGISTRY[name].options if name in REGISTRY else None
+                cur = OPTIONS.get(name) if isinstance(name, str) else None
             continue
         if cur is PruneConfig and part == "methods":
             cur = "methods"

@@ -8,9 +8,9 @@ from typing import Any, get_args
 import yaml
 from pydantic import BaseModel
 
+from ecobench.config.methods import OPTIONS
 from ecobench.config.schema import PruneConfig, Suite
 from ecobench.config.yaml import SuiteLoader
-from ecobench.prune.methods import REGISTRY
 
 
 def unwrap(ann: Any) -> Any:
@@ -78,7 +78,7 @@ def _schema_has_path(parts: list[str]) -> tuple[bool, list[str]]:
         if not (isinstance(cur, type) and issubclass(cur, BaseModel)):
             return False, []
         if cur is PruneConfig and part == "methods" and i + 1 < len(parts):
-            fields = {f for m in REGISTRY.values() for f in m.options.model_fields}
+            fields = {f for options in OPTIONS.values() for f in options.model_fields}
             rest = [p for p in parts[i + 1 :] if not p.isdigit()]
             if len(rest) == 1 and rest[0] in fields:
                 return True, []

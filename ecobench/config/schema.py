@@ -1,7 +1,8 @@
 """The suite's schema: one small typed config object per section, defaults in one place.
 
 Library code (data, models, train, prune) reads these plain objects; it never sees the YAML they came from.
-Pruning methods come from the registry (`ecobench.prune.methods`), so their options are validated here too.
+This module imports nothing of the library above the config layer: a `prune.methods` entry is validated by the options
+model its method registered (config/methods.py), and the footprint section is config/footprint.py.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from pydantic import Field, PlainSerializer, PlainValidator, field_validator, mo
 from pydantic_core import PydanticCustomError
 
 from ecobench.config.base import UNSAFE_CHARS, Config, fingerprint_of, visible
+from ecobench.config.footprint import FootprintConfig
+from ecobench.config.methods import MethodOptions, registered_options
+from ecobench.config.structures import structure_name
 from ecobench.errors import StructureError
-from ecobench.footprint.config import FootprintConfig
-from ecobench.prune.methods import REGISTRY, MethodOptions
 
 MAX_LAYERS = 1024  # validate builds the model's structure (no weights); beyond this it is a typo, not a model
 MAX_HEADS = 1024
@@ -145,14 +147,15 @@ def _method_entry(value: Any) -> MethodOptions:
     """A `prune.methods` entry, validated by the options class its `name` registers (see prune/methods/)."""
     if isinstance(value, MethodOptions):
         return value
+    options = registered_options()
     if not isinstance(value, dict):
         raise PydanticCustomError("model_type", "expected a mapping")
     name = value.get("name")
     if name is None:
         raise PydanticCustomError("union_tag_not_found", "each method needs a `name`")
-    if not isinstance(name, str) or name not in REGISTRY:
+    if not isinstance(name, str) or name not in options:
         raise PydanticCustomError("union_tag_invalid", "unknown method {tag}", {"tag": str(name)})
-    return REGISTRY[name].options.model_validate(value)
+    return options[name].model_validate(value)
 
 
 MethodEntry = Annotated[
@@ -173,8 +176,6 @@ class TargetsConfig(Config):
 
 def _structure_entry(value: Any) -> str:
     """One `prune.structures` entry: 'unstructured', 'structured' or 'N:M' with 0 < N < M, as one clear line."""
-    from ecobench.prune.structures import parse_structure  # the one parser of structure names
-
     if isinstance(value, int) and not isinstance(value, bool):
         # YAML 1.1 reads an unquoted 2:4 as the base-60 integer 124
         raise PydanticCustomError(
@@ -183,7 +184,7 @@ def _structure_entry(value: Any) -> str:
     if not isinstance(value, str):
         raise PydanticCustomError("value_error", "expected a structure name, got {value!r}", {"value": value})
     try:
-        return parse_structure(value).name
+        return structure_name(value)
     except StructureError as err:
         raise PydanticCustomError("value_error", "{msg}", {"msg": str(err).removeprefix(f"{err.field}: ")}) from None
 
@@ -267,6 +268,9 @@ class EvalConfig(Config):
     prompt_tokens: int = Field(16, ge=1)  # prompt length of prefill (and of the prompt each decode window starts from)
     prefill_batches: int = Field(8, ge=1)  # prompt batches in each measured prefill window
     execution: Literal["dense", "sparse"] = "dense"  # sparse: masked weights run through a sparse kernel if one exists
+    # eval, prefill, decode, their warm-up and the paired dense reference run in this precision (autocast); None:
+    # train.precision. With execution: sparse on a GPU both sides are cast to one half type (2:4 kernels need it)
+    precision: Literal["fp32", "bf16", "fp16"] | None = None
     metric: Literal["loss", "mae", "accuracy"] = "loss"  # the y axis of the loss-vs-ratio figure (mae, accuracy: VQA)
     # extra held-out corpora every cell is also evaluated on (loss, bpc, ppl each), on their validation split only,
     # read with the suite's data settings and tokenizer (ecobench/domains.py)

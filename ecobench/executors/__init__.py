@@ -4,6 +4,14 @@
 through `SweepJob.emit`, so resume works the same with every executor, and across them."""
 
 from ecobench.executors import local, ray  # noqa: F401 (registration)
-from ecobench.executors.base import REGISTRY, Executor, ExecutorOptions, SweepJob, make_executor, register
+from ecobench.executors.base import (
+    REGISTRY,
+    Executor,
+    ExecutorOptions,
+    SweepJob,
+    driver_footprint,
+    make_executor,
+    register,
+)
 
-__all__ = ["REGISTRY", "Executor", "ExecutorOptions", "SweepJob", "make_executor", "register"]
+__all__ = ["REGISTRY", "Executor", "ExecutorOptions", "SweepJob", "driver_footprint", "make_executor", "register"]

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from ecobench.config.schema import Suite
 from ecobench.errors import UserError
-from ecobench.footprint import Monitor
+from ecobench.footprint import FootprintConfig, Monitor
 from ecobench.record import CellRecord
 from ecobench.store import RunStore
 from ecobench.sweep import Cell
@@ -68,6 +68,14 @@ def make_executor(name: str, options: ExecutorOptions | None = None) -> Executor
     if name not in REGISTRY:
         raise UserError(f"--executor: unknown executor {name!r}; one of {', '.join(sorted(REGISTRY))}")
     return REGISTRY[name](options or ExecutorOptions())
+
+
+def driver_footprint(config: FootprintConfig, executor: str) -> FootprintConfig:
+    """The driver's meter settings: a remote executor's driver does no GPU work and meters its CPU only (its tasks
+    meter their GPUs, and enforce footprint.require on their own nodes)."""
+    if executor == "local":
+        return config
+    return config.model_copy(update={"gpu": "none", "require": "any"})
 
 
 def say_kept(done: dict[str, CellRecord], seed: int, dense_sha: str | None) -> None:

@@ -6,6 +6,12 @@ folder, so the driver alone writes there. Two measured tasks never share a measu
 for a GPU of its own; on CPU each asks for its node's CPU meter (the custom resource `ecobench_cpu_meter`, one per
 node) or, where the cluster has none, every CPU of the largest node (see `task_resources`).
 
+The driver does no GPU work and meters its CPU only (runner.prepare_device), without Ray's processes (process
+attribution leaves them out: footprint/meters/estimate.py), so no energy is counted both in the driver's run window
+and in a task's. A GPU task runs in a fresh worker (`max_calls=1`, given to `ray.remote` itself: `.options()` cannot
+set it, and Ray derives it only from a num_gpus given there), so a reused worker never computes on the GPU of its
+previous task while metering another; `cuda:N` in the suite means the task's own GPU (cuda:0 of its worker).
+
 Dense checkpoints travel as the bytes of their folder through Ray's object store, or through a path every node
 sees (`--shared-dir`). Ray is an optional extra (`pip install 'ecobench[ray]'`), imported only here.
 """
@@ -55,15 +61,32 @@ def task_resources(suite: Suite, cluster: dict[str, float], node_cpus: list[floa
     return {"num_cpus": max(node_cpus, default=1)}
 
 
+def remote_kw(resources: dict[str, Any]) -> dict[str, Any]:
+    """What `ray.remote(...)` itself must be given: max_calls=1 for a GPU task (a fresh worker per task). Ray drops
+    max_calls from `.options()`, and sets it to 1 only when num_gpus is given to `ray.remote`, not to `.options()`."""
+    return {"max_calls": 1} if resources.get("num_gpus") else {}
+
+
+def task_device(setting: str, gpu_ids: list[Any]) -> str:
+    """run.device as a task sees it: a task holding a GPU computes on that GPU, which Ray exposes to its worker as
+    CUDA device 0 (CUDA_VISIBLE_DEVICES), whatever index the suite names (cuda:N numbers the node's GPUs, not the
+    task's)."""
+    if gpu_ids and (setting == "auto" or setting.startswith("cuda")):
+        return "cuda:0"
+    return setting
+
+
 def accounting_note(resources: dict[str, Any]) -> str:
     """How energy is attributed on this cluster (recorded in the manifest, said in the README)."""
-    held = ("one GPU each; NVML measures that GPU, the node's CPU meter its CPU share" if "num_gpus" in resources
+    held = ("one GPU each, in a fresh worker per task; NVML measures that GPU, the node's CPU meter its CPU share"
+            if "num_gpus" in resources
             else "its node's CPU meter (" + (f"resource {CPU_METER}" if "resources" in resources else
                                               "every CPU of the node") + "), so no two measured tasks run on one node")
     return (f"each task holds {held}; a task's rows are measured by its own worker's meters (RAPL where readable, "
             "else codecarbon's estimate, with the attribution in each row); the session footprint is the driver's "
-            "run window plus every task's window (tasks.rule). A node that runs the driver and tasks with machine-wide "
-            "CPU attribution counts that CPU energy in both; process attribution (the default) does not")
+            "run window plus every task's window (tasks.rule). The driver does no GPU work and meters its CPU only, "
+            "without Ray's processes under it; a node that runs the driver and tasks with machine-wide CPU attribution "
+            "(or RAPL) counts that CPU energy in both, process attribution (the default) does not")
 
 
 # -- worker side ----------------------------------------------------------------------------------------------------
@@ -80,6 +103,7 @@ def _worker_monitor(suite: Suite, threads: int | None):
 
     from ecobench.families import load_data
     from ecobench.footprint import Monitor
+    from ecobench.footprint.idle import measure_idle_baseline
     from ecobench.measure import warm_up_process
     from ecobench.models.build import build_model
 
@@ -90,24 +114,28 @@ def _worker_monitor(suite: Suite, threads: int | None):
         if "monitor" in _WORKER:
             _WORKER.pop("monitor").close()
         monitor = Monitor(suite.footprint, device=device)  # measures the device this worker's work runs on
-        monitor.start()  # enforces footprint.require on this node, then the idle baseline
-        _WORKER.update(monitor=monitor, monitor_key=key)
+        monitor.start(measure_idle=False)  # enforces footprint.require on this node; the baseline after the warm-up
+        _WORKER.update(monitor=monitor, monitor_key=key, idle=None)
     warmed = _WORKER.setdefault("warmed", set())
     if suite.fingerprint() not in warmed:  # before this process's first measured window of this shape
         data = load_data(suite.data, suite.model)
         scratch = build_model(suite.model, data.vocab_size, data.context, 0)
         warm_up_process(suite, data, scratch.to(device))
         warmed.add(suite.fingerprint())
+    if _WORKER.get("idle") is None:  # the local run's procedure: after the warm-up, synchronised and settled
+        _WORKER["idle"] = measure_idle_baseline(_WORKER["monitor"], device)
     return _WORKER["monitor"]
 
 
 def _worker_device(suite: Suite) -> str:
     """run.device resolved on this worker ('auto' on a GPU task: the GPU Ray gave it, through CUDA_VISIBLE_DEVICES),
     its precision checked there and determinism set, as `run` does for the local executor."""
+    import ray
+
     from ecobench.device import DeviceError, check_precision, resolve_device, set_deterministic
 
     try:
-        device = resolve_device(suite.run.device)
+        device = resolve_device(task_device(suite.run.device, ray.get_gpu_ids()))
     except DeviceError as err:
         raise UserError(f"{err} (on worker {socket.gethostname()})") from None
     problem = check_precision(suite.train.precision, device)
@@ -122,7 +150,7 @@ def _where(window: Any) -> dict[str, Any]:
     from ecobench.accounting import StartUp, session_footprint
 
     monitor = _WORKER["monitor"]
-    return {"host": socket.gethostname(), "meters": monitor.summary_line(),
+    return {"host": socket.gethostname(), "meters": monitor.summary_line(), "idle": _WORKER.get("idle"),
             "footprint": session_footprint(window.result, StartUp(0.0, 0.0), monitor.site, "complete")}
 
 
@@ -246,8 +274,11 @@ class RayExecutor:
         import ray
 
         suite, store = job.suite, job.store
-        dense_fn = ray.remote(dense_task).options(num_returns=3, max_retries=MAX_RETRIES, **self._resources)
-        cell_fn = ray.remote(cell_task).options(num_returns=2, max_retries=MAX_RETRIES, **self._resources)
+        fresh = remote_kw(self._resources)
+        dense_fn = ray.remote(**fresh)(dense_task) if fresh else ray.remote(dense_task)
+        cell_fn = ray.remote(**fresh)(cell_task) if fresh else ray.remote(cell_task)
+        dense_fn = dense_fn.options(num_returns=3, max_retries=MAX_RETRIES, **self._resources)
+        cell_fn = cell_fn.options(num_returns=2, max_retries=MAX_RETRIES, **self._resources)
         dense: dict[int, tuple[Any, Any, Any]] = {}  # seed -> (info, checkpoint, where) refs
         waiting_dense: dict[Any, int] = {}  # info ref -> seed, until written into the results folder
         pending: dict[Any, tuple[Cell, Any]] = {}  # record ref -> (cell, where ref)

@@ -69,7 +69,7 @@ def family_name(model: ModelConfig) -> str:
     `vision_config` and a `text_config` is an image-text-to-text model)."""
     if not model.pretrained or model.gguf_file:
         return ARCHITECTURES[model.family] if not model.pretrained else CAUSAL_LM
-    from ecobench.models.pretrained import pretrained_dir
+    from ecobench.config.pretrained import pretrained_dir
 
     d = pretrained_dir(model)
     try:

@@ -6,14 +6,14 @@ from __future__ import annotations
 from ecobench.config.schema import Suite
 from ecobench.domains import domain_problem
 from ecobench.families import CAUSAL_LM, family_name, get
-from ecobench.prune.methods import REGISTRY
 
 TEXT_METRICS = ("loss",)
 
 
-def family_problems(suite: Suite) -> list[tuple[str, str]]:
+def family_problems(suite: Suite, batch_methods: frozenset[str]) -> list[tuple[str, str]]:
     """(suite field, message) for every way the suite's data, metric, targets, methods or structures do not fit the
-    task family of its model; empty when they fit."""
+    task family of its model; empty when they fit. `batch_methods`: the names of the methods that read calibration
+    batches or their gradients (the runner reads them from the method registry, which families do not import)."""
     family = family_name(suite.model)
     image_data = suite.data.corpus == "digits-vqa"
     out: list[tuple[str, str]] = []
@@ -46,7 +46,7 @@ def family_problems(suite: Suite) -> list[tuple[str, str]]:
         out.append(("data.tokenizer", "a pretrained image-text model reads its own tokenizer: data.tokenizer: "
                     "pretrained"))
     for i, m in enumerate(suite.prune.methods):
-        if REGISTRY[m.name].needs & {"calibration", "gradients"}:
+        if m.name in batch_methods:
             out.append(("prune.methods", f"[{i}] {m.display} reads calibration batches of text windows; image-question "
                         "batches are not wired into it yet (trajectory, magnitude, movement and random are)"))
     if suite.eval.domains:

@@ -188,7 +188,7 @@ def _layout(model: ModelConfig) -> tuple[Layout, object | None]:
         return Layout(PAD_ID, IMAGE_ID, END_ID, n, model.image_size, (0.5,) * 3, (0.5,) * 3), None
     from transformers import AutoTokenizer
 
-    from ecobench.models.pretrained import pretrained_dir
+    from ecobench.config.pretrained import pretrained_dir
 
     d = pretrained_dir(model)
     config = json.loads((d / "config.json").read_text())

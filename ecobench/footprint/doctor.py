@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ecobench.config.footprint import SiteConfig
 from ecobench.footprint import codecarbon_adapter as cc
-from ecobench.footprint.config import SiteConfig
+from ecobench.footprint import grid
+from ecobench.footprint.embodied import Hardware, resolve_hardware
 from ecobench.footprint.meters import estimate, nvml, rapl
 from ecobench.footprint.site import resolve_site
 
@@ -41,7 +43,43 @@ def site_lines(config: SiteConfig) -> list[str]:
         f"  {s.name}: PUE {s.pue:g} ({s.pue_source}), {s.carbon_intensity_g_per_kwh:.0f} gCO2e/kWh "
         f"({s.carbon_intensity_source}), WUE {s.wue_l_per_kwh:g} L/kWh ({s.wue_source})",
         f"  {s.describe_ewif()}; footprint.site.hydro_evaporation: {config.hydro_evaporation}",
+        "  ranges (low-central-high, how drawn; carbon and water intervals draw from them):",
+        *(f"    {line}" for line in range_lines(s.factor_ranges)),
+        "  energy's own error (a triangle around each component's value): "
+        + ", ".join(f"{k} +/-{100 * v['r']:.0f}%" for k, v in grid.site_factors()["energy_bands"].items()
+                    if not k.startswith("_")),
+        "  sources, in full: ecobench/footprint/data/site_factors.json (factor_ranges, energy_bands) and "
+        "data/embodied.json",
+        f"  embodied carbon: {embodied_line(resolve_hardware([]))} (a GPU run: the server of the GPUs it measures)",
     ]
+
+
+RANGE_NAMES = {"pue": "PUE", "wue_l_per_kwh": "WUE (L/kWh)", "carbon_intensity_g_per_kwh": "carbon intensity (g/kWh)",
+               "ewif_l_per_kwh": "EWIF (L/kWh)"}
+
+
+def range_lines(ranges: dict) -> list[str]:
+    """One line per factor: its range, distribution and source; the EWIF's fuels with their shares."""
+    out = []
+    for key, label in RANGE_NAMES.items():
+        r = ranges.get(key)
+        if r is None:
+            out.append(f"{label}: no range recorded")
+        elif r["dist"] == "point":
+            out.append(f"{label}: {r['central']:.3g}, a point ({r['source']}): its intervals cover the rest only")
+        else:
+            how = "each fuel drawn from its own range, weighted by its share" if r["dist"] == "mix" else r["dist"]
+            out.append(f"{label}: {r['low']:.3g}-{r['central']:.3g}-{r['high']:.3g}, {how} ({r['source']})")
+    for fuel, f in sorted((ranges.get("ewif_by_fuel") or {}).items(), key=lambda kv: -kv[1]["share"]):
+        if f["share"] >= 0.005:
+            out.append(f"  {fuel} {100 * f['share']:.0f}% of the mix: {f['low']:.3g}-{f['central']:.3g}-"
+                       f"{f['high']:.3g} L/kWh, {f['dist']} ({f['source']})")
+    return out
+
+
+def embodied_line(hw: Hardware) -> str:
+    return (f"{hw.kg:g} kgCO2e ({hw.kg_low:g}-{hw.kg_high:g}) per server over {hw.lifetime_s / 3.15576e7:.0f} years "
+            f"({hw.source}), charged by machine-time used")
 
 
 def _gpu_lines() -> list[str]:

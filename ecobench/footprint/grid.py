@@ -1,8 +1,8 @@
 """Grid data by place: the data file's factors and presets, codecarbon's countries, regions, carbon intensity and
 generation mix, and the off-site water factor (EWIF) a mix implies under a hydropower convention.
 
-Both the suite's validators (footprint/config.py) and the site resolution (footprint/site.py) read this module;
-neither imports the other.
+Both the suite's validators (config/footprint.py, handed this module by the footprint package) and the site
+resolution (footprint/site.py) read this module; neither imports the other.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
-from typing import Any, Literal
+from typing import Any
 
+from ecobench.config.footprint import HydroEvaporation
 from ecobench.footprint import codecarbon_adapter as cc
 
-HydroEvaporation = Literal["exclude", "include"]
 # What a row's `ewif_convention` says: derived from the mix with or without reservoir evaporation, or given.
 CONVENTIONS = {"exclude": "mix:hydro-excluded", "include": "mix:hydro-included"}
 GIVEN = "given"
@@ -83,3 +83,62 @@ def country_ewif_l_per_kwh(country: str | None, hydro_evaporation: HydroEvaporat
         for key in site_factors()["codecarbon_mix_fuel"]:
             world[key] = world.get(key, 0.0) + float(mix.get(key) or 0.0)
     return mix_ewif_l_per_kwh(world, hydro_evaporation), "derived:codecarbon-mix:all-countries"
+
+
+# -- ranges (footprint/uncertainty.py draws from them) ---------------------------------------------------------------
+
+
+def factor_range(low: float, central: float, high: float, dist: str, source: str) -> dict[str, Any]:
+    """One factor's range as every row and manifest stores it (plain JSON)."""
+    return {"low": float(low), "central": float(central), "high": float(high), "dist": dist, "source": source}
+
+
+def point(value: float, source: str) -> dict[str, Any]:
+    return factor_range(value, value, value, "point", source)
+
+
+def fuel_ranges(hydro_evaporation: HydroEvaporation = "exclude") -> dict[str, dict[str, Any]]:
+    """Per fuel, L/kWh generated: low / central / high and the distribution (Macknick et al. 2012 bounds)."""
+    data = site_factors()["factor_ranges"]
+    central = fuel_factors(hydro_evaporation)
+    out = {}
+    for fuel, r in data["ewif_l_per_kwh_by_fuel"].items():
+        if not fuel.startswith("_"):
+            out[fuel] = factor_range(r["low"], central[fuel], r["high"], r["dist"], "macknick-2012:" + fuel)
+    if hydro_evaporation == "include":
+        h = data["hydro_evaporation"]
+        out["hydro"] = factor_range(h["low"], central["hydro"], h["high"], h["dist"], "macknick-2012:hydro-in-stream")
+    return out
+
+
+def _mix_of(country: str | None) -> dict[str, float]:
+    mixes = cc.energy_mix()
+    if country is not None:
+        return {k: float(mixes[country].get(k) or 0.0) for k in site_factors()["codecarbon_mix_fuel"]}
+    world: dict[str, float] = {}
+    for mix in mixes.values():
+        for key in site_factors()["codecarbon_mix_fuel"]:
+            world[key] = world.get(key, 0.0) + float(mix.get(key) or 0.0)
+    return world
+
+
+def mix_shares(country: str | None) -> dict[str, float]:
+    """Each fuel's share of generation in codecarbon's mix (None: the sum over its countries); shares sum to 1."""
+    by_key = {k: v for k, v in _mix_of(country).items() if not k.startswith("_")}
+    total = sum(by_key.values())
+    shares: dict[str, float] = {}
+    for key, twh in by_key.items():
+        fuel = site_factors()["codecarbon_mix_fuel"][key]
+        shares[fuel] = shares.get(fuel, 0.0) + twh / total
+    return shares
+
+
+def country_ewif_range(country: str | None, hydro_evaporation: HydroEvaporation = "exclude") -> tuple[float, float]:
+    """EWIF with every fuel at its low bound, and at its high bound (the range the README's table prints)."""
+    shares, ranges = mix_shares(country), fuel_ranges(hydro_evaporation)
+    return (sum(s * ranges[f]["low"] for f, s in shares.items()),
+            sum(s * ranges[f]["high"] for f, s in shares.items()))
+
+
+def preset_ranges(preset: str) -> dict[str, Any]:
+    return site_factors()["factor_ranges"]["presets"][preset]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from ecobench.config.footprint import FootprintConfig
 from ecobench.footprint import codecarbon_adapter as cc
-from ecobench.footprint.config import FootprintConfig
 from ecobench.footprint.measurement import ABOVE_IDLE_RULE, COMPONENTS
 from ecobench.footprint.meters.base import NONE
 from ecobench.footprint.probe import Meters
@@ -43,6 +43,8 @@ def footprint_manifest(
                 "uuid": d.uuid,
                 "energy_counter": d.counter_supported,
                 "power_readings": d.power_supported,
+                "scope": d.scope,
+                "mapped_by": d.mapped_by,
             }
             for d in (meters.nvml.devices if meters.nvml else [])
         ],

@@ -19,9 +19,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ecobench.config.footprint import FootprintConfig
 from ecobench.errors import SensorError
 from ecobench.footprint.columns import row_columns
-from ecobench.footprint.config import FootprintConfig
+from ecobench.footprint.embodied import Hardware, resolve_hardware
 from ecobench.footprint.manifest import footprint_manifest
 from ecobench.footprint.measurement import COMPONENTS, ComponentEnergy, Measurement, Window, absent
 from ecobench.footprint.meters import nvml, rapl
@@ -30,6 +31,7 @@ from ecobench.footprint.probe import Meters, probe_meters
 from ecobench.footprint.sampler import Sampler
 from ecobench.footprint.site import Site, resolve_site
 from ecobench.footprint.summary import summary_line
+from ecobench.footprint.uncertainty import row_intervals
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ class Monitor:
         # where the work runs ('cpu', 'cuda:N'): the only GPU metered, none for 'cpu'; None: every visible GPU
         self.device = device
         self.site: Site = resolve_site(self.config.site)
+        self.hardware: Hardware = resolve_hardware([])  # what embodied carbon is charged against; set by start()
         self.powercap_root = Path(powercap_root)
         self.clock = clock
         self.sleep = sleep  # the idle baseline waits with it; tests pass their fake clock's advance
@@ -79,6 +82,8 @@ class Monitor:
             )
         for channel in self._meters.all:
             channel.start()
+        gpus = {**self._meters.gpu_power, **self._meters.gpu_counter}
+        self.hardware = resolve_hardware([getattr(getattr(c, "gpu", None), "name", "unknown") for c in gpus.values()])
         self._sampler = Sampler(self._meters.all)
         self._sampler.start()
         self._started = True
@@ -204,11 +209,16 @@ class Monitor:
         """The flat row columns of one phase: energy, carbon, water, provenance and site factors."""
         return row_columns(m, self.site)
 
+    def finish_row(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A phase row as stored: with its carbon and water intervals and its embodied carbon, computed once here."""
+        return {**row, **row_intervals(row, self.site.factor_ranges),
+                **self.hardware.columns(row.get("wall_s"), row.get("cpu_process_s"))}
+
     def manifest(self) -> dict[str, Any]:
         """Meters and their provenance, devices, idle baseline per component (W), site factors."""
         summary = self.summary_line() if self._started else None
         out = footprint_manifest(self._meters, self.config, self.site, self._idle, self._idle_devices, summary)
-        return {**out, "work_device": self.device}
+        return {**out, "work_device": self.device, "embodied": self.hardware.as_dict()}
 
     def close(self) -> None:
         """Stop sampling and release NVML. Safe to call twice."""

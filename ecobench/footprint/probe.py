@@ -10,9 +10,9 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ecobench.config.footprint import FootprintConfig
 from ecobench.errors import SensorError
 from ecobench.footprint import codecarbon_adapter as cc
-from ecobench.footprint.config import FootprintConfig
 from ecobench.footprint.meters import estimate, nvml, rapl
 from ecobench.footprint.meters.base import NONE, NVML_COUNTER, NVML_POWER, Channel, Clock
 
@@ -98,6 +98,8 @@ def _probe_gpu(meters: Meters, cfg: FootprintConfig, clock: Clock, work: str | N
             raise SensorError(f"footprint.gpu is {cfg.gpu!r} but {probe.problem}; run `ecobench doctor`", "footprint.gpu")
         return
     for device in probe.devices:
+        if device.scope != "gpu":  # a MIG slice: the meter reads the whole GPU, and the rows say so
+            meters.notes["gpu"] = f"GPU {device.visible_index}: energy is the {device.scope}"
         if device.counter_supported and cfg.gpu in ("auto", "counter"):
             counter = nvml.NvmlCounterChannel(device, clock)
             meters.gpu_counter[counter.device] = counter

@@ -13,11 +13,11 @@ hydropower's reservoir evaporation (`hydro_evaporation`), for presets and countr
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ecobench.config.footprint import SiteConfig
 from ecobench.footprint import grid
-from ecobench.footprint.config import SiteConfig
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,9 @@ class Site:
     pue_source: str
     wue_source: str
     ewif_convention: str = grid.CONVENTIONS["exclude"]  # mix:hydro-excluded | mix:hydro-included | given
+    # low / central / high of each factor (grid.factor_range), and for a derived EWIF the mix's fuel shares with each
+    # fuel's range: what footprint/uncertainty.py draws from. Empty in sites recorded before ranges existed.
+    factor_ranges: dict[str, Any] = field(default_factory=dict)
 
     def footprint(self, energy_kwh: float | None) -> SiteFootprint:
         """Facility energy, carbon and water of `energy_kwh` of IT energy at this site."""
@@ -99,6 +102,8 @@ def resolve_site(config: SiteConfig) -> Site:
         if config.wue_l_per_kwh is not None
         else (float(preset["wue_l_per_kwh"]), tag)
     )
+    ranges = _ranges(config, preset_name=config.preset, ci=(ci, ci_source), pue=(pue, pue_source),
+                     wue=(wue, wue_source), ewif=(ewif, ewif_source), country=country)
     name = config.name or (
         config.preset if not moved and config.region is None else "/".join(filter(None, [country, config.region]))
     )
@@ -115,4 +120,31 @@ def resolve_site(config: SiteConfig) -> Site:
         pue_source=pue_source,
         wue_source=wue_source,
         ewif_convention=convention,
+        factor_ranges=ranges,
     )
+
+
+def _ranges(config: SiteConfig, preset_name: str, country: str | None, **values: tuple[float, str]) -> dict[str, Any]:
+    """Each factor's range: a preset's PUE and WUE ranges, the mix's per-fuel ranges for a derived EWIF, and a point
+    for anything given or without a sourced range (carbon intensity: codecarbon ships one annual value)."""
+    preset = grid.preset_ranges(preset_name)
+    about = grid.site_factors()["factor_ranges"]
+    out: dict[str, Any] = {}
+    for key, name in (("pue", "pue"), ("wue", "wue_l_per_kwh")):
+        value, source = values[key]
+        r = preset.get(name)
+        if source == "given" or r is None:
+            out[name] = grid.point(value, source)
+        else:
+            out[name] = grid.factor_range(r["low"], value, r["high"], r["dist"], f"{source}:range")
+    ci, ci_source = values["ci"]
+    out["carbon_intensity_g_per_kwh"] = grid.point(ci, ci_source)
+    ewif, ewif_source = values["ewif"]
+    out["ewif_l_per_kwh"] = grid.point(ewif, ewif_source)
+    if ewif_source != "given":
+        fuels = grid.fuel_ranges(config.hydro_evaporation)
+        out["ewif_by_fuel"] = {f: {**fuels[f], "share": share} for f, share in grid.mix_shares(country).items()}
+        low, high = grid.country_ewif_range(country, config.hydro_evaporation)
+        out["ewif_l_per_kwh"] = grid.factor_range(low, ewif, high, "mix", ewif_source)
+    out["_carbon_intensity_note"] = about["carbon_intensity"]["_source"]
+    return out

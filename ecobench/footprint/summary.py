@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ecobench.footprint.config import FootprintConfig
+from ecobench.config.footprint import FootprintConfig
 from ecobench.footprint.meters.base import NONE
 from ecobench.footprint.probe import Meters
 from ecobench.footprint.site import Site

@@ -10,9 +10,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach a model hub at run t
 import torch
 from torch import nn
 
+from ecobench.config.pretrained import pretrained_dir
 from ecobench.config.schema import ModelConfig
 from ecobench.errors import UserError
-from ecobench.models.pretrained import pretrained_dir, pretrained_problem
+from ecobench.models.pretrained import pretrained_problem
 
 
 def build_model(cfg: ModelConfig, vocab_size: int, context: int, seed: int) -> nn.Module:

@@ -74,12 +74,13 @@ def structured_metrics(pruned: Pruned, targets: dict[str, nn.Parameter]) -> dict
     }
 
 
-def sparse_execution(model: nn.Module, names: list[str], say=None) -> str:
-    """Run the masked weights `names` through sparse kernels where they exist; return the sparsity_exploited value.
-    Where some layer has none, say so once per run (through `say`, default stderr)."""
+def sparse_execution(model: nn.Module, names: list[str], say=None) -> tuple[str, str | None]:
+    """Run the masked weights `names` through sparse kernels where they exist; return the sparsity_exploited value
+    and the 2:4 library that runs (cusparselt, cutlass; None without 2:4). Where some layer has none, say so once per
+    run (through `say`, default stderr)."""
     ex = use_sparse_kernels(model, names)
     notice = ex.notice()
     if notice and notice not in _SAID:
         _SAID.add(notice)
         (say or (lambda line: print(line, file=sys.stderr)))(notice)
-    return ex.summary()
+    return ex.summary(), ex.backend()

@@ -4,7 +4,9 @@ Each targeted Linear/Conv1D is swapped for a module computing the same y = x W^T
 - CPU, float32/float64: torch's CSR (default) or BSR matmul, W (out, in) @ x^T (measured fastest of the CSR
   layouts torch offers on CPU: x @ W^T with W^T in CSR is ~30x slower);
 - CUDA, compute capability >= 8.0, float16/bfloat16, a 2:4 pattern along the inputs:
-  `torch.sparse.to_sparse_semi_structured` (cuSPARSELt or CUTLASS).
+  `torch.sparse.to_sparse_semi_structured`, whose tensor subclass says which library runs it (`BACKEND`: cusparselt,
+  or cutlass where cuSPARSELt is missing or forced off); recorded per cell as `sparse_backend`. The cell casts both
+  its sides to one half type first (device.sparse_eval_dtype): fp32 weights are refused by these kernels.
 Anything else keeps its dense module and is reported as `no`, with the reason: nothing falls back silently. The
 swap is for evaluation only (no gradients through the sparse weight; do not save_pretrained the swapped model).
 """
@@ -61,6 +63,7 @@ class SemiStructuredLinear(nn.Module):
         self.out_features, self.in_features = w.shape
         self.kernel = "semi-structured-2:4"
         self.weight_sparse = to_sparse_semi_structured(w)  # raises RuntimeError on an unsupported shape or backend
+        self.backend = str(getattr(self.weight_sparse, "BACKEND", "unknown"))  # cusparselt | cutlass
         self.stored_weights = w.numel() // 2
         self.bias = None if bias is None else nn.Parameter(bias.detach().clone(), requires_grad=False)
 
@@ -76,6 +79,12 @@ class Execution:
 
     kernels: dict[str, str] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)
+    backends: dict[str, str] = field(default_factory=dict)  # semi-structured modules: cusparselt | cutlass
+
+    def backend(self) -> str | None:
+        """The library behind the 2:4 modules ('cusparselt', 'cutlass', both joined by '+'), None when none ran."""
+        found = sorted(set(self.backends.values()))
+        return "+".join(found) if found else None
 
     def summary(self) -> str:
         """One value for a cell: the kernel all modules share, else the distinct ones joined by '+' (e.g. csr+no)."""
@@ -148,4 +157,6 @@ def use_sparse_kernels(
         else:
             _swap(model, mod_name, new)
             ex.kernels[mod_name] = new.kernel
+            if isinstance(new, SemiStructuredLinear):
+                ex.backends[mod_name] = new.backend
     return ex

@@ -48,7 +48,9 @@ def _kth_of_flat(flats: list, k: int) -> float:
         a = np.concatenate(flats) if len(flats) > 1 else flats[0].copy()
         a.partition(k - 1)
         return a[k - 1].item()
-    return torch.cat(flats).kthvalue(k).values.item()
+    # not kthvalue: on CUDA it has no deterministic kernel, so run.deterministic: true stops there (torch raises);
+    # a sort is deterministic and gives the same exact value
+    return torch.cat(flats).sort().values[k - 1].item()
 
 
 def _kth_smallest(scores: list, k: int) -> float:
@@ -146,15 +148,25 @@ def masks_per_row(scores: dict[str, torch.Tensor], rows: dict[str, int], ratio: 
         s = scores.pop(n) if release else scores[n]
         view = s.movedim(rows[n], 0).reshape(s.shape[rows[n]], -1)  # (out, in)
         k = round(ratio * view.shape[1])
-        keep = np.ones(tuple(view.shape), dtype=bool)
-        if k > 0:  # a selection per row, not a sort (~5x faster); ties at the cut still leave exactly k per row
-            np.put_along_axis(keep, np.argpartition(view.detach().cpu().float().numpy(), k - 1, axis=1)[:, :k],
-                              False, axis=1)
-        out[n] = torch.from_numpy(keep).reshape(s.movedim(rows[n], 0).shape).movedim(0, rows[n]).contiguous()
+        out[n] = _keep_per_row(view, k).reshape(s.movedim(rows[n], 0).shape).movedim(0, rows[n]).contiguous()
         if release:
             del s, view
             release_free_pages()  # as masks_for_ratio's
     return out
+
+
+def _keep_per_row(view: torch.Tensor, k: int) -> torch.Tensor:
+    """Keep-mask of an (out, in) score view pruning the k lowest of each row, on the scores' own device (a GPU
+    run's masks multiply GPU weights). Ties at the cut still leave exactly k pruned per row."""
+    if view.device.type == "cpu":
+        keep = np.ones(tuple(view.shape), dtype=bool)
+        if k > 0:  # a selection per row, not a sort (~5x faster)
+            np.put_along_axis(keep, np.argpartition(view.detach().float().numpy(), k - 1, axis=1)[:, :k], False, axis=1)
+        return torch.from_numpy(keep)
+    keep = torch.ones(view.shape, dtype=torch.bool, device=view.device)
+    if k > 0:  # topk has a deterministic CUDA kernel (kthvalue has not)
+        keep.scatter_(1, view.float().topk(k, dim=1, largest=False).indices, False)
+    return keep
 
 
 def masks_for_std(
@@ -172,6 +184,8 @@ def masks_for_std(
 def apply_masks(params: dict[str, torch.nn.Parameter], masks: dict[str, torch.Tensor]) -> None:
     for n, p in params.items():
         m = masks[n]
+        if m.device != p.device:  # a bug, said by name: never a silent host-device copy per tensor
+            raise RuntimeError(f"mask of {n} is on {m.device}, its weight on {p.device}")
         if p.device.type == "cpu" and m.device.type == "cpu" and p.dtype in FLOAT_DTYPES and m.dtype == torch.bool:
             w = p.detach().numpy()
             np.multiply(w, m.numpy(), out=w)  # the same products as p.mul_(m.to(p.dtype)), in numpy's one thread

@@ -10,21 +10,19 @@ Masks are keep-masks (True = keep) shaped like the weights, as masks.py makes th
 
 from __future__ import annotations
 
-import re
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from ecobench.config.structures import FIELD, NAMES, structure_parts
 from ecobench.errors import StructureError
 from ecobench.prune.heap import release_free_pages
 from ecobench.prune.layout import as_out_in, from_out_in, module_of
 from ecobench.prune.masks import masks_for_ratio
 
-FIELD = "prune.structures"
-NAMES = ("unstructured", "N:M", "structured")  # what a suite may name ("2:4", "4:8" for N:M)
-_NM = re.compile(r"(\d+):(\d+)")
+__all__ = ["FIELD", "NAMES", "NM", "Structure", "Structured", "Unstructured", "nm_mask", "parse_structure"]
 
 
 @dataclass(frozen=True)
@@ -80,18 +78,12 @@ Structure = Unstructured | NM | Structured
 
 def parse_structure(text: str, mlp: bool = True, heads: bool = True) -> Structure:
     """'unstructured' | 'N:M' with 0 < N < M | 'structured'; anything else is a one-line StructureError."""
-    t = str(text).strip()
-    if t == "unstructured":
+    kind, n, m = structure_parts(text)  # the one reader of structure names (config/structures.py)
+    if kind == "unstructured":
         return Unstructured()
-    if t == "structured":
+    if kind == "structured":
         return Structured(mlp=mlp, heads=heads)
-    found = _NM.fullmatch(t)
-    if found:
-        n, m = int(found[1]), int(found[2])
-        if 0 < n < m:
-            return NM(n, m)
-        raise StructureError(FIELD, f"'{t}': N:M needs 0 < N < M (e.g. 2:4)")
-    raise StructureError(FIELD, f"'{t}' is not a structure; expected unstructured, structured or N:M such as 2:4")
+    return NM(n, m)
 
 
 @torch.no_grad()

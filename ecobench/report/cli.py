@@ -71,9 +71,11 @@ def run_total_lines(runs) -> list[str]:
 
 
 def _cmd_statement(args: argparse.Namespace) -> int:
+    from ecobench.report import standards
     from ecobench.report.statement import statement
 
-    _write(statement(args.run, args.format), args.output)
+    fields = args.format in standards.FORMATS  # sci, ai-act: a standard's fields; else the paragraph
+    _write(standards.standard(args.run, args.format) if fields else statement(args.run, args.format), args.output)
     return 0
 
 
@@ -139,7 +141,9 @@ def add_report_commands(sub: argparse._SubParsersAction) -> None:
 
     sp = sub.add_parser("statement", help="the impact paragraph for a paper's appendix, every number from the run")
     sp.add_argument("run", metavar="RUN", help="results folder written by `ecobench run`")
-    sp.add_argument("--format", choices=("text", "markdown", "latex"), default="text")
+    sp.add_argument("--format", choices=("text", "markdown", "latex", "sci", "ai-act"), default="text",
+                    help="the paragraph (text, markdown, latex), or a standard's fields: sci (Software Carbon "
+                         "Intensity, ISO/IEC 21031) or ai-act (EU AI Act Annex XI energy and compute)")
     sp.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
     sp.set_defaults(func=_cmd_statement)
 

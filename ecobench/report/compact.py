@@ -14,9 +14,10 @@ import math
 import pandas as pd
 
 from ecobench.report import paired
-from ecobench.report.formats import (
-    HIGHER_IS_BETTER,
-    Column,
+from ecobench.report.columns import Column
+from ecobench.report.tables import HIGHER_IS_BETTER
+from ecobench.report.units import fmt
+from ecobench.report.values import (
     _signed,
     basis_tag,
     default_metrics,
@@ -25,7 +26,6 @@ from ecobench.report.formats import (
     seeds_text,
     unit_scale,
 )
-from ecobench.report.units import fmt
 
 WIDTH = 160  # characters: the default table fits a wide terminal and a landscape page
 SHORT_METRIC = {"loss": "loss", "accuracy": "acc", "mae": "MAE"}

@@ -11,34 +11,31 @@ from __future__ import annotations
 
 import math
 import textwrap
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import pandas as pd
 
 from ecobench.errors import UserError
-from ecobench.report import paired
+from ecobench.report import paired, ranges
+from ecobench.report.columns import Column
+from ecobench.report.compact import compact_columns
 from ecobench.report.tables import BASIS_LABEL, CELL_PHASES, HIGHER_IS_BETTER, METRICS, PHASES
-from ecobench.report.units import QTY_NAMES, fmt, pick_unit
+from ecobench.report.units import QTY_NAMES, fmt
+from ecobench.report.values import (
+    _signed,
+    basis,
+    default_metrics,
+    energy_kind,
+    has_structures,
+    seeds_text,
+    seeds_words,
+    unit_scale,
+)
 
 FORMATS = ("table", "markdown", "csv", "latex")
 VIEWS = ("default", "full", "inference", "lifecycle")  # compare --view: the paper's table, every column, every
 # measured workload, break-even
 NOTE_WIDTH = 160  # the plain table's notes are wrapped to the width the default table fits
 METRIC_UNITS = {"loss": "nats/token", "bpc": "bits/char", "ppl": "", "accuracy": "exact match", "mae": "numeric answers"}
-
-
-@dataclass
-class Column:
-    """One displayed column: its header (units included), how to get its text, and which way is best."""
-
-    header: str
-    value: Callable[[pd.Series], float]  # numeric value for ranking; NaN when absent
-    text: Callable[[pd.Series], str]
-    best: str | None = None  # 'min' | 'max' | None
-    numeric: bool = True
-    group: str = "id"  # 'id' | 'quality' | 'footprint' | 'flag': lets the HTML split one wide table in two
-    interval: Callable[[pd.Series], tuple[float, float]] | None = None  # footprint: a winner must be separated
 
 
 def parse_list(values: list[str] | None, allowed: tuple[str, ...], what: str) -> list[str] | None:
@@ -52,40 +49,8 @@ def parse_list(values: list[str] | None, allowed: tuple[str, ...], what: str) ->
     return list(dict.fromkeys(out))
 
 
-def unit_scale(agg: pd.DataFrame, qty: str, cols: list[str]) -> tuple[str, float]:
-    """One unit for these columns together (see report/units.py)."""
-    return pick_unit(pd.concat([pd.to_numeric(agg[c], errors="coerce") for c in cols if c in agg.columns]), qty)
-
-
-def energy_kind(r: pd.Series) -> str:
-    """'estimated' if any energy in the row is estimated, 'none' if no component had a meter, else 'measured'."""
-    if r["estimated"]:
-        return "estimated"
-    return "none" if str(r["energy_sources"]).strip() in ("", "none") else "measured"
-
-
-def basis(agg: pd.DataFrame) -> str:
-    """The energy basis of an aggregated frame: 'gross' or 'above-idle'."""
-    return str(agg["energy_basis"].iloc[0]) if "energy_basis" in agg.columns and len(agg) else "gross"
-
-
-def basis_tag(agg: pd.DataFrame) -> str:
-    """', above idle' in headers of above-idle tables ('' for gross)."""
-    return ", above idle" if basis(agg) == "above-idle" else ""
-
-
-def has_structures(agg: pd.DataFrame) -> bool:
-    """Whether any row is pruned other than unstructured (then the tables show a structure column)."""
-    return "structure" in agg.columns and bool((~agg["structure"].isin(["unstructured", "-"])).any())
-
-
 def present_phases(agg: pd.DataFrame) -> list[str]:
     return [ph for ph in PHASES if f"{ph}_energy_kwh" in agg.columns and agg[f"{ph}_energy_kwh"].notna().any()]
-
-
-def default_metrics(agg: pd.DataFrame) -> list[str]:
-    """loss, and the answer metrics of image-question runs (accuracy, MAE) where the results hold them."""
-    return ["loss"] + [m for m in ("accuracy", "mae") if f"{m}_mean" in agg.columns and agg[f"{m}_mean"].notna().any()]
 
 
 def with_domains(agg: pd.DataFrame, metrics: list[str]) -> list[str]:
@@ -101,8 +66,6 @@ def build_columns(agg: pd.DataFrame, metrics: list[str] | None = None, phases: l
     """The displayed columns: identity, quality (mean ± std, delta vs dense), sparsity, footprint, inference, flag.
     `view` 'default' is the compact table a paper prints (compact_columns); 'full' and 'inference' every column."""
     if view == "default":
-        from ecobench.report.compact import compact_columns
-
         return compact_columns(agg, metrics)
     metrics = metrics or default_metrics(agg)
     phases = phases or [*present_phases(agg), "total"]
@@ -159,8 +122,13 @@ def build_columns(agg: pd.DataFrame, metrics: list[str] | None = None, phases: l
         for qty in ("energy_kwh", "co2e_g", "water_l"):
             key = f"cell_{qty}"
             unit, f = (e_unit, e_f) if qty == "energy_kwh" else unit_scale(agg, qty, [key, f"train_{qty}"])
+            text = (lambda r, k=key, f=f: fmt(r[k] * f)) if qty == "energy_kwh" else \
+                (lambda r, k=key, f=f: ranges.cell_text(r, k, f))  # with its interval [low–high]
             cols.append(Column(f"cell {QTY_NAMES[qty]} ({unit}{tag})", lambda r, k=key, f=f: r[k] * f,
-                               lambda r, k=key, f=f: fmt(r[k] * f), group="footprint"))  # window sums: never ranked
+                               text, group="footprint"))  # window sums: never ranked
+            if qty == "co2e_g" and agg.get("cell_embodied_co2e_g", pd.Series(dtype=float)).notna().any():
+                cols += [Column(h, lambda r, v=v, f=f: v(r) * f, lambda r, t=t, f=f: t(r, f), group="footprint")
+                         for h, v, t in ranges.embodied_specs(unit, tag)]
     if "inference" in phases and agg["inference_kwh_per_1k_tokens"].notna().any():
         i_unit, i_f = unit_scale(agg, "energy_kwh", ["inference_kwh_per_1k_tokens"])
         cols.append(Column(f"inference ({i_unit}/1k tok{tag}, anchored)", lambda r: r["inference_kwh_per_1k_tokens"] * i_f,
@@ -177,18 +145,6 @@ def build_columns(agg: pd.DataFrame, metrics: list[str] | None = None, phases: l
     if agg["n_failed"].sum():
         cols.append(Column("failed", lambda r: r["n_failed"], lambda r: str(r["n_failed"]), group="flag"))
     return cols
-
-
-def seeds_words(agg: pd.DataFrame) -> str:
-    """'2 seeds' when every row has the same count, else 'seeds' (the table's seeds column says how many)."""
-    n = agg["n_seeds"].dropna().unique() if "n_seeds" in agg.columns else []
-    return f"{int(n[0])} seed{'s' if n[0] != 1 else ''}" if len(n) == 1 else "seeds"
-
-
-def seeds_text(r: pd.Series) -> str:
-    """The seeds averaged, and of how many cells when some had no valid loss: '1 of 2'."""
-    n, cells = int(r["n_seeds"]), int(r.get("n_cells", r["n_seeds"]))
-    return str(n) if n == cells else f"{n} of {cells}"
 
 
 def _paired_columns(agg: pd.DataFrame, view: str, tag: str) -> list[Column]:
@@ -217,12 +173,6 @@ def _paired_columns(agg: pd.DataFrame, view: str, tag: str) -> list[Column]:
             cols.append(Column(f"MFLOPs/token ({kind})", lambda r, k=kind: r[f"flops_per_token_{k}_mean"] / 1e6,
                                lambda r, k=kind: fmt(r[f"flops_per_token_{k}_mean"] / 1e6), group="footprint"))
     return cols
-
-
-def _signed(x: float, decimals: int = 4) -> str:
-    if x is None or pd.isna(x):
-        return "–"
-    return f"{x:+.{decimals}f}" if x != 0 else "0"
 
 
 def best_mask(agg: pd.DataFrame, cols: list[Column]) -> list[list[bool]]:
@@ -283,6 +233,7 @@ def notes(agg: pd.DataFrame) -> list[str]:
         "water: EWIF convention " + ", ".join(sorted({c for v in agg.get("water_convention", pd.Series(dtype=str))
                                                       for c in str(v).split("; ")})),
     ]
+    out.append(ranges.NOTE)
     if has_structures(agg):
         out.append("structure: N:M keeps the N best of every M inputs (ratio = 1 - N/M); structured removes whole "
                    "MLP neurons/heads (ratio = fraction of them per layer; sparsity = fraction of targeted weights "

@@ -92,12 +92,13 @@ def lifecycle_frame(agg: pd.DataFrame, amortise_training: bool = False) -> pd.Da
 
 
 def lifecycle_columns(frame: pd.DataFrame) -> list:
-    from ecobench.report.formats import Column, basis_tag
+    from ecobench.report.columns import Column
 
     e_unit, e_f = pick_unit(frame["one_time_kwh"], "energy_kwh")
     s_unit, s_f = pick_unit(frame.get("saving_kwh_per_1k_tokens", pd.Series(dtype=float)).abs(), "energy_kwh")
     lab = frame["decode_label"].iloc[0] if len(frame) else None
-    tag = basis_tag(frame)
+    above = "energy_basis" in frame.columns and len(frame) and frame["energy_basis"].iloc[0] == "above-idle"
+    tag = ", above idle" if above else ""  # one basis for the one-time cost and the saving
 
     def ident(header: str, key: str) -> Column:
         return Column(header, lambda r: math.nan, lambda r, k=key: str(r[k]), numeric=False)

@@ -239,6 +239,14 @@ def fig_footprint_by_phase(data: PlotData, width: str, ratio: float | None = Non
             segs[ph] = np.nan_to_num(v.to_numpy(float), nan=0.0)
             lo_sum += np.nan_to_num((v - lo).to_numpy(float))
             hi_sum += np.nan_to_num((hi - v).to_numpy(float))
+        lo_c, hi_c = f"cell_{qty}_low", f"cell_{qty}_high"
+        if lo_c in rows.columns and pd.to_numeric(rows[lo_c], errors="coerce").notna().any():
+            # carbon and water: widen by the relative range their cell totals carry (the site factors' ranges)
+            tot = sum(segs.values())
+            cell = rows[f"cell_{qty}"].to_numpy(float)
+            rel_lo = np.nan_to_num(1 - rows[lo_c].to_numpy(float) / cell, nan=0.0)
+            rel_hi = np.nan_to_num(rows[hi_c].to_numpy(float) / cell - 1, nan=0.0)
+            lo_sum, hi_sum = lo_sum + tot * np.clip(rel_lo, 0, 1), hi_sum + tot * np.clip(rel_hi, 0, None)
         unit, f = axis_unit(pd.Series(sum(segs.values())), qty)
         left = np.zeros(len(rows))
         for ph, vals in segs.items():
@@ -267,7 +275,8 @@ def fig_footprint_by_phase(data: PlotData, width: str, ratio: float | None = Non
         shared = f"; dense training (shared, not drawn): {train.mean() * t_f:.3g} {t_unit}"
     legend_below(fig, axes[:1], width)
     note = (f"ratio {r:g}; {BASIS_LABEL[data.energy]} energy; eval/prefill/decode anchored (dense reference x ratio), "
-            f"bars: their family-adjusted interval{shared}; water EWIF {mpl_text(data.water)}")
+            f"bars: their family-adjusted interval (carbon and water: with the site factors' ranges too){shared}; "
+            f"water EWIF {mpl_text(data.water)}")
     if busy.any():
         note += f"; hatched: {int(busy.sum())} row(s) with contended windows (score/prune/recover as measured)"
     fig.suptitle(textwrap.fill(note, NOTE_CHARS[width]), fontsize=5.5)

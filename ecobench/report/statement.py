@@ -12,6 +12,7 @@ from typing import Any
 from ecobench.accounting import STARTUP_SOURCE, run_total
 from ecobench.errors import ResultsError
 from ecobench.footprint.meters.base import NONE
+from ecobench.report import ranges
 from ecobench.report.formats import latex_escape
 from ecobench.report.units import with_unit
 from ecobench.results import load_manifest
@@ -56,9 +57,31 @@ def facts(run: str | Path) -> dict[str, Any]:
         raise ResultsError(f"{run}: the manifest has no run footprint (written before run accounting, or no "
                            "session finished); re-run the suite with this version of ecobench")
     fp = m.get("footprint") or {}
-    return {"manifest": m, "total": total, "footprint": fp, "site": fp.get("site") or {},
+    site = fp.get("site") or {}
+    return {"manifest": m, "total": total, "footprint": fp, "site": site,
             "cells": len({r.key for r in records}), "planned": len(m.get("cells") or []),
-            "contended": contended(records)}
+            "intervals": ranges.run_intervals(site, total.totals, total.sources) if total.totals else None,
+            "embodied": ranges.run_embodied_g(m), "records": records, "contended": contended(records)}
+
+
+def _with_range(f: dict[str, Any], q: str) -> str:
+    """'193 mgCO2e (150–270 mgCO2e, dominated by the energy measurement)', or the point and 'interval absent'."""
+    point = f["total"].totals[q]
+    iv = (f.get("intervals") or {}).get(q)
+    if iv is None:
+        return f"{with_unit(point, q)} ({ranges.ABSENT}: the folder predates factor ranges)"
+    text = ranges.value_with_range(point, iv["low"], iv["high"], q)
+    return text[:-1] + ranges.dominated(iv["dominant"]) + ")"
+
+
+def _embodied(f: dict[str, Any]) -> list[str]:
+    e = f.get("embodied")
+    if e is None:
+        return []
+    return [f"Embodied carbon of the hardware, amortised over its {e['lifetime_s'] / 3.15576e7:.0f}-year lifetime by "
+            f"the machine-time the run used, is {ranges.value_with_range(e['g'], e['low'], e['high'], 'co2e_g')} "
+            f"from {e['source']}, reported apart from the operational carbon above; embodied water is not counted "
+            "(no source has a usable figure)."]
 
 
 def sentences(f: dict[str, Any]) -> list[str]:
@@ -82,15 +105,16 @@ def sentences(f: dict[str, Any]) -> list[str]:
           f"mean power ({STARTUP_SOURCE}).",
         f"With a PUE of {site.get('pue')} ({site.get('pue_source')}), this is "
         f"{with_unit(tt['energy_facility_kwh'], 'energy_kwh')} at the facility and "
-        f"{with_unit(tt['co2e_g'], 'co2e_g')} at a grid carbon intensity of "
+        f"{_with_range(f, 'co2e_g')} at a grid carbon intensity of "
         f"{site.get('carbon_intensity_g_per_kwh'):.4g} gCO2e/kWh for {where} "
         f"({site.get('carbon_intensity_source')}).",
-        f"Water: {with_unit(tt['water_l'], 'water_l')} in all, {with_unit(tt['water_onsite_l'], 'water_l')} "
+        f"Water: {_with_range(f, 'water_l')} in all, {with_unit(tt['water_onsite_l'], 'water_l')} "
         f"on-site for cooling (WUE {site.get('wue_l_per_kwh'):.3g} L/kWh, {site.get('wue_source')}) and "
         f"{with_unit(tt['water_offsite_l'], 'water_l')} off-site for generating the electricity "
         f"(EWIF {site.get('ewif_l_per_kwh'):.3g} L/kWh, {site.get('ewif_source')}, convention "
         f"{site.get('ewif_convention')}), water = E x (WUE + PUE x EWIF) after Li et al. (2023).",
     ]
+    out += _embodied(f)
     if t.phase_share is not None:
         est = any("estimated" in str(v) for v in t.sources.values())
         kind = "estimated from a power model in their measurement windows" if est else "measured in their windows"
@@ -138,4 +162,6 @@ def render(f: dict[str, Any], fmt: str) -> str:
 
 
 def statement(run: str | Path, fmt: str = "text") -> str:
+    """The paragraph (text, markdown, latex). A standard's fields (sci, ai-act) are report/standards.py's
+    `standard`, built on these facts (it imports this module, never the other way)."""
     return render(facts(run), fmt)

@@ -17,7 +17,7 @@ import math
 import pandas as pd
 
 from ecobench.record import PHASES
-from ecobench.report import paired
+from ecobench.report import paired, ranges
 from ecobench.sweep import CONTROL
 
 CELL_PHASES = PHASES[1:]  # the phases a cell pays for itself
@@ -139,6 +139,7 @@ def cell_table(rows: pd.DataFrame, energy: str = "gross") -> pd.DataFrame:
         ran = [ph for ph in CELL_PHASES if not by_phase[ph].empty]
         for q in QUANTITIES:
             rec[f"cell_{q}"] = _known_sum(pd.Series([rec[f"{ph}_{q}"] for ph in ran], dtype=float))
+        rec |= ranges.cell_ranges(g, ran, energy)  # carbon and water bounds, embodied carbon (report/ranges.py)
         inf = by_phase["inference"]
         if inf.empty and not by_phase["decode"].empty:  # schema 3: decode at the largest batch size measured
             dec = by_phase["decode"]
@@ -202,7 +203,8 @@ def aggregate(cells: pd.DataFrame, failed: pd.DataFrame | None = None, run_order
     """One row per group, over seeds: mean, std (ddof 1; NaN for one seed) and n of each metric and footprint."""
     if cells.empty:
         return pd.DataFrame()
-    value_cols = [c for c in cells.columns if c.endswith(tuple(QUANTITIES)) or c.startswith("inference_")]
+    value_cols = [c for c in cells.columns if c.endswith(tuple(QUANTITIES)) or c.startswith("inference_")
+                  or c in ranges.CELL_RANGE_COLS]
     quality = quality_columns(cells.columns)
     stats_cols = [c for c in [*quality, *(f"{m}_delta" for m in quality), *(f"{m}_delta_pct" for m in quality),
                               *(f"{m}_delta_control" for m in quality), "sparsity", "flops_per_token_dense",

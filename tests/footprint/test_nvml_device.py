@@ -96,3 +96,53 @@ def test_a_work_gpu_nvml_does_not_show_is_said(fake_nvml, clock) -> None:
     assert "no GPU as CUDA device 5" in w.result.components["gpu"].reason
     with pytest.raises(SensorError, match="no GPU as CUDA device 5"):
         started(clock, "cuda:5", gpu="counter")
+
+
+class _Props:
+    def __init__(self, uuid: str):
+        self.uuid = uuid  # torch's _CUuuid prints the bare UUID, without NVIDIA's GPU- prefix
+
+
+def fake_cuda(monkeypatch, uuids: list[str]) -> None:
+    """torch.cuda at its boundary: CUDA's devices in CUDA's order (FASTEST_FIRST), by their UUIDs."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: len(uuids))
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda i: _Props(uuids[i]))
+
+
+def test_cuda_devices_are_matched_to_nvml_by_uuid_not_index(fake_nvml, clock, monkeypatch) -> None:
+    """Two GPUs NVML lists as (a, b) by PCI bus; CUDA orders them fastest first: (b, a). cuda:0 is b, whatever the
+    indices say (before, cuda:0 metered NVML's GPU 0, the other card)."""
+    fake_nvml([FakeGpu("GPU-aaaa-0001", power_w=100.0), FakeGpu("GPU-bbbb-0002", power_w=300.0)], clock)
+    fake_cuda(monkeypatch, ["bbbb-0002", "aaaa-0001"])
+    for device, want_j, uuid in (("cuda:0", 300.0, "GPU-bbbb-0002"), ("cuda:1", 100.0, "GPU-aaaa-0001")):
+        m = started(clock, device)
+        with m.window("train") as w:
+            clock.advance(1.0)
+        manifest = m.manifest()
+        m.close()
+        assert w.result.components["gpu"].energy_j == pytest.approx(want_j), device
+        assert [(d["uuid"], d["mapped_by"], d["scope"]) for d in manifest["gpu_devices"]] == [(uuid, "uuid", "gpu")]
+
+
+def test_a_mig_instance_is_metered_through_its_parent_and_labelled_whole_gpu(fake_nvml, clock, monkeypatch) -> None:
+    import pynvml
+
+    fake_nvml([FakeGpu("GPU-aaaa", power_w=100.0), FakeGpu("GPU-bbbb", power_w=250.0)], clock)
+    monkeypatch.setattr(pynvml, "nvmlDeviceGetMaxMigDeviceCount", lambda h: 2 if h == 1 else 0)
+    monkeypatch.setattr(pynvml, "nvmlDeviceGetMigDeviceHandleByIndex", lambda h, k: ("mig", h, k))
+    real_uuid = pynvml.nvmlDeviceGetUUID
+    monkeypatch.setattr(pynvml, "nvmlDeviceGetUUID",
+                        lambda h: f"MIG-{h[1]}{h[2]}11-22" if isinstance(h, tuple) else real_uuid(h))
+    fake_cuda(monkeypatch, ["1111-22"])  # the work's CUDA device 0 is MIG slice 1 of NVML's GPU 1
+    m = started(clock, "cuda:0")
+    with m.window("train") as w:
+        clock.advance(2.0)
+    manifest = m.manifest()
+    m.close()
+    assert w.result.components["gpu"].energy_j == pytest.approx(500.0)  # the parent's 250 W: the whole GPU
+    (dev,) = manifest["gpu_devices"]
+    assert dev["uuid"] == "GPU-bbbb" and dev["scope"].startswith("whole-gpu (MIG instance MIG-1111-22")
+    assert "whole-gpu" in manifest["notes"]["gpu"]

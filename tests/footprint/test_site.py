@@ -78,13 +78,42 @@ def test_hydro_evaporation_is_macknick_median_on_the_hydro_share():
 
 
 def test_readme_ewif_table_matches_the_data_file():
+    """Each cell is `central (low–high)`: the mix's EWIF with every fuel at its central, low and high factor."""
+    import re
     from pathlib import Path
+
+    from ecobench.footprint.grid import country_ewif_range
 
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     rows = {line.split("|")[1].strip(): line.split("|")[2:4] for line in readme.splitlines()
             if line.startswith("| ") and "L/kWh" not in line and line.count("|") == 5}
+    cell = re.compile(r"^\s*([0-9.]+) \(([0-9.]+)–([0-9.]+)\)\s*$")
     for name, country in (("USA", "USA"), ("FRA", "FRA"), ("NOR", "NOR"), ("CHN", "CHN"), ("world", None)):
-        excluded, included = (float(v) for v in rows[name])
-        assert excluded == round(country_ewif_l_per_kwh(country, "exclude")[0], 2), name
-        assert included == round(country_ewif_l_per_kwh(country, "include")[0], 2), name
+        for text, convention in zip(rows[name], ("exclude", "include"), strict=True):
+            m = cell.match(text)
+            assert m, (name, text)
+            central, low, high = (float(v) for v in m.groups())
+            assert central == round(country_ewif_l_per_kwh(country, convention)[0], 2), name
+            assert (low, high) == tuple(round(v, 2) for v in country_ewif_range(country, convention)), name
+            assert low <= central <= high
     assert float(rows["U.S., Li et al."][0]) == site_factors()["literature_ewif_l_per_kwh"]["li-et-al-2023-us"]["l_per_kwh"]
+
+
+def test_every_fuel_and_preset_has_a_range_around_its_central_value():
+    from ecobench.footprint.grid import fuel_ranges
+
+    for convention in ("exclude", "include"):
+        for fuel, r in fuel_ranges(convention).items():
+            assert r["low"] <= r["central"] <= r["high"], fuel
+    hydro = fuel_ranges("include")["hydro"]
+    assert (hydro["low"], hydro["high"]) == pytest.approx((1425 * 3.785412e-3, 18000 * 3.785412e-3))
+    assert hydro["dist"] == "log-uniform"
+    for preset in ("us-average", "hyperscaler", "world-average"):
+        site = resolve_site(SiteConfig(preset=preset))
+        for key in ("pue", "wue_l_per_kwh"):
+            r = site.factor_ranges[key]
+            assert r["low"] < r["central"] < r["high"] and r["dist"] == "triangular", (preset, key)
+        assert site.factor_ranges["carbon_intensity_g_per_kwh"]["dist"] == "point"  # no sourced range bundled
+    given = resolve_site(SiteConfig(pue=1.3, ewif_l_per_kwh=2.0))
+    assert given.factor_ranges["pue"]["dist"] == given.factor_ranges["ewif_l_per_kwh"]["dist"] == "point"
+    assert "ewif_by_fuel" not in given.factor_ranges

@@ -8,9 +8,10 @@ import torch
 import torch.nn.functional as F
 
 from ecobench.config.schema import CalibrationConfig, DataConfig, ModelConfig, TargetsConfig, TrainConfig
+from ecobench.data.calibration import calibration_problem, draw_calibration
 from ecobench.data.dataset import load_data
 from ecobench.models.build import build_model
-from ecobench.prune.calibration import calibration_problem, draw_calibration, tokens_of
+from ecobench.prune.calibration import tokens_of
 from ecobench.prune.masks import make_masks
 from ecobench.prune.methods import REGISTRY, ScoreInputs
 from ecobench.prune.methods.movement import MovementOptions, MovementSpec

@@ -10,7 +10,8 @@ import pytest
 
 from ecobench.config.load import load_suite
 from ecobench.report import paired
-from ecobench.report.formats import Column, best_mask
+from ecobench.report.columns import Column
+from ecobench.report.formats import best_mask
 from ecobench.report.lifecycle import break_even
 from ecobench.sweep import CONTROL, expand
 

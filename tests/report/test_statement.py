@@ -12,6 +12,7 @@ import pytest
 
 from ecobench.accounting import run_total
 from ecobench.errors import ResultsError
+from ecobench.report.ranges import dominated, value_with_range
 from ecobench.report.statement import facts, render, statement
 from ecobench.report.units import with_unit
 from ecobench.store import read_cells
@@ -31,9 +32,14 @@ def test_every_figure_comes_from_the_results_folder(smoke_run: Path) -> None:
     m = json.loads((smoke_run / "manifest.json").read_text())
     t = run_total(m, read_cells(smoke_run / "cells.jsonl"))
     site = m["footprint"]["site"]
-    for value, qty in ((t.energy_kwh, "energy_kwh"), (t.totals["co2e_g"], "co2e_g"), (t.totals["water_l"], "water_l"),
-                       (t.totals["water_onsite_l"], "water_l"), (t.totals["water_offsite_l"], "water_l")):
+    for value, qty in ((t.energy_kwh, "energy_kwh"), (t.totals["water_onsite_l"], "water_l"),
+                       (t.totals["water_offsite_l"], "water_l")):
         assert with_unit(value, qty) in text
+    f = facts(smoke_run)
+    for q in ("co2e_g", "water_l"):  # wide intervals: two significant figures, the range and what dominates it
+        iv = f["intervals"][q]
+        shown = value_with_range(t.totals[q], iv["low"], iv["high"], q)[:-1] + dominated(iv["dominant"]) + ")"
+        assert shown in text and "dominated by" in shown
     assert f"{100 * t.phase_share:.0f}% of this energy" in text
     assert f"PUE of {site['pue']}" in text and site["carbon_intensity_source"] in text
     assert site["ewif_convention"] in text and f"{site['ewif_l_per_kwh']:.3g} L/kWh" in text
@@ -98,3 +104,17 @@ def test_compare_and_report_show_the_run_total_and_the_phases_share(smoke_run: P
     assert run_cli("report", str(smoke_run), "--out", str(html)).returncode == 0
     page = html.read_text()
     assert "Environmental impact." in page and "of the run&#x27;s energy" in page
+
+
+def test_a_folder_written_before_intervals_prints_points_and_says_the_interval_is_absent(smoke_run: Path,
+                                                                                        tmp_path: Path) -> None:
+    def strip(m: dict) -> None:
+        m["footprint"]["site"].pop("factor_ranges")
+        m["footprint"].pop("embodied")
+
+    run = copy_run(smoke_run, tmp_path / "old", suite_edit=strip)
+    text = statement(run, "text")
+    t = run_total(json.loads((run / "manifest.json").read_text()), read_cells(run / "cells.jsonl"))
+    assert f"{with_unit(t.totals['co2e_g'], 'co2e_g')} (interval absent" in text
+    assert f"{with_unit(t.totals['water_l'], 'water_l')} (interval absent" in text
+    assert "Embodied" not in text

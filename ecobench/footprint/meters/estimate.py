@@ -5,7 +5,9 @@ CPU, by `footprint.cpu_attribution`:
   (`cpu_load`), or TDP x 50 % without psutil (`constant`); max power = matched TDP x physical CPUs.
 - process: codecarbon's process-mode rule, max power x this process tree's share of the machine's CPU time
   (CPU seconds of this process and all its children, over wall seconds x logical CPUs). Other tenants' load is
-  not charged to the run; there is no idle floor.
+  not charged to the run; there is no idle floor. Ray's own processes (raylet, gcs_server, `ray::` workers and
+  their children) are never part of the tree: a Ray started by `run` makes them the driver's descendants, and
+  each task reports its own window (executors/ray.py), so counting them here would count that CPU time twice.
 RAM: codecarbon's machine-mode constant power from the memory size. All codecarbon calls go through
 footprint/codecarbon_adapter.py.
 """
@@ -31,17 +33,34 @@ __all__ = ["CodecarbonCpuChannel", "CodecarbonRamChannel", "CpuModel", "cpu_mode
 CPU_LOAD_PERIOD_S = 1.0
 
 
+def is_ray_process(proc: psutil.Process) -> bool:
+    """Ray's own processes: the raylet, the GCS, workers (titled `ray::...`) and Ray's Python services."""
+    try:
+        if proc.name() in ("raylet", "gcs_server"):
+            return True
+        cmd = proc.cmdline()
+    except psutil.Error:
+        return False
+    return bool(cmd) and (cmd[0].startswith("ray::") or any("/ray/" in part for part in cmd[:3]))
+
+
 def process_tree_cpu_s(process: psutil.Process | None = None) -> float:
-    """User + system CPU seconds of this process and its descendants, living or finished.
+    """User + system CPU seconds of this process and its descendants, living or finished, without Ray's processes
+    and theirs (`is_ray_process`).
 
     A finished child's time moves into its parent's `children_*` once reaped, so the sum stays cumulative
     and a difference of two readings is the tree's CPU time between them."""
     process = process or psutil.Process()
+    tree, todo = [process], [process]
+    while todo:
+        try:
+            children = todo.pop().children()
+        except psutil.Error:
+            continue
+        mine = [c for c in children if not is_ray_process(c)]
+        tree += mine
+        todo += mine
     total = 0.0
-    try:
-        tree = [process, *process.children(recursive=True)]
-    except psutil.Error:
-        tree = [process]
     for proc in tree:
         try:
             t = proc.cpu_times()

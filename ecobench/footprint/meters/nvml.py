@@ -5,6 +5,12 @@ updated about every 100 ms) read at window edges, and power samples (mW) integra
 sampler thread. Windows shorter than `min_counter_window_s`, and devices without the counter,
 use the power samples. Every call goes through the `pynvml` module attribute, so tests replace
 the vendor functions, not ours.
+
+Which NVML device is CUDA's device N: matched by UUID (`torch.cuda.get_device_properties(N).uuid` against
+`nvmlDeviceGetUUID`), never by index: CUDA orders devices fastest first (CUDA_DEVICE_ORDER=FASTEST_FIRST, its
+default), NVML by PCI bus, so on a node with mixed GPUs the indices disagree. A MIG instance is metered through its
+parent GPU (NVML has no energy reading per instance): its energy is the whole GPU's, and says so (`scope`). Without
+CUDA in this process (doctor on a machine whose torch is a CPU build), CUDA_VISIBLE_DEVICES is followed instead.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ class GpuDevice:
     counter_supported: bool
     power_supported: bool
     problem: str | None = None
+    scope: str = "gpu"  # 'whole-gpu (MIG instance MIG-...)': the work runs on a MIG slice, the meter reads the GPU
+    mapped_by: str = "uuid"  # how CUDA's index was matched to NVML's: uuid, or CUDA_VISIBLE_DEVICES (no CUDA here)
 
 
 @dataclass
@@ -80,6 +88,64 @@ def visible_indices(env: str | None, uuids: list[str]) -> list[int]:
     return chosen
 
 
+def _bare(uuid: str) -> str:
+    """A UUID without NVIDIA's 'GPU-'/'MIG-' prefix, lower case: torch's `_CUuuid` prints the bare form."""
+    u = uuid.strip().lower()
+    for prefix in ("gpu-", "mig-"):
+        u = u.removeprefix(prefix)
+    return u
+
+
+def cuda_uuids() -> list[str] | None:
+    """The bare UUIDs of the CUDA devices this process sees, in CUDA's order; None when torch has no CUDA here."""
+    try:
+        import torch
+
+        if not torch.cuda.is_available():
+            return None
+        return [_bare(str(torch.cuda.get_device_properties(i).uuid)) for i in range(torch.cuda.device_count())]
+    except (ImportError, RuntimeError, AssertionError) as err:
+        log.debug("no CUDA device list: %s", err)
+        return None
+
+
+def _mig_parents(handles: list[Any]) -> dict[str, tuple[int, str]]:
+    """bare MIG-instance UUID -> (parent NVML index, the instance's UUID), for GPUs in MIG mode."""
+    out: dict[str, tuple[int, str]] = {}
+    for index, handle in enumerate(handles):
+        try:
+            count = pynvml.nvmlDeviceGetMaxMigDeviceCount(handle)
+        except (pynvml.NVMLError, AttributeError):
+            continue
+        for k in range(count):
+            try:
+                mig_uuid = _text(pynvml.nvmlDeviceGetUUID(pynvml.nvmlDeviceGetMigDeviceHandleByIndex(handle, k)))
+            except pynvml.NVMLError:
+                continue
+            out[_bare(mig_uuid)] = (index, mig_uuid)
+    return out
+
+
+def cuda_to_nvml(cuda: list[str], uuids: list[str], handles: list[Any]) -> list[tuple[int, str]]:
+    """For each CUDA device in CUDA's order: (its NVML index, scope), matched by UUID; a MIG instance maps to its
+    parent GPU with scope 'whole-gpu (MIG instance ...)'. A device NVML does not show is left out, with a warning."""
+    by_uuid = {_bare(u): i for i, u in enumerate(uuids)}
+    migs: dict[str, tuple[int, str]] | None = None
+    out: list[tuple[int, str]] = []
+    for n, u in enumerate(cuda):
+        if u in by_uuid:
+            out.append((by_uuid[u], "gpu"))
+            continue
+        migs = _mig_parents(handles) if migs is None else migs
+        if u in migs:
+            parent, mig_uuid = migs[u]
+            out.append((parent, f"whole-gpu (MIG instance {mig_uuid}: NVML meters the parent GPU)"))
+        else:
+            log.warning("CUDA device %d (UUID %s) is not among the GPUs NVML lists; it is not metered", n, u)
+            out.append((-1, "gpu"))
+    return out
+
+
 def probe() -> NvmlProbe:
     """Initialise NVML and list the visible devices and what each supports. Never raises."""
     result = NvmlProbe()
@@ -104,7 +170,14 @@ def probe() -> NvmlProbe:
         result.problem = f"NVML could not list devices ({err})"
         return result
     env = os.environ.get("CUDA_VISIBLE_DEVICES")
-    for visible, index in enumerate(visible_indices(env, uuids)):
+    cuda = cuda_uuids()
+    if cuda is not None:
+        mapping, mapped_by = cuda_to_nvml(cuda, uuids, handles), "uuid"
+    else:
+        mapping, mapped_by = [(i, "gpu") for i in visible_indices(env, uuids)], "CUDA_VISIBLE_DEVICES"
+    for visible, (index, scope) in enumerate(mapping):
+        if index < 0:
+            continue
         handle = handles[index]
         device = GpuDevice(
             index=index,
@@ -114,6 +187,8 @@ def probe() -> NvmlProbe:
             handle=handle,
             counter_supported=_supports(pynvml.nvmlDeviceGetTotalEnergyConsumption, handle),
             power_supported=_supports(pynvml.nvmlDeviceGetPowerUsage, handle),
+            scope=scope,
+            mapped_by=mapped_by,
         )
         if not (device.counter_supported or device.power_supported):
             device.problem = "neither the energy counter nor power readings are supported"
@@ -172,7 +247,8 @@ class NvmlCounterChannel(Channel):
         return max(delta, 0) / 1e3
 
     def describe(self) -> dict[str, object]:
-        return {**super().describe(), "name": self.gpu.name, "uuid": self.gpu.uuid, "nvml_index": self.gpu.index}
+        return {**super().describe(), "name": self.gpu.name, "uuid": self.gpu.uuid, "nvml_index": self.gpu.index,
+                "scope": self.gpu.scope, "mapped_by": self.gpu.mapped_by}
 
 
 class NvmlPowerChannel(Channel):
@@ -202,4 +278,5 @@ class NvmlPowerChannel(Channel):
         return energy
 
     def describe(self) -> dict[str, object]:
-        return {**super().describe(), "name": self.gpu.name, "uuid": self.gpu.uuid, "period_s": self.poll_period_s}
+        return {**super().describe(), "name": self.gpu.name, "uuid": self.gpu.uuid, "period_s": self.poll_period_s,
+                "scope": self.gpu.scope, "mapped_by": self.gpu.mapped_by}

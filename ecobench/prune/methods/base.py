@@ -1,7 +1,8 @@
 """The method registry: a pruning method is one module declaring its name, options, needs and score function.
 
-The suite schema, `--set`, "did you mean" hints, `validate`'s description, the sweep and the runner all read
-`REGISTRY`, so adding a method touches its own module (and its test) only.
+`validate`'s description, the sweep and the runner read `REGISTRY`; the suite schema, `--set` and "did you mean"
+hints read the options models that `register` records in `ecobench.config.methods` (the config layer imports no
+method). Adding a method touches its own module (and its test) only.
 """
 
 from __future__ import annotations
@@ -10,9 +11,7 @@ from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import field_validator
-
-from ecobench.config.base import Config
+from ecobench.config.methods import OPTIONS, MethodOptions  # methods subclass MethodOptions from here too
 
 if TYPE_CHECKING:
     import torch
@@ -21,33 +20,6 @@ if TYPE_CHECKING:
 # What a method may read. `weights`: the dense model's final weights; `recorded`: state recorded during dense
 # training (a RecordSpec); `calibration`: activations of calibration batches; `gradients`: gradients of them.
 NEEDS = ("weights", "recorded", "calibration", "gradients")
-
-
-class MethodOptions(Config):
-    """Options every method takes. A method's own class adds `name: Literal["<its name>"]` and its fields."""
-
-    name: str
-    label: str | None = None  # the method's name in results (default: the method name)
-
-    @field_validator("label")
-    @classmethod
-    def _not_reserved(cls, v: str | None) -> str | None:
-        if v in ("dense", "dense+recover"):
-            raise ValueError(f"label {v!r} names a reference cell; choose another")
-        return v
-
-    @property
-    def display(self) -> str:
-        return self.label or self.name
-
-    def cut_points(self, ratios: list[float], scopes: list[str]) -> list[tuple[str, float | None, float | None]]:
-        """(scope, ratio, multiplier) of each cell this method contributes to a seed; ratio 0 is the dense cell."""
-        return [(scope, r, None) for scope in scopes for r in ratios if r > 0]
-
-    def problems(self, suite: Any) -> list[tuple[str, str]]:
-        """Problems this method sees in the rest of the suite (a Suite): (dotted suite field, message) each.
-        `runner.check_suite` reports them with the file and line of that field, before any work."""
-        return []
 
 
 @dataclass
@@ -143,12 +115,14 @@ def register(method: Method) -> Method:
     if unknown:
         raise ValueError(f"method {method.name!r} needs unknown inputs {sorted(unknown)}; known: {NEEDS}")
     REGISTRY[method.name] = method
+    OPTIONS[method.name] = method.options  # what the suite schema validates its entries with
     return method
 
 
 def unregister(name: str) -> None:
     """For tests that register a method of their own."""
     REGISTRY.pop(name, None)
+    OPTIONS.pop(name, None)
 
 
 def method_names() -> list[str]:

@@ -1,20 +1,46 @@
 """The suite's `footprint:` section: which meters to use, how long to measure idle, and the site.
 
 Every field has a default, so `footprint: {}` works. Country and region are checked against
-codecarbon's bundled data here, so a typo is a load-time error rather than a silent world average.
+codecarbon's bundled data here, so a typo is a load-time error rather than a silent world average. That data is read
+by `ecobench.footprint.grid`, which hands itself to `use_places` when the footprint package is imported: the config
+layer imports nothing of the library.
 """
 
 from __future__ import annotations
 
 import difflib
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ecobench.config.base import Config
-from ecobench.footprint import grid
 
 PresetName = Literal["world-average", "us-average", "hyperscaler"]
+HydroEvaporation = Literal["exclude", "include"]
+
+
+class Places(Protocol):
+    """What the site validators read of the grid data (ecobench/footprint/grid.py is one)."""
+
+    def known_countries(self) -> frozenset[str]: ...
+
+    def known_regions(self, country: str) -> frozenset[str]: ...
+
+    def preset_values(self, preset: str) -> dict[str, Any]: ...
+
+
+_places: list[Places] = []
+
+
+def use_places(places: Places) -> None:
+    """Where country and region names are checked (the footprint package calls this when imported)."""
+    _places[:] = [places]
+
+
+def _grid() -> Places:
+    if not _places:
+        raise RuntimeError("no grid data for site validation: import ecobench.footprint before validating a site")
+    return _places[0]
 
 
 class SiteConfig(Config):
@@ -33,7 +59,7 @@ class SiteConfig(Config):
     wue_l_per_kwh: float | None = Field(None, ge=0)  # on-site water (cooling), litres per kWh of IT energy
     ewif_l_per_kwh: float | None = Field(None, ge=0)  # off-site water, litres per kWh generated; overrides the mix
     # reservoir evaporation in the mix-derived EWIF: exclude (Li et al.'s code) or include (Macknick et al. median)
-    hydro_evaporation: grid.HydroEvaporation = "exclude"
+    hydro_evaporation: HydroEvaporation = "exclude"
 
     @field_validator("country")
     @classmethod
@@ -41,7 +67,7 @@ class SiteConfig(Config):
         if value is None:
             return None
         code = value.upper()
-        countries = grid.known_countries()
+        countries = _grid().known_countries()
         if code not in countries:
             close = difflib.get_close_matches(code, sorted(countries), n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
@@ -55,6 +81,7 @@ class SiteConfig(Config):
             return None
         if "country" not in info.data:  # the country itself failed; that error says enough
             return value
+        grid = _grid()
         country = info.data["country"] or grid.preset_values(info.data.get("preset", "world-average")).get("country")
         if country is None:
             raise ValueError("region needs a country (ISO alpha-3), e.g. country: USA")
