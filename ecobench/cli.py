@@ -1,4 +1,4 @@
-"""Command line: run, validate, doctor, compare, statement, plot, report.
+"""Command line: run, validate, doctor, compare, statement, claims, plot, report.
 
 A user error prints one line per problem and exits 2; a failed cell makes `run` exit 1; `run` stopped by
 footprint.budget exits 3 (resumable); a bug shows its traceback.
@@ -106,8 +106,8 @@ def _kernels(args: argparse.Namespace) -> int:
     """`doctor --kernels SUITE`: the suite's layer shapes through every execution this machine has (ecobench/kernels)."""
     import time
 
-    from ecobench.config.load import load_suite
     from ecobench.errors import UserError
+    from ecobench.suites import load_suite
 
     if args.suite is None:
         raise UserError("doctor --kernels needs a suite: ecobench doctor --kernels suites/llm.yaml")

@@ -57,6 +57,9 @@ def check_suite(sf: SuiteFile, fetch: bool = True) -> TokenData | None:
     for i, m in enumerate(suite.prune.methods):
         for field, message in m.problems(suite):
             problems.append(f"{sf.where(field)}: prune.methods[{i}] ({m.display}): {field}: {message}")
+    from ecobench.claims.checks import claim_problems  # groups that select no cell, metrics the runs lack
+
+    problems += claim_problems(suite, sf.source, sf.lines)
     if not found:
         from ecobench.families.checks import family_problems
 

@@ -95,7 +95,8 @@ if [ $GPU = 1 ]; then
 else  # the CPU: one method, one ratio (the sections, not the numbers, are what is checked)
   rm -rf "$OUT/smoke"
   run 150 "smoke" "${ECOBENCH[@]}" run suites/smoke.yaml --device cpu --new -q --out "$OUT/smoke" \
-    --set 'prune.methods=[{name: magnitude}]' --set 'prune.ratios=[0.5]' --set prune.scope=layer
+    --set 'prune.methods=[{name: magnitude}]' --set 'prune.ratios=[0.5]' --set prune.scope=layer \
+    --set eval.inference_tokens=2 --set 'eval.inference_batch_sizes=[1]'
 fi
 
 step "NVML energy counter vs integrated power, one 30 s window"
@@ -107,8 +108,9 @@ run 60 "shortcheck" "$PY" -m ecobench.gpucheck shortcheck --device "$DEV" --burs
 SMALL=()  # on the CPU a smaller shape of the same suite: the sections, not the numbers, are checked there
 if [ $GPU = 1 ]; then STEPS=300; EVERY=100; PREC=bf16; else
   STEPS=12; EVERY=6; PREC=fp32
-  SMALL=(--set train.batch_size=4 --set data.context=64 --set model.n_layer=2 --set eval.batch_size=8
-         --set 'eval.inference_batch_sizes=[1]')
+  SMALL=(--set train.batch_size=4 --set data.context=64 --set model.n_layer=2 --set model.n_head=2
+         --set model.n_embd=64 --set eval.batch_size=8 --set eval.batches=2 --set 'eval.inference_batch_sizes=[1]'
+         --set eval.inference_tokens=4 --set eval.prefill_batches=1)
 fi
 step "paper-llm: $STEPS $PREC training steps on $DEV"
 rm -rf "$OUT/paper-llm"

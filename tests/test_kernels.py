@@ -90,3 +90,14 @@ def test_doctor_kernels_prints_its_table_then_validate_reads_it(tmp_path) -> Non
     assert val.returncode == 0 and "kernels (doctor --kernels, " in val.stdout and "unstructured: " in val.stdout
     bad = run_cli("doctor", "--kernels", env=env)
     assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].endswith("suites/llm.yaml")
+
+
+def test_doctor_kernels_refuses_in_one_line(capsys) -> None:
+    """No suite, or a pretrained one (its shapes need its weights loaded): one line, exit 2, nothing measured."""
+    from ecobench.cli import main
+
+    assert main(["doctor", "--kernels"]) == 2
+    assert capsys.readouterr().err.strip().endswith("ecobench doctor --kernels suites/llm.yaml")
+    assert main(["doctor", "--kernels", str(SUITES / "pretrained-llm.yaml")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pretrained model's shapes are not read without loading it" in err[0]

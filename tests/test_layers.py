@@ -20,7 +20,7 @@ atomic signals record integrity device footprint sweep report.units
 data
 train families models domains
 prune
-store results dense measure cell accounting run_parts forecast provenance executors runner gpucheck suites
+store results dense measure cell accounting run_parts forecast provenance executors runner gpucheck suites claims
 report
 cli __main__
 """

@@ -32,7 +32,9 @@ LATER_DEFAULTS: tuple[tuple[str, Any], ...] = (
     ("eval.precision", None),
     ("run", {"device": "auto", "deterministic": False}),
 )
-NEVER_COUNTED = ("footprint.budget", "train.log_every")  # a ceiling on the cost; how often the loss is read
+# a ceiling on the cost; how often the loss is read; the claims a run is judged by (they read results, compute none:
+# adding claims to a finished suite keeps its folders, and `ecobench claims --suite` judges them)
+NEVER_COUNTED = ("footprint.budget", "train.log_every", "claims")
 
 
 def _drop(d: dict[str, Any], path: str, only_if: Any = ...) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from pydantic import Field, PlainSerializer, PlainValidator, field_validator, mo
 from pydantic_core import PydanticCustomError
 
 from ecobench.config.base import UNSAFE_CHARS, Config, fingerprint_of, visible
+from ecobench.config.claims import Claim, unique_claim_names
 from ecobench.config.footprint import FootprintConfig
 from ecobench.config.methods import MethodOptions, registered_options
 from ecobench.config.structures import structure_name
@@ -323,6 +324,7 @@ class Suite(Config):
     eval: EvalConfig = EvalConfig()
     footprint: FootprintConfig = FootprintConfig()
     run: RunConfig = RunConfig()  # device and determinism
+    claims: list[Claim] = Field(default_factory=list)  # hypotheses the run is judged by (config/claims.py)
 
     def grid_too_large(self) -> bool:
         """More than MAX_CELLS cells? Counted method by method, stopping past the cap, so a huge grid is never built."""
@@ -342,6 +344,11 @@ class Suite(Config):
             raise ValueError(f"name is {len(v.encode('utf-8'))} bytes; at most {room} (the results folder "
                              f"'<name>{RUN_STAMP}' must fit the file system's {NAME_MAX}-byte names)")
         return v
+
+    @field_validator("claims")
+    @classmethod
+    def _claims(cls, v: list[Claim]) -> list[Claim]:
+        return unique_claim_names(v)
 
     @field_validator("seeds")
     @classmethod

@@ -49,7 +49,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if agg.empty:
         raise UserError(f"{', '.join(args.runs)}: no finished cells to compare")
     text = render(agg, args.format, metrics, phases, args.view, args.amortise_training)
-    lines = run_total_lines(runs)
+    lines = run_total_lines(runs) + claim_lines(runs)
     if args.format in ("table", "markdown"):
         text += "\n" + "".join(f"{'- ' if args.format == 'markdown' else ''}{ln}\n" for ln in lines)
     elif args.format == "latex":
@@ -77,6 +77,34 @@ def _cmd_statement(args: argparse.Namespace) -> int:
     fields = args.format in standards.FORMATS  # sci, ai-act: a standard's fields; else the paragraph
     _write(standards.standard(args.run, args.format) if fields else statement(args.run, args.format), args.output)
     return 0
+
+
+def _cmd_claims(args: argparse.Namespace) -> int:
+    from ecobench.claims.folder import judge_folder
+    from ecobench.claims.render import render
+
+    if args.output:
+        check_output(args.output, "file", [args.run], "--output")
+    verdicts = judge_folder(args.run, args.suite, args.force)
+    if not verdicts:
+        raise UserError(f"{args.run}: its suite states no claims (add `claims:` to the suite and pass it with --suite)")
+    _write(render(verdicts, args.format, f"claims of {Path(args.run).name}"), args.output)
+    return 1 if args.strict and any(v.verdict != "holds" for v in verdicts) else 0
+
+
+def claim_lines(runs) -> list[str]:
+    """Per run whose suite states claims: its verdict lines (compare prints them under its table)."""
+    from ecobench.claims.folder import judge_loaded
+    from ecobench.claims.judge import headline
+    from ecobench.claims.render import lines
+
+    out = []
+    for name in runs.names:
+        verdicts = judge_loaded(runs.manifests[name], runs.rows[runs.rows["run"] == name], name)
+        if verdicts:
+            out += [f"claims of {name}: {headline(verdicts)} (paired by seed, Holm across the claims)",
+                    *lines(verdicts, says=False)]
+    return out
 
 
 def _ratio(text: str | None) -> float | None:
@@ -146,6 +174,18 @@ def add_report_commands(sub: argparse._SubParsersAction) -> None:
                          "Intensity, ISO/IEC 21031) or ai-act (EU AI Act Annex XI energy and compute)")
     sp.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
     sp.set_defaults(func=_cmd_statement)
+
+    sp = sub.add_parser("claims", help="the verdict on each claim of the suite (holds, contradicted, inconclusive), "
+                        "paired by seed with Holm's correction")
+    sp.add_argument("run", metavar="RUN", help="results folder written by `ecobench run`")
+    sp.add_argument("--format", choices=("table", "markdown", "latex", "json"), default="table")
+    sp.add_argument("--suite", metavar="FILE", help="judge the claims of this suite file (the same experiment; only "
+                    "`claims:` may differ) instead of those the run was started with")
+    sp.add_argument("--strict", action="store_true", help="exit 1 when any claim does not hold (for a paper's CI); "
+                    "otherwise the exit status is 0 whatever the verdicts")
+    sp.add_argument("--force", action="store_true", help="judge rows of another suite too (with a warning)")
+    sp.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
+    sp.set_defaults(func=_cmd_claims)
 
     sp = sub.add_parser("plot", help="the paper figures as PDF, SVG and 300-dpi PNG")
     _runs_args(sp)

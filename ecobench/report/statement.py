@@ -58,10 +58,13 @@ def facts(run: str | Path) -> dict[str, Any]:
                            "session finished); re-run the suite with this version of ecobench")
     fp = m.get("footprint") or {}
     site = fp.get("site") or {}
+    from ecobench.claims.folder import judge_folder
+
     return {"manifest": m, "total": total, "footprint": fp, "site": site,
             "cells": len({r.key for r in records}), "planned": len(m.get("cells") or []),
             "intervals": ranges.run_intervals(site, total.totals, total.sources) if total.totals else None,
-            "embodied": ranges.run_embodied_g(m), "records": records, "contended": contended(records)}
+            "embodied": ranges.run_embodied_g(m), "records": records, "contended": contended(records),
+            "claims": judge_folder(run)}  # the suite's stated claims and their verdicts ([] when it states none)
 
 
 def _with_range(f: dict[str, Any], q: str) -> str:
@@ -137,6 +140,10 @@ def sentences(f: dict[str, Any]) -> list[str]:
         out.append(f"Before running, ecobench forecast {with_unit(e['point'], 'energy_kwh')} "
                    f"({with_unit(e['low'], 'energy_kwh')} to {with_unit(e['high'], 'energy_kwh')}) from a "
                    "calibration probe on the same machine.")
+    if f.get("claims"):
+        from ecobench.claims.render import sentence
+
+        out.append(sentence(f["claims"]))
     v = m.get("versions") or {}
     sw = ", ".join(f"{k} {v[k]}" for k in SOFTWARE if v.get(k) and v[k] != "absent")
     out.append(f"Software: {sw}.")

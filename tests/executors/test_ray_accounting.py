@@ -10,12 +10,12 @@ import sys
 import pytest
 import torch
 
-from ecobench.config.load import load_suite
 from ecobench.executors import driver_footprint
 from ecobench.executors.ray import remote_kw, task_device
 from ecobench.footprint import FootprintConfig, Monitor
 from ecobench.footprint.meters.estimate import process_tree_cpu_s
 from ecobench.runner import prepare_device
+from ecobench.suites import load_suite
 from tests.conftest import SUITES
 from tests.footprint.conftest import FakeGpu
 

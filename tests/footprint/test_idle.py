@@ -55,8 +55,8 @@ def test_no_baseline_asked_for_is_said() -> None:
 
 def test_ray_workers_take_the_same_baseline_after_their_warm_up(monkeypatch) -> None:
     """Before, a worker measured its baseline inside Monitor.start(), before its warm-up and before CUDA started."""
-    from ecobench.config.load import load_suite
     from ecobench.executors import ray as ray_executor
+    from ecobench.suites import load_suite
     from tests.conftest import SUITES
 
     calls: list[str] = []

@@ -216,6 +216,31 @@ CATALOGUE = [
          ":5: data.path: {corpus}:1: not a JSON object"),
     Case("llava_patch_does_not_divide_the_image", edit("  n_embd: 16", "  n_embd: 16\n  family: llava\n  patch_size: 3"),
          ":7: model: image_size (8) must be divisible by patch_size (3)"),
+    # claims: what they name must exist in the sweep and the family's metrics (ecobench/claims/checks.py)
+    Case("claims_unknown_method", BASE + "claims:\n  - name: c\n    form: better\n    cells: {method: magnitud}\n",
+         ":23: claims[0].cells.method: unknown method 'magnitud' (did you mean 'magnitude'?); the suite's methods: "
+         "magnitude"),
+    Case("claims_empty_group", BASE + "claims:\n  - name: c\n    form: better\n    cells: {ratio: {min: 0.6, max: 0.9}}\n",
+         ":23: claims[0].cells: the group (all methods r0.6–0.9) selects no cell of the sweep"),
+    Case("claims_ratio_not_in_sweep", BASE + "claims:\n  - name: c\n    form: better\n    cells: {ratio: [0.3, 0.5]}\n",
+         ":23: claims[0].cells.ratio: 0.3 not in the sweep; prune.ratios: 0, 0.5"),
+    Case("claims_metric_absent_for_the_family",
+         BASE + "claims:\n  - name: c\n    form: better\n    metric: accuracy\n    cells: {method: magnitude}\n",
+         ":23: claims[0].metric: 'accuracy' is not reported for a causal-lm model; its metrics are loss, bpc, ppl"),
+    Case("claims_control_without_recovery",
+         BASE + "claims:\n  - name: c\n    form: better\n    cells: {method: magnitude}\n    than: dense+recover\n",
+         ":24: claims[0].than: 'dense+recover' exists only when pruned cells recover (prune.recover_steps > 0)"),
+    Case("claims_unknown_form", BASE + "claims:\n  - name: c\n    form: beter\n    cells: {method: magnitude}\n",
+         ":22: claims[0].form: 'beter' is not one of 'not_worse', 'better', 'much_worse' or 'ratio_below' (did you "
+         "mean 'better'?)"),
+    Case("claims_unknown_group_key", BASE + "claims:\n  - name: c\n    form: better\n    cells: {methd: magnitude}\n",
+         ":23: claims[0].cells.methd: unknown key (did you mean 'method'?)"),
+    Case("claims_not_worse_without_margin",
+         BASE + "claims:\n  - name: c\n    form: not_worse\n    cells: {method: magnitude}\n",
+         ":21: claims[0]: a not_worse claim needs `margin`"),
+    Case("claims_ratio_metric_not_measured",
+         BASE + "claims:\n  - name: c\n    form: ratio_below\n    metric: decode_b1_ratio\n    cells: {method: magnitude}\n"
+         "    bound: 1.0\n", ":23: claims[0].metric: decode_b1_ratio: the suite measures no decode"),
 ]
 
 
