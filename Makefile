@@ -1,4 +1,6 @@
-# `make run`: set up and run the main job.  `make test`: set up, lint and run every test.
+# `make run`: set up and run the main job.  `make test`: set up, lint and run every test: the fast tier (not marked
+# slow), then the slow tier (end-to-end runs), printing each one's duration; it fails if either tier fails.
+# `make test-fast`: the fast tier alone (the developer's loop).
 # Both install into a project virtual environment, .venv, made with $(PYTHON) (never the interpreter's own
 # site-packages, which Debian and Ubuntu refuse: PEP 668). It is set up once, again only when pyproject.toml
 # changes or another PYTHON is asked for.
@@ -7,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 READY := $(VENV)/.installed
 
-.PHONY: setup run test lint bench FORCE
+.PHONY: setup run test test-fast lint bench FORCE
 
 # The venv remembers the PYTHON it was made with; asking for another one makes it afresh.
 $(VENV)/.python: FORCE
@@ -35,7 +37,14 @@ run: setup
 	$(BIN)/ecobench run suites/llm.yaml
 
 test: lint
-	$(BIN)/python -m pytest -q
+	@t0=$$(date +%s); $(BIN)/python -m pytest -q -m "not slow"; fast=$$?; t1=$$(date +%s); \
+	$(BIN)/python -m pytest -q -m slow; slow=$$?; t2=$$(date +%s); \
+	echo "test timing: fast tier (not slow) $$((t1 - t0)) s, slow tier $$((t2 - t1)) s, whole $$((t2 - t0)) s"; \
+	[ $$fast -eq 0 ] && [ $$slow -eq 0 ]
+
+test-fast: lint
+	@t0=$$(date +%s); $(BIN)/python -m pytest -q -m "not slow"; rc=$$?; \
+	echo "test timing: fast tier (not slow) $$(($$(date +%s) - t0)) s"; exit $$rc
 
 lint: setup
 	$(BIN)/ruff check ecobench tests benchmarks scripts

@@ -7,6 +7,7 @@ footprint.budget exits 3 (resumable); a bug shows its traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import sys
@@ -182,7 +183,31 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# errors of the environment, not of ecobench: one line each (a disk that fills mid-run, a read-only or looping path)
+ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ELOOP,
+                      errno.ENAMETOOLONG, errno.EMFILE, errno.ENFILE, errno.EIO}
+
+
+def _environment_line(err: OSError) -> str:
+    where = f"{err.filename}: " if err.filename else ""
+    line = f"{where}{err.strerror or err}"
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        line += ("; free some space and re-run the same command: a run resumes from its last whole row (rows and "
+                 "checkpoints are written whole or not at all)")
+    return line
+
+
+def _lenient_streams() -> None:
+    """A terminal or pipe that cannot encode 'Δ' or '±' (LC_ALL=C) gets \\u escapes instead of a traceback."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, OSError):
+            pass  # not a text stream we may reconfigure (a test's capture): nothing to do
+
+
 def main(argv: list[str] | None = None) -> int:
+    _lenient_streams()
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     main_thread = threading.current_thread() is threading.main_thread()
@@ -193,6 +218,17 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as err:
         for line in err.problems:
             print(f"error: {line}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        if err.errno not in ENVIRONMENT_ERRNOS:
+            raise
+        print(f"error: {_environment_line(err)}", file=sys.stderr)
+        return 2
+    except RuntimeError as err:  # Path.resolve() before Python 3.13 says ELOOP so
+        if not str(err).startswith("Symlink loop from "):
+            raise
+        print(f"error: {str(err).removeprefix('Symlink loop from ')}: a symlink loop (the path leads back to "
+              "itself)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; re-run the same command to resume", file=sys.stderr)

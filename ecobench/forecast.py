@@ -51,7 +51,7 @@ from ecobench.report.units import with_unit
 from ecobench.sweep import Cell
 from ecobench.train import evaluate, generate_tokens, make_optimizer
 
-SLACK = 1.5
+SLACK = 1.3
 RANGE_RULE = (f"point x (fastest / median probe step) x (probe's CPU share) / {SLACK:g} to point x (slowest / "
               f"median probe step) x {SLACK:g}, on the parts still to run (the start-up already spent is exact in "
               "`run`); CPU share = the probe steps' CPU seconds / (wall seconds x torch threads), at most 1; carbon "
@@ -75,6 +75,11 @@ class Calibration:
     probe_s: float  # the probe's wall time
     power_w: dict[str, float | None] = field(default_factory=dict)  # probe window's mean power per component
     cpu_attribution: str | None = None
+    # per method label: its own score + prune on the probe model (calibration/gradient methods: their forward and
+    # backward passes over the calibration windows, SparseGPT's solves); the others read weights or recorded state,
+    # costed as the magnitude mask
+    score_s: dict[str, float] = field(default_factory=dict)
+    reload_s: float = 0.0  # read the model's weights back from a safetensors file (each cell does it twice)
 
     @property
     def step_median_s(self) -> float:
@@ -117,12 +122,57 @@ def calibrate(suite: Suite, data: TokenData, monitor: Monitor) -> tuple[Calibrat
         targets = select_targets(model, suite.prune.targets)
         make_masks(Scores({n: p.detach().abs() for n, p in targets.items()}), 0.5, "layer", None)
         mask_s = time.perf_counter() - tic
+        reload_s = _time_reload(model)
+        score_s = _time_scoring(suite, data, model, mask_s)  # last: SparseGPT rewrites the probe model's weights
     m = w.result
     power = {c: (m.components[c].energy_j / m.wall_s if m.components[c].energy_j is not None and m.wall_s > 0
                  else None) for c in COMPONENTS}
     cal = Calibration(steps, cpu_share, eval_batch_s, token_s, data_s, build_s, mask_s, time.perf_counter() - t0, power,
-                      m.components["cpu"].attribution)
+                      m.components["cpu"].attribution, score_s, reload_s)
     return cal, m
+
+
+def _time_reload(model: torch.nn.Module) -> float:
+    """Seconds to read the model's weights back from a safetensors file, as every cell does twice (dense.load_dense:
+    the cell's model and the dense reference beside it); the file is written outside the timing."""
+    import tempfile
+
+    from safetensors.torch import load_model, save_model
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = f"{tmp}/probe.safetensors"
+        save_model(model, path)
+        tic = time.perf_counter()
+        load_model(model, path, strict=False)
+        return time.perf_counter() - tic
+
+
+def _time_scoring(suite: Suite, data: TokenData, model: torch.nn.Module, mask_s: float) -> dict[str, float]:
+    """Per method label, the seconds of its score and prune phases on the probe model: methods that read
+    calibration batches or gradients run for real (their cost is in those passes, and SparseGPT's per-layer solves,
+    not in a mask); the others cost what the magnitude mask did."""
+    from ecobench.data.calibration import calibration_problem, draw_calibration
+    from ecobench.prune.methods import REGISTRY, ScoreInputs
+
+    out: dict[str, float] = {}
+    device = model_device(model)
+    for m in suite.prune.methods:
+        spec = REGISTRY[m.name]
+        if not spec.needs & {"calibration", "gradients"} or calibration_problem(data, suite.prune.calibration):
+            out[m.display] = mask_s
+            continue
+        tic = time.perf_counter()
+        targets = select_targets(model, suite.prune.targets)
+        calibration = to_device(draw_calibration(data, suite.prune.calibration), device)
+        inputs = ScoreInputs(weights={n: p.detach() for n, p in targets.items()}, model=model, calibration=calibration,
+                             targets=targets)
+        if spec.prune is not None:
+            spec.prune(m, inputs, 0.5, "layer")
+        else:
+            make_masks(spec.score(m, inputs), 0.5, "layer", None, release=True)
+        synchronize(device)
+        out[m.display] = time.perf_counter() - tic
+    return out
 
 
 def _timed(work: Callable[[], object]) -> float:
@@ -188,7 +238,8 @@ def work_seconds(suite: Suite, data: TokenData, cal: Calibration, cells: list[Ce
         min(suite.eval.batches, math.ceil(n_windows / eval_bs))
     periodic = (tr.steps - 1) // tr.eval_interval if tr.eval_interval else 0
     per_eval_4 = 4 * cal.eval_batch_s * tr.batch_size / eval_bs  # train()'s check: 4 batches of train.batch_size
-    pruned = [c for c in cells if not c.is_dense]
+    pruned = [c for c in cells if not c.is_dense and not c.is_control]
+    controls = [c for c in cells if c.is_control]
     runs = 1 + 2 * suite.footprint.repeats  # each paired workload: a warm-up, then repeats x (cell, dense)
     e = suite.eval
     # decode steps, and prefill as prompt batches costed like decode steps of the prompt's length / 4 (one pass)
@@ -196,11 +247,18 @@ def work_seconds(suite: Suite, data: TokenData, cal: Calibration, cells: list[Ce
                 for step_s in (cal.token_s or {}).values()) if e.inference_tokens else 0.0
     return {
         "dense training": len(dense_seeds) * (cal.build_s + tr.steps * step + periodic * per_eval_4),
-        "cell set-up (data, model)": len(cells) * (cal.data_s + cal.build_s),
-        "score and prune": len(pruned) * cal.mask_s,
-        "recovery": len(pruned) * suite.prune.recover_steps * step,
+        # each cell builds its model and the dense reference, and reads both from the checkpoint
+        "cell set-up (data, models)": len(cells) * (cal.data_s + 2 * (cal.build_s + cal.reload_s)),
+        "score and prune": sum(cal.score_s.get(c.method, cal.mask_s) for c in pruned),
+        "recovery": (len(pruned) + len(controls)) * suite.prune.recover_steps * step,
         "evaluation": len(cells) * (eval_batches + 2 * suite.footprint.repeats * e.energy_batches) * cal.eval_batch_s,
+        # eval.domains: each cell is also evaluated on every extra corpus (batches counted as the main corpus's)
+        "evaluation on eval.domains": len(cells) * len(e.domains) * (
+            eval_batches if e.domain_batches in (None, "all") else min(e.domain_batches, eval_batches))
+        * cal.eval_batch_s,
         "inference": len(cells) * infer,
+        # each session: a warm-up and footprint.noise_windows identical eval windows (measure.noise_floor)
+        "noise floor": (suite.footprint.noise_windows + 1) * e.energy_batches * cal.eval_batch_s,
         "idle baseline": suite.footprint.idle_seconds,
     }
 
@@ -247,7 +305,7 @@ def make_forecast(suite: Suite, data: TokenData, cal: Calibration, probe: Measur
     lo_f = steps[0] / cal.step_median_s * cal.cpu_share / SLACK
     hi_f = steps[-1] / cal.step_median_s * SLACK
     idle_w = _idle_power(cal)
-    busy_s = sum(v for k, v in parts.items() if k != "idle baseline") + cal.probe_s
+    busy_s = sum(v for k, v in parts.items() if k != "idle baseline")  # the probe is in the start-up already
     up = startup_energy_j(probe, startup)
     up_j = sum(v for v in up.values() if v is not None) if any(v is not None for v in up.values()) else None
     busy_w = _total(cal.power_w)
@@ -276,8 +334,9 @@ def make_forecast(suite: Suite, data: TokenData, cal: Calibration, probe: Measur
     cal_d = asdict(cal) | {"step_median_s": cal.step_median_s, "startup_wall_s": startup.wall_s,
                            "startup_cpu_s": startup.cpu_s, "startup_known": startup_known,
                            "idle_power_w": idle_w}
-    return Forecast(len(cells), wall, energy, co2e, water, {"start-up so far": spent_s, "calibration probe":
-                    cal.probe_s, **parts}, cal_d)
+    # `startup` was taken after the probe: it holds the probe, shown apart (counted once)
+    return Forecast(len(cells), wall, energy, co2e, water, {"start-up so far": max(0.0, spent_s - cal.probe_s),
+                    "calibration probe": cal.probe_s, **parts}, cal_d)
 
 
 def _total(power: dict[str, float | None]) -> float | None:

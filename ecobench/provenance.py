@@ -15,6 +15,7 @@ import torch
 from ecobench import __version__
 from ecobench.config.load import SuiteFile
 from ecobench.data.dataset import TokenData
+from ecobench.data.tokenizer import tokenizer_sha256
 from ecobench.device import describe, resolve_device
 from ecobench.record import SCHEMA_VERSION
 from ecobench.sweep import expand
@@ -55,6 +56,14 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def data_record(data: TokenData) -> dict[str, Any]:
+    """What the manifest says of the data; its two digests bind the folder (store.data_problem) as the suite does."""
+    return {"description": data.description, "corpus_sha256": data.corpus_sha256,
+            "tokenizer": data.tokenizer.identity(), "tokenizer_sha256": tokenizer_sha256(data.tokenizer),
+            "vocab_size": data.vocab_size, "train_tokens": data.train.numel(),
+            "val_tokens": data.val.numel()}  # image-question data: padded sequences
+
+
 def build_manifest(sf: SuiteFile, argv: list[str], data: TokenData) -> dict[str, Any]:
     suite = sf.suite
     gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
@@ -74,8 +83,7 @@ def build_manifest(sf: SuiteFile, argv: list[str], data: TokenData) -> dict[str,
         "suite_fingerprint": suite.fingerprint(),
         "suite": suite.model_dump(mode="json"),
         "cells": [c.key for c in expand(suite)],
-        "data": {"description": data.description, "corpus_sha256": data.corpus_sha256, "tokenizer": data.tokenizer.identity(),
-                 "vocab_size": data.vocab_size, "train_tokens": data.train.numel(), "val_tokens": data.val.numel()},  # image-question data: padded sequences
+        "data": data_record(data),
         "versions": _versions(),
         "hardware": {"cpu": _cpu_model(), "cpu_count": os.cpu_count(), "gpus": gpus, "platform": platform.platform()},
         "torch_threads": torch.get_num_threads(),

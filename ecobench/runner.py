@@ -28,10 +28,11 @@ from ecobench.footprint import Monitor
 from ecobench.footprint.idle import measure_idle_baseline
 from ecobench.forecast import budget_problem, calibrate, make_forecast
 from ecobench.integrity import MANIFEST, read_manifest
+from ecobench.limits import memory_problems
 from ecobench.measure import noise_floor, warm_up_process
 from ecobench.models.build import build_model, build_skeleton, count_params
 from ecobench.models.pretrained import pretrained_problem
-from ecobench.provenance import build_manifest
+from ecobench.provenance import build_manifest, data_record
 from ecobench.prune.methods import REGISTRY
 from ecobench.prune.targets import check_targets, describe_targets, select_targets
 from ecobench.record import CellRecord
@@ -71,6 +72,8 @@ def check_suite(sf: SuiteFile, fetch: bool = True) -> TokenData | None:
             data = load_data(suite.data, suite.model)
         except DataError as err:
             problems.append(f"{sf.where(err.field)}: {err}")
+    if data is not None and (mem := memory_problems(suite, data.vocab_size, data.context)):  # before building any
+        raise SuiteError(f"{sf.where(mem[0][0])}: {mem[0][0]}: {mem[0][1]}", [f"{sf.where(f)}: {f}: {m}" for f, m in mem])
     for domain in suite.eval.domains if data is not None else []:  # each extra domain loads and fits the context
         try:
             load_domain(suite, domain, fetch=False)
@@ -218,7 +221,7 @@ def run_suite(sf: SuiteFile, out: Path | None, argv: list[str], progress: bool =
         raise ResultsError(f"{out}: --new asks for a fresh run, but this folder exists and is not empty; give "
                            "another --out, or drop --new to resume it")
     # unwritable, full, locked, or holding another suite's results: say so now, before the meters' set-up
-    RunStore.preflight(out, suite.fingerprint(), suite.legacy_fingerprint())
+    RunStore.preflight(out, suite.fingerprint(), suite.legacy_fingerprint(), data_record(data))
     device = prepare_device(sf, executor)
     try:
         ran_by = ex.open(suite)
@@ -407,7 +410,8 @@ def describe_grid(sf: SuiteFile, data: TokenData | None) -> str:
         f"compute: run.device {suite.run.device}, train.precision {suite.train.precision}"
         + (", torch.compile" if suite.train.compile else "") + (", deterministic kernels" if suite.run.deterministic
                                                                  else ""),
-        f"footprint: eval, prefill and decode (batch {suite.eval.inference_batch_sizes}) measured "
-        f"{suite.footprint.repeats} times per cell beside the seed's dense model (A/B/A/B)",
+        "footprint: eval" + (f", prefill and decode (batch {suite.eval.inference_batch_sizes})" if suite.eval.inference_tokens
+                              else " (no prefill or decode: eval.inference_tokens is 0)")
+        + f" measured {suite.footprint.repeats} times per cell beside the seed's dense model (A/B/A/B)",
     ]
     return "\n".join(lines)

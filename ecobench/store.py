@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ecobench.atomic import write_json
+from ecobench.config.base import visible
 from ecobench.errors import LockedError, ResultsError
 from ecobench.integrity import CELLS, MANIFEST, check_rows, read_manifest, seal_manifest
 from ecobench.record import CellRecord, parse_record, seal_row
@@ -34,7 +35,7 @@ def _pid_alive(pid: int) -> bool:
         return False  # os.kill(0 or -1, ...) would address a whole process group
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # beyond a pid_t: no such process can exist
         return False
     except PermissionError:
         return True
@@ -58,6 +59,8 @@ class Lock:
             holder = self._holder()
             if holder is None:
                 continue  # vanished between our calls: try again
+            if holder.get("directory"):
+                raise LockedError(self._held_message(holder))
             if self._stale(holder, me["host"]):
                 log.warning("taking over a stale lock of dead process %s", holder.get("pid"))
                 # rename-then-remove so that two processes racing for the stale lock cannot both win
@@ -74,7 +77,7 @@ class Lock:
     def check(self) -> None:
         """Refuse now, before slow set-up, if a live process holds the lock (acquire() still decides for real)."""
         holder = self._holder()
-        if holder is not None and not self._stale(holder, socket.gethostname()):
+        if holder is not None and (holder.get("directory") or not self._stale(holder, socket.gethostname())):
             raise LockedError(self._held_message(holder))
 
     def _create(self, me: dict) -> bool:
@@ -109,19 +112,30 @@ class Lock:
         return holder.get("host") == host and not _pid_alive(pid)
 
     def _held_message(self, holder: dict) -> str:
+        if holder.get("directory"):
+            return f"{self.path}: is a folder, not an ecobench lock file; remove it and re-run"
+        if not isinstance(holder.get("pid"), int):  # unreadable: taken over once STALE_UNREADABLE_S old
+            return (f"{self.path.parent}: the lock file {self.path} is unreadable (being written, or damaged); "
+                    f"re-run in {STALE_UNREADABLE_S:.0f} s to take it over, or remove it if no ecobench run is at work")
         return (
             f"{self.path.parent}: another ecobench run holds this results folder "
-            f"(pid {holder.get('pid')} on {holder.get('host')}, since {holder.get('since')}); "
+            f"(pid {holder.get('pid')} on {visible(holder.get('host'))}, since {visible(holder.get('since'))}); "
             f"wait for it, or remove {self.path} if that process is gone"
         )
 
     def _holder(self) -> dict | None:
+        """Who holds the lock (None: nobody). A lock that is not ecobench's JSON object (`null`, a list, damaged
+        bytes) holds as an unreadable one: stale once older than STALE_UNREADABLE_S."""
+        unknown = {"pid": "?", "host": "?", "since": "?"}
+        if self.path.is_dir() and not self.path.is_symlink():
+            return unknown | {"directory": True}
         try:
-            return json.loads(self.path.read_text())
+            holder = json.loads(self.path.read_text())
         except FileNotFoundError:
             return None
         except (OSError, ValueError):
-            return {"pid": "?", "host": "?", "since": "?"}
+            return unknown
+        return holder if isinstance(holder, dict) else unknown
 
     def release(self) -> None:
         holder = self._holder()
@@ -161,6 +175,8 @@ class RunStore:
         store.lock.acquire()
         try:
             old = resumable(root, fingerprint, legacy_fingerprint)
+            if old is not None and (problem := data_problem(old, manifest)):
+                raise ResultsError(f"{root}: {problem}")
             if old is not None:
                 if old["suite_fingerprint"] != fingerprint:  # schema 2, same suite: bind it to the new fingerprint
                     log.warning("%s: written by an older ecobench (results schema %s); its manifest now carries the "
@@ -182,7 +198,8 @@ class RunStore:
         return store
 
     @staticmethod
-    def preflight(root: Path, fingerprint: str, legacy_fingerprint: str | None = None) -> None:
+    def preflight(root: Path, fingerprint: str, legacy_fingerprint: str | None = None,
+                  data: dict | None = None) -> None:
         """Before any slow set-up, and creating nothing: refuse a results folder that cannot be created or
         written, whose disk is full, that another live run holds, or that holds another suite's results (or
         results without a whole manifest). open() checks again for real."""
@@ -200,6 +217,8 @@ class RunStore:
         old = resumable(root, fingerprint, legacy_fingerprint) if root.is_dir() else None
         if old is not None:
             check_rows(read_rows(root / CELLS), old)
+            if data is not None and (problem := data_problem(old, {"data": data})):
+                raise ResultsError(f"{root}: {problem}")
 
     def close(self) -> None:
         self.lock.release()
@@ -276,6 +295,11 @@ def resumable(root: Path, fingerprint: str, legacy_fingerprint: str | None = Non
         if debris:
             raise ResultsError(f"{root}: holds results ({', '.join(debris)}) but no {MANIFEST}, so nothing says which "
                                f"suite they belong to; use another --out (or restore {MANIFEST})")
+        foreign = sorted(p.name for p in root.iterdir() if not _ours(p.name)) if root.is_dir() else []
+        if foreign:
+            raise ResultsError(f"{root}: is not empty and not an ecobench results folder (it holds "
+                               f"{', '.join(map(repr, foreign[:3]))}{', ...' if len(foreign) > 3 else ''}); "
+                               "give an empty or new folder as --out")
         return None
     old = read_manifest(root)
     same = old["suite_fingerprint"] == fingerprint or (
@@ -284,6 +308,23 @@ def resumable(root: Path, fingerprint: str, legacy_fingerprint: str | None = Non
         raise ResultsError(f"{root}: this folder holds results of a different suite ({old['suite_name']!r}, "
                            f"fingerprint {old['suite_fingerprint']} != {fingerprint}); use another --out")
     return old
+
+
+def _ours(name: str) -> bool:
+    """What a folder being created holds before its manifest: the lock, and the temporary files of atomic writes."""
+    return name == LOCK or (name.startswith((f".{LOCK}.", f".{MANIFEST}.")) and name.endswith(".tmp"))
+
+
+def data_problem(old: dict, new: dict) -> str | None:
+    """Why the data loaded now is not the data a folder's earlier sessions used (None: the same, or unrecorded).
+    The corpus and the tokenizer bind a folder as its suite does: an edited `data.path` file would put new rows
+    beside rows of the old data, measured against a dense model trained on the old one."""
+    was, now = old.get("data") or {}, new.get("data") or {}
+    for key, what in (("corpus_sha256", "corpus"), ("tokenizer_sha256", "tokenizer")):
+        if was.get(key) and now.get(key) and was[key] != now[key]:
+            return (f"the {what} changed since this folder's earlier sessions (sha256 {was[key]} then, {now[key]} "
+                    "now); restore it, or run into a new --out")
+    return None
 
 
 def _check_path_length(path: Path) -> None:

@@ -3,10 +3,12 @@ other than unstructured decides them itself (N:M: one cell at its fixed sparsity
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from ecobench.config.methods import MethodOptions
 from ecobench.config.schema import Suite
+from ecobench.errors import SuiteError
 
 DENSE = "dense"  # a cell's method for the unpruned reference
 CONTROL = "dense+recover"  # the dense model trained the recovery steps too, no mask: the fair reference for recovery
@@ -74,6 +76,10 @@ def expand(suite: Suite) -> list[Cell]:
             for st in suite.prune.structures:
                 cells += [Cell(seed, m.display, scope, r, mult, st)
                           for scope, r, mult in _points(m, st, ratios, suite.prune.scopes)]
+    keys = Counter(c.key for c in cells)
+    if len(keys) != len(cells):  # the schema refuses what would collide; this keeps keys unique by construction
+        raise SuiteError(f"prune: cells share a key ({', '.join(k for k, n in keys.items() if n > 1)}); a row would "
+                         "hide another")
     return cells
 
 

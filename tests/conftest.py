@@ -13,6 +13,7 @@ import ecobench.suites  # noqa: F401 (registers the methods and grid data that s
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITES = ROOT / "suites"
+RUN_TIMEOUT_S = 1200  # a whole suite in a subprocess: ~20 s alone, minutes on a machine shared with other builds
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -37,6 +38,6 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300, env: dict
 def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A results folder written by the real runner from suites/smoke.yaml (about 20 s, once per test session)."""
     out = tmp_path_factory.mktemp("runs") / "smoke"
-    proc = run_cli("run", str(SUITES / "smoke.yaml"), "--out", str(out), "-q")
+    proc = run_cli("run", str(SUITES / "smoke.yaml"), "--out", str(out), "-q", timeout=RUN_TIMEOUT_S)
     assert proc.returncode == 0, proc.stderr
     return out

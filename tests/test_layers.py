@@ -20,7 +20,7 @@ atomic signals record integrity device footprint sweep report.units
 data
 train families models domains
 prune
-store results dense measure cell accounting run_parts forecast provenance executors runner gpucheck suites claims
+store results dense measure cell accounting run_parts forecast provenance executors runner gpucheck suites claims kernels limits
 report
 cli __main__
 """
@@ -133,9 +133,13 @@ def layer_of(module: str, layers: dict[str, int]) -> int | None:
 
 def back_up_imports(graph: dict[str, set[str]], layers: dict[str, int]) -> list[str]:
     """'a -> b' for every import of a module in a higher layer than the importer's."""
-    return [f"{m} (layer {layer_of(m, layers)}) -> {d} (layer {layer_of(d, layers)})"
-            for m in sorted(graph) for d in sorted(graph[m])
-            if layer_of(d, layers) > layer_of(m, layers)]  # type: ignore[operator]
+    out = []
+    for m in sorted(graph):
+        for d in sorted(graph[m]):
+            low, high = layer_of(m, layers), layer_of(d, layers)
+            if low is not None and high is not None and high > low:  # unplaced modules are reported apart
+                out.append(f"{m} (layer {low}) -> {d} (layer {high})")
+    return out
 
 
 def unplaced(graph: dict[str, set[str]], layers: dict[str, int]) -> list[str]:

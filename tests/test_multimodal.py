@@ -18,6 +18,7 @@ from ecobench.models.build import build_model
 from ecobench.prune.targets import select_targets
 
 from .conftest import run_cli
+from .reliability.conftest import run_inprocess
 
 TINY = ModelConfig(family="llava", n_layer=1, n_head=2, n_embd=16, vision_layers=1, image_size=8, patch_size=4)
 
@@ -164,49 +165,49 @@ footprint: {{idle_seconds: 0, noise_windows: 2}}
     return suite
 
 
-def _refused(tmp_path: Path, suite: Path, says: str) -> None:
+def _refused(tmp_path: Path, suite: Path, says: str, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "out"
-    proc = run_cli("run", str(suite), "--out", str(out), "-q")
-    assert proc.returncode == 2, proc.stderr
-    lines = [x for x in proc.stderr.splitlines() if x.strip()]
-    assert len(lines) == 1 and says in lines[0], proc.stderr
-    assert "Traceback" not in proc.stderr
+    rc, _, err = run_inprocess(["run", str(suite), "--out", str(out), "-q"], capsys)
+    assert rc == 2, err
+    lines = [x for x in err.splitlines() if x.strip()]
+    assert len(lines) == 1 and says in lines[0], err
+    assert "Traceback" not in err
     assert not out.exists()  # nothing written
 
 
-def test_run_refuses_a_jsonl_line_without_answer(tmp_path: Path) -> None:
+def test_run_refuses_a_jsonl_line_without_answer(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     path = _jsonl(tmp_path, [{"image": "im0.png", "question": "q?", "answer": "3"},
                              {"image": "im1.png", "question": "q?"}])
     suite = _suite(tmp_path, f'corpus: path, path: "{path}"',
                    "family: llava, n_layer: 1, n_head: 2, n_embd: 16, vision_layers: 1")
-    _refused(tmp_path, suite, f"{path}:2: `answer` is missing")
+    _refused(tmp_path, suite, f"{path}:2: `answer` is missing", capsys)
 
 
-def test_run_refuses_an_undecodable_image(tmp_path: Path) -> None:
+def test_run_refuses_an_undecodable_image(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     path = _jsonl(tmp_path, [{"image": "im0.png", "question": "q?", "answer": "3"},
                              {"image": "broken.png", "question": "q?", "answer": "1"}])
     (tmp_path / "broken.png").write_bytes(b"GIF89a garbage")
     suite = _suite(tmp_path, f'corpus: path, path: "{path}"',
                    "family: llava, n_layer: 1, n_head: 2, n_embd: 16, vision_layers: 1")
-    _refused(tmp_path, suite, f"{path}:2: image 'broken.png' cannot be decoded")
+    _refused(tmp_path, suite, f"{path}:2: image 'broken.png' cannot be decoded", capsys)
 
 
-def test_run_refuses_a_text_checkpoint_for_image_data(tmp_path: Path) -> None:
+def test_run_refuses_a_text_checkpoint_for_image_data(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from transformers import GPT2Config, GPT2LMHeadModel
 
     ckpt = tmp_path / "tiny-gpt2"
     GPT2LMHeadModel(GPT2Config(vocab_size=64, n_positions=32, n_embd=16, n_layer=1, n_head=2)).save_pretrained(ckpt)
     assert family_name(ModelConfig(pretrained=str(ckpt))) != VISION_LANGUAGE
     suite = _suite(tmp_path, "corpus: digits-vqa", f'pretrained: "{ckpt}"', tokenizer="pretrained", metric="loss")
-    _refused(tmp_path, suite, "is not an image-text model")
+    _refused(tmp_path, suite, "is not an image-text model", capsys)
 
 
-def test_text_corpus_metric_and_calibration_are_refused_for_their_family(tmp_path: Path) -> None:
+def test_text_corpus_metric_and_calibration_are_refused_for_their_family(tmp_path: Path, capsys) -> None:
     suite = _suite(tmp_path, "corpus: digits-vqa", "family: gpt2, n_layer: 1, n_head: 2, n_embd: 16")
-    proc = run_cli("validate", str(suite))
-    assert proc.returncode == 2
-    assert "data.corpus: 'digits-vqa' is image + question data" in proc.stderr
-    assert "eval.metric: 'mae'" in proc.stderr
+    rc, _, err = run_inprocess(["validate", str(suite)], capsys)
+    assert rc == 2
+    assert "data.corpus: 'digits-vqa' is image + question data" in err
+    assert "eval.metric: 'mae'" in err
 
 
 def _tiny_vlm(folder: Path) -> None:

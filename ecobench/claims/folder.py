@@ -12,10 +12,17 @@ from ecobench.errors import ResultsError, SuiteError
 from ecobench.results import load, load_manifest
 
 
+def _states_claims(manifest: dict) -> bool:
+    suite = manifest.get("suite")
+    return isinstance(suite, dict) and bool(suite.get("claims"))
+
+
 def judge_folder(path: str | Path, suite_file: str | Path | None = None, force: bool = False) -> list[Verdict]:
     """The verdicts of a results folder ([] when its suite states no claims)."""
     path = Path(path)
     manifest = load_manifest(path)
+    if suite_file is None and not _states_claims(manifest):
+        return []  # nothing to judge; an older folder's suite is not even parsed
     suite = suite_of(manifest, str(path))
     claims = suite.claims
     if suite_file is not None:
@@ -39,6 +46,8 @@ def judge_folder(path: str | Path, suite_file: str | Path | None = None, force: 
 
 def judge_loaded(manifest: dict, rows, where: str) -> list[Verdict]:
     """The verdicts of a run already loaded (its manifest and its phase rows): for compare, report, statement."""
+    if not _states_claims(manifest):
+        return []
     suite = suite_of(manifest, where)
     if not suite.claims or rows.empty:
         return []

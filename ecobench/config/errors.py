@@ -6,12 +6,20 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from ecobench.config.base import visible
 from ecobench.config.methods import OPTIONS
 from ecobench.config.overrides import did_you_mean, unwrap
 from ecobench.config.schema import PruneConfig, Suite
 from ecobench.config.yaml import dotted
 
 OVERRIDDEN = "--set"  # in `lines`: this value came from a --set override, not from the file
+
+
+def shown(value: Any, limit: int = 100) -> str:
+    """A value as the message shows it: its repr, cut short (a --set value may expand to thousands of items)."""
+    text = visible(repr(value)) if not isinstance(value, (list, dict)) or len(value) < 1000 else \
+        f"a {type(value).__name__} of {len(value):,} items"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def where_in(source: str, line: int | str | None) -> str:
@@ -49,7 +57,7 @@ def _merge_union(errors: list[dict]) -> dict:
             wants.append(e["msg"].removeprefix("Value error, "))
     got = errors[0].get("input")
     hint = did_you_mean(got, cands) if isinstance(got, str) else ""
-    return {"type": "union_merged", "msg": f"expected {' or '.join(dict.fromkeys(wants))}, got {got!r}{hint}"}
+    return {"type": "union_merged", "msg": f"expected {' or '.join(dict.fromkeys(wants))}, got {shown(got)}{hint}"}
 
 
 def format_errors(err: ValidationError, lines: dict[tuple, int], source: str, data: Any) -> list[str]:
@@ -95,7 +103,7 @@ def _format_one(loc: tuple, raw: tuple, e: dict, lines: dict[tuple, int], source
     elif e["type"] == "union_tag_invalid":
         tag = e.get("ctx", {}).get("tag")
         names = list(OPTIONS)
-        msg = f"unknown method {tag!r}{did_you_mean(tag, names)}; known: {', '.join(names)}"
+        msg = f"unknown method {shown(tag)}{did_you_mean(tag, names)}; known: {', '.join(names)}"
         field = dotted(loc + ("name",))
     elif e["type"] == "union_tag_not_found":
         msg = f"each method needs a `name` (one of {', '.join(OPTIONS)})"
@@ -103,7 +111,7 @@ def _format_one(loc: tuple, raw: tuple, e: dict, lines: dict[tuple, int], source
         got = e.get("input")
         expected = e.get("ctx", {}).get("expected", "")
         cands = _literal_choices(expected)
-        msg = f"{got!r} is not one of {expected}{did_you_mean(got, cands)}"
+        msg = f"{shown(got)} is not one of {expected}{did_you_mean(got, cands)}"
     elif e["type"] == "missing":
         msg = "required field is missing"
     elif e["type"] == "value_error":
@@ -111,11 +119,11 @@ def _format_one(loc: tuple, raw: tuple, e: dict, lines: dict[tuple, int], source
     elif e["type"] == "too_short" and e.get("ctx", {}).get("actual_length") == 0:
         msg = "must not be empty"
     elif e["type"] in ("model_type", "dict_type"):
-        msg = f"expected a mapping (indented `key: value` lines), got {e.get('input')!r}"
+        msg = f"expected a mapping (indented `key: value` lines), got {shown(e.get('input'))}"
     elif e["type"] == "string_pattern_mismatch" and loc == ("name",):
-        msg = f"a suite name cannot contain '/', '\\' or NUL (it names the results folder), got {e.get('input')!r}"
+        msg = f"a suite name cannot contain '/', '\\' or NUL (it names the results folder), got {shown(e.get('input'))}"
     elif "input" in e and (e["type"].endswith("_type") or e["type"] in _BOUNDS):
-        msg = f"{msg}, got {e['input']!r}"
+        msg = f"{msg}, got {shown(e['input'])}"
     return f"{where}: {field}: {msg}"
 
 

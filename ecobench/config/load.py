@@ -68,7 +68,7 @@ def suite_from_text(text: str, source: str = "<suite>", overrides: list[str] | N
         raise SuiteError(f"{source}:1: the suite must be a mapping of sections (name, seeds, ...), got a {kind}")
     problems = yaml_problems + apply_overrides(data, overrides or [], source)
     for item in overrides or []:
-        path = tuple(int(p) if p.isdigit() else p for p in item.partition("=")[0].split("."))
+        path = tuple(int(p) if p.isascii() and p.isdigit() else p for p in item.partition("=")[0].split("."))
         for k in [k for k in lines if k[: len(path)] == path]:
             del lines[k]
         lines[path] = OVERRIDDEN

@@ -30,6 +30,7 @@ MAX_CELLS = 100_000  # cells of one sweep: past this a suite is a typo, and expa
 
 RUN_STAMP = "-20250101T000000Z"  # what `run` appends to the suite name for its results folder (a UTC stamp)
 NAME_MAX = 255  # bytes per path component on the common file systems
+MAX_SEED = 2**32 - 1  # numpy's legacy seeds and torch's generators (with offsets added) all take it
 
 
 def _no_duplicates(what: str, v: list[str]) -> list[str]:
@@ -39,10 +40,23 @@ def _no_duplicates(what: str, v: list[str]) -> list[str]:
     return v
 
 
+def _distinct_keys(what: str, v: list[float]) -> list[float]:
+    """Cells are keyed by a value's 6 significant digits (`r0.5`): two values that print alike would share a key."""
+    seen: dict[str, float] = {}
+    for x in v:
+        if f"{x:g}" in seen:
+            raise ValueError(f"{what} {seen[f'{x:g}']!r} and {x!r} are the same cell (`{x:g}`: values are kept to 6 "
+                             "significant digits); keep one")
+        seen[f"{x:g}"] = x
+    return v
+
+
 def _printable(what: str, v: str | None) -> str | None:
-    """Names are shown in folders, terminals and reports: no control or text-direction characters."""
-    if v is not None and (m := UNSAFE_CHARS.search(v)):
-        raise ValueError(f"{what} '{visible(v)}' holds the control or text-direction character U+{ord(m.group()):04X}; "
+    """Names are shown in folders, terminals and reports: no control or text-direction characters (a newline or tab
+    in a name could forge a table row or a heading in a report)."""
+    if v is not None and (m := UNSAFE_CHARS.search(v) or re.search("[\t\n\r]", v)):
+        shown = visible(v).replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+        raise ValueError(f"{what} '{shown}' holds the control or text-direction character U+{ord(m.group()):04X}; "
                          "names must show as they are stored")
     return v
 
@@ -61,6 +75,13 @@ class DataConfig(Config):
     val_fraction: float = Field(0.1, gt=0, lt=1)  # the last fraction of the token stream is validation
     max_chars: int | None = Field(None, ge=1)  # keep only the first N characters of the corpus
     split_seed: int = Field(0, ge=0)  # image-question data: which images are validation (split by image)
+
+    @field_validator("sha256")
+    @classmethod
+    def _hex(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", v):
+            raise ValueError(f"sha256 must be 64 hexadecimal digits, got {visible(v)[:80]!r}")
+        return v.lower() if v is not None else None  # a checksum copied in upper case is the same checksum
 
     @model_validator(mode="after")
     def _paths(self) -> DataConfig:
@@ -225,7 +246,7 @@ class PruneConfig(Config):
             raise ValueError(f"ratios must be in [0, 1), got {bad}")
         if len(set(v)) != len(v):
             raise ValueError(f"ratios has duplicates: {sorted(r for r, n in Counter(v).items() if n > 1)}")
-        return v
+        return _distinct_keys("ratios", v)
 
     @field_validator("scope")
     @classmethod
@@ -239,6 +260,9 @@ class PruneConfig(Config):
     def _unique_methods(cls, v: list) -> list:
         for label in (m.display for m in v):
             _printable("label", label)
+            if "/" in label:
+                raise ValueError(f"label {label!r} holds '/', which separates the parts of a cell's key; choose "
+                                 "another")
         dups = sorted(x for x, n in Counter(m.display for m in v).items() if n > 1)
         if dups:
             raise ValueError(f"duplicate methods {dups}: give each a distinct `label`")
@@ -355,6 +379,9 @@ class Suite(Config):
     def _seeds(cls, v: list[int]) -> list[int]:
         if any(s < 0 for s in v):
             raise ValueError("seeds must be >= 0")
+        if any(s > MAX_SEED for s in v):
+            raise ValueError(f"seeds must be at most {MAX_SEED:,} (2**32 - 1, what every random generator takes), "
+                             f"got {max(v)}")
         if len(set(v)) != len(v):
             raise ValueError("seeds has duplicates")
         return v

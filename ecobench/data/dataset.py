@@ -12,9 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ecobench.atomic import write_bytes
 from ecobench.config.schema import DataConfig, ModelConfig
-from ecobench.data.cache import cache_dir
+from ecobench.data.cache import cache_dir, save
 from ecobench.data.corpus import load_corpus
 from ecobench.data.tokenizer import Tokenizer, build_tokenizer
 from ecobench.errors import DataError
@@ -78,7 +77,7 @@ def _tokens_cached(tok: Tokenizer, text: str, corpus_sha: str) -> np.ndarray:
     dtype = np.uint16 if tok.vocab_size <= 65535 else np.int32
     buf = io.BytesIO()
     np.save(buf, ids.astype(dtype), allow_pickle=False)
-    write_bytes(path, buf.getvalue())
+    save(path, buf.getvalue())
     return ids
 
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from ecobench.atomic import write_bytes
 from ecobench.config.schema import DataConfig, ModelConfig
-from ecobench.data.cache import cache_dir
+from ecobench.data.cache import cache_dir, save
+
+log = logging.getLogger(__name__)
 
 
 class Tokenizer(Protocol):
@@ -94,7 +97,7 @@ def _train_bpe(text: str, vocab_size: int, dest: Path):
         vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
     )
     tok.train_from_iterator(text.splitlines(keepends=True), trainer=trainer)
-    write_bytes(dest, tok.to_str().encode("utf-8"))
+    save(dest, tok.to_str().encode("utf-8"))
     return tok
 
 
@@ -107,7 +110,14 @@ def build_tokenizer(data: DataConfig, model: ModelConfig, text: str, corpus_sha:
         from tokenizers import Tokenizer as HFTok
 
         dest = cache_dir() / "tokenizers" / f"bpe-{data.vocab_size}-{corpus_sha[:16]}.json"
-        tok = HFTok.from_file(str(dest)) if dest.is_file() else _train_bpe(text, data.vocab_size, dest)
+        tok = None
+        if dest.is_file():
+            try:
+                tok = HFTok.from_file(str(dest))
+            except Exception as err:  # noqa: BLE001 -- a damaged cache entry (tokenizers raises its own): retrain
+                log.warning("cached tokenizer %s is unreadable (%s); training it again", dest,
+                            str(err).splitlines()[0] if str(err) else type(err).__name__)
+        tok = tok or _train_bpe(text, data.vocab_size, dest)
         return HFTokenizer("bpe", tok, f"bpe-{data.vocab_size}-{corpus_sha[:16]}")
     # pretrained: the model directory's own tokenizer
     from transformers import AutoTokenizer
@@ -124,3 +134,15 @@ def tokenizer_state(tok: Tokenizer) -> str:
     if isinstance(tok, CharTokenizer):
         return json.dumps({"kind": "char", "chars": tok.chars})
     return json.dumps({"kind": tok.kind, "identity": tok.identity()})
+
+
+def tokenizer_sha256(tok: Tokenizer) -> str:
+    """A digest of what the tokenizer maps (a char vocabulary, a BPE's merges, a pretrained vocabulary): part of a
+    results folder's binding, so a resume never reads tokens another tokenizer made."""
+    if isinstance(tok, HFTokenizer) and tok.kind == "bpe":
+        state = tok._tok.to_str()
+    elif isinstance(tok, HFTokenizer):
+        state = json.dumps(sorted(tok._tok.get_vocab().items()))
+    else:
+        state = tokenizer_state(tok)
+    return hashlib.sha256(state.encode("utf-8")).hexdigest()

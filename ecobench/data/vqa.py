@@ -67,6 +67,9 @@ def digits_examples(seed: int) -> Examples:
                     f"{len(items)} questions (digit; lit cells in a row)")
 
 
+MAX_IMAGE_PIXELS = 4096 * 4096  # an image this side of a decompression bomb; every image is resized to a few pixels
+
+
 def _line_error(path: Path, line: int, message: str) -> DataError:
     return DataError("data.path", f"{path}:{line}: {message}")
 
@@ -102,11 +105,14 @@ def jsonl_examples(path_text: str, image_size: int) -> Examples:
         if name not in by_name:
             file = (path.parent / name).expanduser()
             try:
-                with Image.open(file) as im:
+                with Image.open(file) as im:  # reads the header only: the size is known before any pixel is
+                    if im.width * im.height > MAX_IMAGE_PIXELS:
+                        raise _line_error(path, n, f"image {name!r} is {im.width} x {im.height} pixels; at most "
+                                          f"{MAX_IMAGE_PIXELS:,} (it is resized to {image_size} x {image_size})")
                     rgb = im.convert("RGB").resize((image_size, image_size), Image.Resampling.BILINEAR)
             except FileNotFoundError:
                 raise _line_error(path, n, f"image {name!r} not found ({file})") from None
-            except (UnidentifiedImageError, OSError, ValueError) as err:
+            except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as err:
                 raise _line_error(path, n, f"image {name!r} cannot be decoded ({type(err).__name__}: "
                                   f"{str(err).splitlines()[0] if str(err) else 'no detail'})") from None
             by_name[name] = len(pixels)

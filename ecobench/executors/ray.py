@@ -32,6 +32,7 @@ from typing import Any
 
 from ecobench import signals
 from ecobench.atomic import write_bytes
+from ecobench.config.base import visible
 from ecobench.config.schema import Suite
 from ecobench.dense import MARKER, MODEL_FILE, checkpoint_problem
 from ecobench.errors import UserError
@@ -227,12 +228,25 @@ def _reachable(address: str, timeout_s: float = 10.0) -> None:
                               "running there?") from None
 
 
+def _check_options(options: ExecutorOptions) -> None:
+    """--address and --shared-dir that cannot work, said in one line before any work (no port beyond 65535, no
+    file where a folder is wanted)."""
+    address = options.address or ""
+    host, sep, port = address.split("://")[-1].rpartition(":")
+    if sep and port.isascii() and port.isdigit() and not 0 < int(port) < 65536:
+        raise UserError(f"--address {visible(address)[:100]}: port {port[:20]} is not a TCP port (1 to 65535)")
+    shared = options.shared_dir
+    if shared is not None and (shared.exists() or shared.is_symlink()) and not shared.is_dir():
+        raise UserError(f"--shared-dir {shared}: is not a folder (every node reads dense checkpoints through it)")
+
+
 class RayExecutor:
     name = "ray"
 
     def __init__(self, options: ExecutorOptions):
         if importlib.util.find_spec("ray") is None:
             raise UserError(INSTALL)
+        _check_options(options)
         self.options = options
         self._owned = False  # this process started the Ray instance (and shuts it down)
         self._resources: dict[str, Any] = {}

@@ -5,6 +5,8 @@ Where it lives (`model.pretrained`: a folder or `package:<name>`) is config/pret
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ecobench.config.pretrained import PACKAGE_PREFIX, pretrained_dir
 from ecobench.config.schema import ModelConfig
 
@@ -24,7 +26,7 @@ def pretrained_problem(cfg: ModelConfig) -> tuple[str, str] | None:
             found = sorted(p.name for p in d.glob("*.gguf"))
             hint = f"; GGUF files there: {', '.join(found)}" if found else "; there is no .gguf file there"
             return "model.gguf_file", f"no such file in {d}: {cfg.gguf_file}{hint}"
-        return None
+        return _gguf_problem(d / cfg.gguf_file)
     if any(d.glob("*.safetensors")):
         if not (d / "config.json").is_file():
             return "model.pretrained", f"{d} has safetensors weights but no config.json"
@@ -36,3 +38,18 @@ def pretrained_problem(cfg: ModelConfig) -> tuple[str, str] | None:
     if gguf:
         return "model.gguf_file", f"{d} holds GGUF weights: name one with model.gguf_file (found {', '.join(gguf)})"
     return "model.pretrained", f"no model weights in {d} (*.safetensors with config.json, or a GGUF file)"
+
+
+GGUF_MAGIC = b"GGUF"  # the first four bytes of every GGUF file
+
+
+def _gguf_problem(path: Path) -> tuple[str, str] | None:
+    """A file named as GGUF that is not one would fail deep inside the loader; say so now, from its first bytes."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as err:
+        return "model.gguf_file", f"cannot read {path}: {err.strerror or err}"
+    if head != GGUF_MAGIC:
+        return "model.gguf_file", f"{path} is not a GGUF file (it does not start with {GGUF_MAGIC!r})"
+    return None

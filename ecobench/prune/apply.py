@@ -19,7 +19,7 @@ from ecobench.prune.execution import use_sparse_kernels
 from ecobench.prune.masks import apply_masks, make_masks
 from ecobench.prune.methods import Scores
 from ecobench.prune.shrink import ShrinkReport
-from ecobench.prune.structures import NM, parse_structure
+from ecobench.prune.structures import NM, parse_structure, structured_parts
 from ecobench.sweep import UNSTRUCTURED, Cell
 
 _SAID: set[str] = set()  # notices already printed by this process (one run)
@@ -40,6 +40,10 @@ class Pruned:
         return self.shrink.sparsity_exploited if self.shrink is not None else "no"
 
 
+def _model_type(model: nn.Module) -> str | None:
+    return getattr(getattr(model, "config", None), "model_type", None)
+
+
 def prune_structure(model: nn.Module, targets: dict[str, nn.Parameter], scores: Scores, cell: Cell,
                     prune: PruneConfig) -> Pruned:
     """Apply the cell's structure to `model` in place (structured: modules are replaced; select targets again)."""
@@ -48,7 +52,7 @@ def prune_structure(model: nn.Module, targets: dict[str, nn.Parameter], scores: 
         masks = make_masks(scores, cell.ratio, cell.scope, cell.multiplier, seed=cell.seed, release=True)
         apply_masks(targets, masks)
         return Pruned(masks)
-    st = parse_structure(cell.structure, prune.structured.mlp, prune.structured.heads)
+    st = parse_structure(cell.structure, *structured_parts(prune.structured, _model_type(model)))
     if isinstance(st, NM):  # the method's element scores, aggregated as the N best of every M (ratio fixed by N:M)
         masks = st.masks(model, scores.rank, release=True)
         apply_masks(targets, masks)

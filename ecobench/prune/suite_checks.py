@@ -4,6 +4,8 @@ pruning without per-layer scope, an N:M that does not divide a targeted input di
 
 from __future__ import annotations
 
+import logging
+
 import torch
 from torch import nn
 
@@ -11,8 +13,10 @@ from ecobench.config.schema import Suite
 from ecobench.errors import StructureError
 from ecobench.prune.layout import module_of, out_in_features
 from ecobench.prune.shrink import check_structured
-from ecobench.prune.structures import NM, parse_structure
+from ecobench.prune.structures import NM, parse_structure, structured_parts
 from ecobench.prune.targets import select_targets
+
+log = logging.getLogger(__name__)
 
 # check_structured names the ratio it was given; the suite's field is the list
 _SUITE_FIELD = {"prune.ratio": "prune.ratios"}
@@ -42,7 +46,11 @@ def structure_problems(suite: Suite, model: nn.Module) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     names = list(select_targets(model, prune.targets))
     for text in prune.structures:
-        st = parse_structure(text, prune.structured.mlp, prune.structured.heads)
+        mlp, heads = structured_parts(prune.structured, getattr(getattr(model, "config", None), "model_type", None))
+        if text == "structured" and heads != prune.structured.heads:
+            log.warning("prune.structured.heads: a GPT-2 cannot be loaded with fewer heads, so `structured` removes "
+                        "MLP neurons only here (set structured.heads: false to say so in the suite)")
+        st = parse_structure(text, mlp, heads)
         try:
             if isinstance(st, NM):
                 for n in names:
@@ -51,7 +59,9 @@ def structure_problems(suite: Suite, model: nn.Module) -> list[tuple[str, str]]:
                         raise StructureError(
                             "prune.structures", f"{text}: {n} has {inp} inputs, not divisible by M={st.m}")
             elif st.name == "structured":
-                mlp, heads = prune.structured.mlp, prune.structured.heads
+                if not (mlp or heads):
+                    raise StructureError("prune.structured.mlp", "a GPT-2 cannot remove heads, and structured.mlp is "
+                                         "false: nothing is left to remove; set mlp: true or use llama")
                 ratios = [r for r in prune.ratios if r > 0] or [0.0]
                 scope = "layer" if "layer" in prune.scopes else "global"
                 for r in sorted(ratios, reverse=True):  # the largest ratio is the first to empty a layer

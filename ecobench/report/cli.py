@@ -36,7 +36,7 @@ def _write(text: str, output: str | None) -> None:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from ecobench.report.formats import METRICS, parse_list, render
+    from ecobench.report.formats import METRICS, md_escape, one_line, parse_list, render
     from ecobench.report.runs import load_runs
     from ecobench.report.tables import compare_frame
 
@@ -48,10 +48,14 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     agg = compare_frame(runs.rows, runs.names, args.energy)
     if agg.empty:
         raise UserError(f"{', '.join(args.runs)}: no finished cells to compare")
+    absent = [m for m in metrics or [] if f"{m}_mean" not in agg.columns or agg[f"{m}_mean"].isna().all()]
+    if absent:
+        raise UserError(f"--metric {', '.join(absent)}: these runs hold no {', '.join(absent)} (accuracy and mae "
+                        "score image-question runs); a text run's metrics are loss, bpc and ppl")
     text = render(agg, args.format, metrics, phases, args.view, args.amortise_training)
-    lines = run_total_lines(runs) + claim_lines(runs)
+    lines = [one_line(ln) for ln in run_total_lines(runs) + claim_lines(runs)]  # run labels are folder names
     if args.format in ("table", "markdown"):
-        text += "\n" + "".join(f"{'- ' if args.format == 'markdown' else ''}{ln}\n" for ln in lines)
+        text += "\n" + "".join(f"- {md_escape(ln)}\n" if args.format == "markdown" else f"{ln}\n" for ln in lines)
     elif args.format == "latex":
         text += "".join(f"% {ln}\n" for ln in lines)
     else:  # csv stays a table; the run totals go to standard error

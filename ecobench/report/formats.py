@@ -10,6 +10,7 @@ never a winner. Ratios to dense are written `≈` when they are not a difference
 from __future__ import annotations
 
 import math
+import re
 import textwrap
 
 import pandas as pd
@@ -275,11 +276,11 @@ def to_csv(agg: pd.DataFrame, metrics: list[str] | None = None, phases: list[str
     keep += [c for c in agg.columns if c.endswith("_delta_control_mean") or c.startswith("flops_per_token")]
     keep += [c for lab in paired.present(agg) for c in agg.columns if c.startswith(f"{lab}_")]
     keep += ["sparsity_exploited", "energy_basis", "water_convention", "estimated", "energy_sources", "n_failed", "n_invalid"]
-    return agg[list(dict.fromkeys(c for c in keep if c in agg.columns))].to_csv(index=False, lineterminator="\n")
+    return to_csv_text(agg[list(dict.fromkeys(c for c in keep if c in agg.columns))])
 
 
 def _cells(agg: pd.DataFrame, cols: list[Column]) -> list[list[str]]:
-    return [[c.text(r) for c in cols] for _, r in agg.iterrows()]
+    return [[one_line(c.text(r)) for c in cols] for _, r in agg.iterrows()]
 
 
 def to_table(agg: pd.DataFrame, cols: list[Column]) -> str:
@@ -287,19 +288,53 @@ def to_table(agg: pd.DataFrame, cols: list[Column]) -> str:
     body = _cells(agg, cols)
     best = best_mask(agg, cols)
     body = [[t + ("*" if best[i][j] else "") for j, t in enumerate(row)] for i, row in enumerate(body)]
-    heads = [c.header for c in cols]
+    heads = [one_line(c.header) for c in cols]
     widths = [max(len(h), *(len(r[j]) for r in body)) for j, h in enumerate(heads)]
 
     def line(cells: list[str]) -> str:
         return "  ".join(t.rjust(w) if c.numeric else t.ljust(w) for t, w, c in zip(cells, widths, cols, strict=True)).rstrip()
 
     out = [line(heads), "  ".join("-" * w for w in widths)] + [line(r) for r in body]
-    wrapped = [textwrap.fill(n, NOTE_WIDTH, initial_indent="* ", subsequent_indent="  ") for n in notes(agg)]
+    wrapped = [textwrap.fill(one_line(n), NOTE_WIDTH, initial_indent="* ", subsequent_indent="  ") for n in notes(agg)]
     return "\n".join(out) + "\n\n" + "\n".join(wrapped) + "\n"
 
 
-def _md_escape(s: str) -> str:
-    return s.replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*").replace("_", "\\_").replace("<", "&lt;")
+_MD_SPECIAL = "\\`*_[]<>|!#~"  # what Markdown (GFM) gives a meaning inside a line: emphasis, links, images, HTML
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")  # a newline in a label would start a row of its own
+
+
+def one_line(s: object) -> str:
+    """Text from results (labels, folder names) on one line: every control character, newline included, a space."""
+    return _CONTROL.sub(" ", str(s))
+
+
+def md_escape(s: object) -> str:
+    """Markdown that shows `s` as text: on one line, every special character backslash-escaped (links and images
+    included), so no label can add a row, a heading, a link or HTML."""
+    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in one_line(s))
+
+
+_md_escape = md_escape
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: object) -> object:
+    """A CSV cell a spreadsheet will not run: text starting with =, +, -, @ (a formula) gets a leading quote (OWASP's
+    advice); numbers are left as they are."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def to_csv_text(df: pd.DataFrame) -> str:
+    """`df` as CSV with every text cell neutralised (csv_safe); column names too."""
+    safe = df.rename(columns=lambda c: csv_safe(str(c)))
+    for c in safe.columns:
+        if not pd.api.types.is_numeric_dtype(safe[c]):  # object, string or categorical text
+            safe[c] = safe[c].astype(object).map(csv_safe)
+    return safe.to_csv(index=False, lineterminator="\n")
 
 
 def to_markdown(agg: pd.DataFrame, cols: list[Column]) -> str:
@@ -355,7 +390,7 @@ def render(agg: pd.DataFrame, fmt: str, metrics: list[str] | None = None, phases
 
         agg = lifecycle_frame(agg, amortise_training)
         if fmt == "csv":
-            return agg.to_csv(index=False, lineterminator="\n")
+            return to_csv_text(agg)
         cols = lifecycle_columns(agg)
         return {"table": to_table, "markdown": to_markdown, "latex": to_latex}[fmt](agg, cols)
     if fmt == "csv":

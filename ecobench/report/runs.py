@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from ecobench.errors import ResultsError
+from ecobench.report.formats import one_line
 from ecobench.report.tables import water_conventions
 from ecobench.results import load, load_manifest
 
@@ -51,9 +52,17 @@ def suite_differences(a: dict, b: dict) -> list[str]:
 
 
 def _unique_names(paths: list[Path]) -> list[str]:
-    """Run names are folder names; two folders of the same name get their parent prefixed."""
-    names = [p.name for p in paths]
-    return [f"{p.parent.name}/{p.name}" if names.count(p.name) > 1 else p.name for p in paths]
+    """Run names are folder names; folders of the same name are named by the shortest path suffix that tells them
+    apart (`x/res/run`, `y/res/run` -> `x/res/run`, `y/res/run`), so no two runs share a label and get pooled."""
+    parts = [p.resolve().parts for p in paths]
+    names = []
+    for i, me in enumerate(parts):
+        others = [q for j, q in enumerate(parts) if j != i]
+        k = 1
+        while k < len(me) and any(q[-k:] == me[-k:] for q in others):
+            k += 1
+        names.append(one_line("/".join(me[-k:]).lstrip("/") or str(paths[i])))
+    return names
 
 
 def _refuse_mixed_water(names: list[str], frames: list[pd.DataFrame]) -> None:

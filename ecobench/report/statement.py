@@ -13,7 +13,7 @@ from ecobench.accounting import STARTUP_SOURCE, run_total
 from ecobench.errors import ResultsError
 from ecobench.footprint.meters.base import NONE
 from ecobench.report import ranges
-from ecobench.report.formats import latex_escape
+from ecobench.report.formats import latex_escape, md_escape, one_line
 from ecobench.report.units import with_unit
 from ecobench.results import load_manifest
 from ecobench.run_parts import contended
@@ -23,6 +23,11 @@ FORMATS = ("text", "markdown", "latex")
 TITLE = "Environmental impact."
 SOFTWARE = ("ecobench", "python", "torch", "transformers", "codecarbon", "nvidia-ml-py")
 PHASE_WORDS = "training, scoring, pruning, recovery, evaluation and inference"
+
+
+def _num(x: Any, spec: str) -> str:
+    """A site factor as the sentence shows it; an older manifest may hold none (null): said, not a traceback."""
+    return format(x, spec) if isinstance(x, (int, float)) and not isinstance(x, bool) else "unrecorded"
 
 
 def _component(c: str, fp: dict) -> str:
@@ -109,12 +114,12 @@ def sentences(f: dict[str, Any]) -> list[str]:
         f"With a PUE of {site.get('pue')} ({site.get('pue_source')}), this is "
         f"{with_unit(tt['energy_facility_kwh'], 'energy_kwh')} at the facility and "
         f"{_with_range(f, 'co2e_g')} at a grid carbon intensity of "
-        f"{site.get('carbon_intensity_g_per_kwh'):.4g} gCO2e/kWh for {where} "
+        f"{_num(site.get('carbon_intensity_g_per_kwh'), '.4g')} gCO2e/kWh for {where} "
         f"({site.get('carbon_intensity_source')}).",
         f"Water: {_with_range(f, 'water_l')} in all, {with_unit(tt['water_onsite_l'], 'water_l')} "
-        f"on-site for cooling (WUE {site.get('wue_l_per_kwh'):.3g} L/kWh, {site.get('wue_source')}) and "
+        f"on-site for cooling (WUE {_num(site.get('wue_l_per_kwh'), '.3g')} L/kWh, {site.get('wue_source')}) and "
         f"{with_unit(tt['water_offsite_l'], 'water_l')} off-site for generating the electricity "
-        f"(EWIF {site.get('ewif_l_per_kwh'):.3g} L/kWh, {site.get('ewif_source')}, convention "
+        f"(EWIF {_num(site.get('ewif_l_per_kwh'), '.3g')} L/kWh, {site.get('ewif_source')}, convention "
         f"{site.get('ewif_convention')}), water = E x (WUE + PUE x EWIF) after Li et al. (2023).",
     ]
     out += _embodied(f)
@@ -150,18 +155,14 @@ def sentences(f: dict[str, Any]) -> list[str]:
     return out
 
 
-def _md(s: str) -> str:
-    for ch in "\\`*_[]<>|":
-        s = s.replace(ch, "\\" + ch)
-    return s
 
 
 def render(f: dict[str, Any], fmt: str) -> str:
-    text = " ".join(sentences(f))
+    text = one_line(" ".join(sentences(f)))  # a suite name holding a newline must not start a heading
     if fmt == "text":
         return f"{TITLE} {text}\n"
     if fmt == "markdown":
-        return f"**{TITLE}** {_md(text).replace('CO2e', 'CO₂e')}\n"
+        return f"**{TITLE}** {md_escape(text).replace('CO2e', 'CO₂e')}\n"
     if fmt == "latex":
         body = latex_escape(text).replace(" x ", r" $\times$ ")
         return f"% ecobench statement; every number from the results folder\n\\paragraph{{{TITLE}}} {body}\n"

@@ -91,3 +91,11 @@ def test_cuda_n_is_the_tasks_own_gpu() -> None:
     assert task_device("cuda:1", [1]) == "cuda:0"
     assert task_device("cuda", [3]) == "cuda:0" and task_device("auto", [0]) == "cuda:0"
     assert task_device("cpu", []) == "cpu" and task_device("auto", []) == "auto"
+
+
+def test_only_rays_own_services_are_left_out_by_path() -> None:
+    from ecobench.footprint.meters.estimate import RAY_SERVICE
+
+    assert RAY_SERVICE.search("/venv/lib/python3.11/site-packages/ray/_private/log_monitor.py")
+    assert RAY_SERVICE.search("/venv/lib/python3.11/site-packages/ray/dashboard/agent.py")
+    assert not RAY_SERVICE.search("/home/ray/project/train.py")  # Ray's images run as user `ray`

@@ -40,7 +40,9 @@ DAMAGE = {
 }
 
 
-@pytest.mark.parametrize("what", list(DAMAGE))
+# each case retrains the dense model and runs the tiny suite: one in the fast tier, every one in the slow tier
+@pytest.mark.parametrize("what", [pytest.param(w, marks=[] if w == "model byte flipped" else [pytest.mark.slow])
+                                  for w in DAMAGE])
 def test_a_damaged_checkpoint_is_retrained_and_the_run_completes(tiny_run: Path, tmp_path: Path, capsys, caplog,
                                                                  what: str) -> None:
     """Reproduction 2: a truncated model or a deleted trajectory ended every rerun in a traceback."""

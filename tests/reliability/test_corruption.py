@@ -23,6 +23,8 @@ from hypothesis import strategies as st
 
 from .conftest import one_line_error, outcome, run_inprocess, tiny_args
 
+pytestmark = pytest.mark.slow  # end to end: every example damages a whole run folder and runs a command on it
+
 SCALE = int(os.environ.get("ECOBENCH_CORRUPTION_EXAMPLES", "1"))
 FILES = ["manifest.json", "cells.jsonl", "dense/seed-0/train.json", "dense/seed-0/model.safetensors",
          "dense/seed-0/trajectory.safetensors", "dense/seed-0/tokenizer.json"]

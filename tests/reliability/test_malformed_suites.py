@@ -238,6 +238,8 @@ CATALOGUE = [
     Case("claims_not_worse_without_margin",
          BASE + "claims:\n  - name: c\n    form: not_worse\n    cells: {method: magnitude}\n",
          ":21: claims[0]: a not_worse claim needs `margin`"),
+    Case("claims_duplicate_names", BASE + "claims:\n" + "  - {name: c, form: better, cells: {method: magnitude}}\n" * 2,
+         ":20: claims: claim names must be unique; repeated: ['c']"),
     Case("claims_ratio_metric_not_measured",
          BASE + "claims:\n  - name: c\n    form: ratio_below\n    metric: decode_b1_ratio\n    cells: {method: magnitude}\n"
          "    bound: 1.0\n", ":23: claims[0].metric: decode_b1_ratio: the suite measures no decode"),

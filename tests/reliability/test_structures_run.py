@@ -38,6 +38,7 @@ def _by_key(folder: Path) -> dict[str, dict]:
     return {r["key"]: r for r in cell_lines(folder)}
 
 
+@pytest.mark.slow  # reads the 17-cell structures run
 def test_structured_cell_is_a_smaller_dense_model(struct_run: Path) -> None:
     recs = _by_key(struct_run)
     dense = recs["seed0/dense/-/r0"]["metrics"]
@@ -56,6 +57,7 @@ def test_structured_cell_is_a_smaller_dense_model(struct_run: Path) -> None:
     assert dense["sparsity_exploited"] == "dense"  # the reference: nothing pruned, nothing to exploit
 
 
+@pytest.mark.slow  # reads the 17-cell structures run
 def test_nm_cells_are_exactly_one_minus_n_over_m(struct_run: Path) -> None:
     recs = _by_key(struct_run)
     nm = [r for k, r in recs.items() if "/2:4/" in k]
@@ -66,6 +68,7 @@ def test_nm_cells_are_exactly_one_minus_n_over_m(struct_run: Path) -> None:
         assert r["metrics"]["sparsity_exploited"] == "csr"  # eval.execution: sparse on CPU really ran torch's CSR
 
 
+@pytest.mark.slow  # reads the 17-cell structures run
 def test_sweep_has_every_structure_and_unstructured_keys_are_unchanged(struct_run: Path) -> None:
     keys = [r["key"] for r in cell_lines(struct_run)]
     assert len(keys) == STRUCT_CELLS == len(set(keys))
@@ -74,6 +77,7 @@ def test_sweep_has_every_structure_and_unstructured_keys_are_unchanged(struct_ru
     assert Cell(0, "magnitude", "layer", 0.5, structure="2:4").key == "seed0/magnitude/2:4/layer/r0.5"
 
 
+@pytest.mark.slow  # reads the 17-cell structures run
 def test_resume_with_structures_adds_no_cell(struct_run: Path, capsys: pytest.CaptureFixture) -> None:
     before = (struct_run / "cells.jsonl").read_bytes()
     rc, _, err = run_inprocess(struct_args(struct_run), capsys)
@@ -88,6 +92,7 @@ def test_default_structures_keep_the_fingerprint() -> None:
     assert load_suite(SMOKE, ['prune.structures=["2:4"]']).suite.fingerprint() != base
 
 
+@pytest.mark.slow  # reads the 17-cell structures run
 def test_report_groups_by_structure(struct_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     rc, out, err = run_inprocess(["compare", str(struct_run), "--format", "csv"], capsys)
     assert rc == 0, err
@@ -130,6 +135,7 @@ def test_a_structure_the_model_cannot_take_is_one_line_exit_2_nothing_written(
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # reads the 17-cell structures run
 def test_records_name_their_structure(struct_run: Path) -> None:
     structures = {r["cell"]["structure"] for r in cell_lines(struct_run)}
     assert structures == {"-", "unstructured", "2:4", "structured"}

@@ -11,7 +11,7 @@ import pytest
 from ecobench.config.base import fingerprint_of
 from ecobench.integrity import seal_manifest
 from ecobench.record import seal_row
-from tests.conftest import SUITES, run_cli
+from tests.conftest import RUN_TIMEOUT_S, SUITES, run_cli
 
 
 @pytest.fixture(scope="session")
@@ -20,7 +20,8 @@ def seeds_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (only name, seeds and ratios differ) and with two seeds per group for the mean/std checks (~30 s)."""
     out = tmp_path_factory.mktemp("runs") / "seeds"
     proc = run_cli("run", str(SUITES / "smoke.yaml"), "--out", str(out), "-q",
-                   "--set", "name=smoke-seeds", "--set", "seeds=[1, 2]", "--set", "prune.ratios=[0, 0.5]")
+                   "--set", "name=smoke-seeds", "--set", "seeds=[1, 2]", "--set", "prune.ratios=[0, 0.5]",
+                   timeout=RUN_TIMEOUT_S)
     assert proc.returncode == 0, proc.stderr
     return out
 

@@ -11,6 +11,7 @@ from tests.conftest import run_cli
 from tests.report.conftest import copy_run
 
 
+@pytest.mark.slow  # a second real run (two seeds) besides the smoke run
 def test_comparable_runs_keep_a_run_column(smoke_run, seeds_run) -> None:
     runs = load_runs([smoke_run, seeds_run])
     agg = compare_frame(runs.rows, runs.names)

@@ -81,6 +81,7 @@ def test_real_run_one_row_per_group(smoke_run) -> None:
         assert bool(g["estimated"]) == bool(by_key[keys].any()), g["method"]
 
 
+@pytest.mark.slow  # a second real run (two seeds) besides the smoke run
 def test_real_two_seed_run(seeds_run) -> None:
     agg = compare_frame(load(seeds_run))
     cells = load_cells(seeds_run)

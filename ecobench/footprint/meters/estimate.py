@@ -15,6 +15,7 @@ footprint/codecarbon_adapter.py.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -33,6 +34,11 @@ __all__ = ["CodecarbonCpuChannel", "CodecarbonRamChannel", "CpuModel", "cpu_mode
 CPU_LOAD_PERIOD_S = 1.0
 
 
+# Ray's Python services (log monitor, dashboard and its agents, autoscaler monitor, runtime-env agent) by their path
+# inside the ray package; a user's own /home/ray/... script is not one of them
+RAY_SERVICE = re.compile(r"[/\\]ray[/\\](_private|dashboard|autoscaler|core|_raylet|util)[/\\.]")
+
+
 def is_ray_process(proc: psutil.Process) -> bool:
     """Ray's own processes: the raylet, the GCS, workers (titled `ray::...`) and Ray's Python services."""
     try:
@@ -41,7 +47,7 @@ def is_ray_process(proc: psutil.Process) -> bool:
         cmd = proc.cmdline()
     except psutil.Error:
         return False
-    return bool(cmd) and (cmd[0].startswith("ray::") or any("/ray/" in part for part in cmd[:3]))
+    return bool(cmd) and (cmd[0].startswith("ray::") or any(RAY_SERVICE.search(part) for part in cmd[:3]))
 
 
 def process_tree_cpu_s(process: psutil.Process | None = None) -> float:

@@ -37,6 +37,9 @@ class TrajectoryOptions(MethodOptions):
                 raise ValueError("multipliers must be >= 0")
             if len(set(self.multipliers)) != len(self.multipliers):
                 raise ValueError("multipliers has duplicates")
+            if len({f"{r:g}" for r in self.multipliers}) != len(self.multipliers):  # cells are keyed `std{r:g}`
+                raise ValueError("multipliers holds values that print alike to 6 significant digits (the same cell "
+                                 f"key): {self.multipliers}")
         elif self.multipliers is not None:
             raise ValueError("`multipliers` is only used with threshold: std")
         return self
