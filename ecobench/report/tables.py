@@ -263,7 +263,7 @@ def anchored_inference(agg: pd.DataFrame) -> pd.DataFrame:
         for q in ("co2e_g", "water_l"):
             for c in ("", "_ci_low", "_ci_high"):
                 agg[f"{lab}_{q}_per_1k_tokens{c}"] = agg[f"{lab}_kwh_per_1k_tokens{c}"] * agg[f"{q}_per_kwh"]
-    return agg
+    return agg.copy()  # de-fragmented: one column per workload statistic was added one at a time
 
 
 def compare_frame(rows: pd.DataFrame, run_order: list[str] | None = None, energy: str = "gross") -> pd.DataFrame:
