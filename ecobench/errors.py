@@ -68,3 +68,8 @@ class CellFailed(EcobenchError):
         self.phase = phase
         self.step = step
         self.reason = reason
+
+
+class UnsafePathError(UserError):
+    """A path ecobench would read or write is a link, FIFO, device or hard-linked file where a regular file of its
+    own belongs: refused rather than followed, blocked on, or written through."""

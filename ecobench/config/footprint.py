@@ -118,7 +118,7 @@ class BudgetConfig(Config):
 class FootprintConfig(Config):
     """Measurement of every phase, and the site factors that turn its energy into carbon and water."""
 
-    idle_seconds: float = Field(5.0, ge=0)  # idle baseline length before the first phase; 0 skips it
+    idle_seconds: float = Field(5.0, ge=0, le=86_400)  # idle baseline length before the first phase; 0 skips it
     require: Literal["any", "measured"] = "any"  # measured: stop (exit 2) if no component is measured
     gpu: Literal["auto", "counter", "power", "none"] = "auto"  # auto: counter, power samples for short windows
     cpu: Literal["auto", "rapl", "codecarbon-load", "codecarbon-tdp", "none"] = "auto"  # auto: RAPL, else load
@@ -129,7 +129,7 @@ class FootprintConfig(Config):
     min_counter_window_s: float = Field(0.5, ge=0)  # shorter GPU windows use power samples (counter is ~100 ms)
     # eval and inference workloads are measured this many times, each time beside the seed's dense model (A/B/A/B)
     repeats: int = 3
-    noise_windows: int = Field(6, ge=2)  # identical windows measured at the start of a run: the noise floor (CV)
+    noise_windows: int = Field(6, ge=2, le=1_000_000)  # identical windows measured at the start of a run: the noise floor (CV)
     site: SiteConfig = SiteConfig()  # grid, PUE and water factors
     budget: BudgetConfig | None = None  # optional energy ceiling for the whole run (not part of the fingerprint)
 

@@ -123,9 +123,9 @@ def build_tokenizer(data: DataConfig, model: ModelConfig, text: str, corpus_sha:
     from transformers import AutoTokenizer
 
     kw = {"gguf_file": model.gguf_file} if model.gguf_file else {}
-    from ecobench.config.pretrained import pretrained_dir
+    from ecobench.config.pretrained import LOADER_KW, pretrained_dir
 
-    tok = AutoTokenizer.from_pretrained(str(pretrained_dir(model)), **kw)
+    tok = AutoTokenizer.from_pretrained(str(pretrained_dir(model)), **kw, **LOADER_KW)
     return HFTokenizer("pretrained", tok, f"pretrained-{Path(model.pretrained or '').name}")
 
 

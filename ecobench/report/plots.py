@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ecobench.atomic import save_with
 from ecobench.errors import UserError
 from ecobench.report import style
 from ecobench.report.figure_base import (
@@ -252,7 +253,8 @@ def save(fig: plt.Figure, out: Path, stem: str, formats: tuple[str, ...] = FIG_F
     paths = []
     for fmt in formats:
         p = out / f"{stem}.{fmt}"
-        fig.savefig(p, format=fmt, metadata=style.METADATA[fmt], dpi=300 if fmt == "png" else None)
+        save_with(lambda tmp, fmt=fmt: fig.savefig(tmp, format=fmt, metadata=style.METADATA[fmt],
+                                                   dpi=300 if fmt == "png" else None), p)  # never through a link
         paths.append(p)
     return paths
 

@@ -75,7 +75,7 @@ def test_latex_compiles_when_the_system_has_latex(smoke_run: Path, tmp_path: Pat
 def test_markdown_escapes_and_the_cli_writes_each_format(smoke_run: Path, tmp_path: Path, cli) -> None:
     run = copy_run(smoke_run, tmp_path / "nasty", suite_edit=_nasty)
     md = render(facts(run), "markdown")
-    assert md.startswith("**Environmental impact.**") and r"a\_b&c%d$e#f{g}~h^i\\j" in md and "CO₂e" in md
+    assert md.startswith("**Environmental impact.**") and r"a\_b&c%d$e\#f{g}\~h^i\\j" in md and "CO₂e" in md
     for fmt in ("text", "markdown", "latex"):
         proc = cli("statement", str(smoke_run), "--format", fmt)
         assert proc.returncode == 0, proc.stderr
