@@ -212,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signals.install() if main_thread else None
+    stdin, sys.stdin = sys.stdin, open(os.devnull)  # nothing may wait on a prompt (transformers')
     try:
         rc = args.func(args)
         signals.check()  # a SIGTERM whose raise a finalizer swallowed still ends the command as terminated
@@ -237,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         print("terminated; re-run the same command to resume", file=sys.stderr)
         return 143
     finally:
+        sys.stdin.close()
+        sys.stdin = stdin
         if main_thread:
             signals.restore(previous)
     if args.command == "run" and argv is None:

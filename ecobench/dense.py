@@ -16,7 +16,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, load_model, save_file, save_model
 
-from ecobench.atomic import save_with, write_bytes, write_json
+from ecobench.atomic import save_with, write_bytes, write_json, write_text
 from ecobench.config.schema import Suite
 from ecobench.data.dataset import TokenData
 from ecobench.data.tokenizer import tokenizer_state
@@ -141,7 +141,7 @@ def ensure_dense(suite: Suite, seed: int, dense_dir: Path, monitor: Monitor, pro
     if recorders:
         state = {k: t.detach().cpu() for r in recorders for k, t in r.state_tensors().items()}
         save_with(lambda p: save_file(state, p), dense_dir / RECORDED_FILE)
-    (dense_dir / "tokenizer.json").write_text(tokenizer_state(data.tokenizer))
+    write_text(dense_dir / "tokenizer.json", tokenizer_state(data.tokenizer))
     info = {
         "status": "ok",
         "suite_fingerprint": suite.fingerprint(),

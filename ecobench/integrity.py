@@ -6,9 +6,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
+from ecobench import safefile
 from ecobench.config.base import fingerprint_of
 from ecobench.errors import ResultsError
 from ecobench.record import SCHEMA_VERSION, CellRecord, digest_without
@@ -17,6 +19,7 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 CELLS = "cells.jsonl"
+MANIFEST_LIMIT = 200_000_000  # bytes: a manifest of 100,000 cells is a few MB
 FIX_HINT = "restore it from a copy, or run the suite again into a new folder"
 
 
@@ -42,13 +45,16 @@ def read_manifest(root: str | Path) -> dict[str, Any]:
     """The folder's manifest, checked whole: an object naming its suite, whose fingerprint matches the suite it
     stores (schema 3 on). Missing, unreadable or malformed: one ResultsError line."""
     p = Path(root) / MANIFEST
+    if safefile.problem(p):
+        raise ResultsError(f"{p}: {safefile.problem(p)}, not a regular file; a results folder holds its own files "
+                           f"only; {FIX_HINT}")
     if not p.is_file():
-        if (Path(root) / CELLS).exists():
+        if os.path.lexists(Path(root) / CELLS):
             raise ResultsError(f"{root}: holds results ({CELLS}) but no {MANIFEST}, so nothing says which suite they "
                                f"belong to; {FIX_HINT}")
         raise ResultsError(f"{root}: not an ecobench results folder (no {MANIFEST})")
     try:
-        m = json.loads(p.read_bytes().decode("utf-8"))
+        m = json.loads(safefile.read_bytes(p, MANIFEST_LIMIT).decode("utf-8"))
     except (OSError, ValueError) as err:
         why = err.strerror if isinstance(err, OSError) else "not whole JSON (truncated or damaged?)"
         raise ResultsError(f"{p}: unreadable manifest: {why}; {FIX_HINT}") from None

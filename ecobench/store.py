@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ecobench import safefile
 from ecobench.atomic import write_json
 from ecobench.config.base import visible
-from ecobench.errors import LockedError, ResultsError
+from ecobench.errors import LockedError, ResultsError, UnsafePathError
 from ecobench.integrity import CELLS, MANIFEST, check_rows, read_manifest, seal_manifest
 from ecobench.record import CellRecord, parse_record, seal_row
 
@@ -42,6 +43,8 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+LOCK_LIMIT = 65_536  # bytes: a lock is a line of JSON
+ONLY_OWN_FILES = "; a results folder holds its own regular files only (remove it, or use another --out)"
 STALE_UNREADABLE_S = 10.0  # an unreadable lock file older than this is debris of a crash, not a writer at work
 
 
@@ -83,7 +86,11 @@ class Lock:
     def _create(self, me: dict) -> bool:
         """Write the lock beside its place, then hard-link it in: no one ever sees it empty or half written."""
         tmp = self.path.with_name(f".{LOCK}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(me))
+        if os.path.lexists(tmp):
+            tmp.unlink()  # debris of a crashed run with our pid (or a planted link): never written through
+        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | safefile.NOFOLLOW, 0o644)
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(me))
         try:
             os.link(tmp, self.path)
             return True
@@ -95,7 +102,7 @@ class Lock:
         finally:
             tmp.unlink(missing_ok=True)
         try:  # a filesystem without hard links: O_EXCL, then write (a crash between leaves an unreadable lock)
-            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | safefile.NOFOLLOW, 0o644)
         except FileExistsError:
             return False
         with os.fdopen(fd, "w") as f:
@@ -106,7 +113,7 @@ class Lock:
         pid = holder.get("pid")
         if not isinstance(pid, int):
             try:
-                return time.time() - self.path.stat().st_mtime > STALE_UNREADABLE_S
+                return time.time() - self.path.lstat().st_mtime > STALE_UNREADABLE_S
             except FileNotFoundError:
                 return True
         return holder.get("host") == host and not _pid_alive(pid)
@@ -130,9 +137,11 @@ class Lock:
         if self.path.is_dir() and not self.path.is_symlink():
             return unknown | {"directory": True}
         try:
-            holder = json.loads(self.path.read_text())
+            holder = json.loads(safefile.read_bytes(self.path, LOCK_LIMIT, ONLY_OWN_FILES).decode("utf-8"))
         except FileNotFoundError:
             return None
+        except UnsafePathError as err:
+            raise LockedError(str(err)) from None
         except (OSError, ValueError):
             return unknown
         return holder if isinstance(holder, dict) else unknown
@@ -171,6 +180,7 @@ class RunStore:
         if not os.access(root, os.W_OK):
             raise ResultsError(f"{root}: the results folder is not writable")
         _check_space(root)
+        check_entries(root)
         store = cls(root)
         store.lock.acquire()
         try:
@@ -213,6 +223,8 @@ class RunStore:
         if not os.access(base, os.W_OK):
             raise ResultsError(f"{root}: the results folder is not writable ({base} is read-only to this user)")
         _check_space(root if root.exists() else base)
+        if root.is_dir():
+            check_entries(root)
         Lock(root / LOCK).check()
         old = resumable(root, fingerprint, legacy_fingerprint) if root.is_dir() else None
         if old is not None:
@@ -226,7 +238,7 @@ class RunStore:
     def update_manifest(self, update: Callable[[dict], None]) -> None:
         """Read the manifest, let `update` change it in place, write it whole (atomically). Lock held."""
         mpath = self.root / MANIFEST
-        m = json.loads(mpath.read_text())
+        m = json.loads(safefile.read_text(mpath, hint=ONLY_OWN_FILES))
         update(m)
         self.manifest = seal_manifest(m)
         write_json(mpath, self.manifest)
@@ -236,16 +248,19 @@ class RunStore:
     def repair(self) -> int:
         """Cut a torn last line left by a crash mid-write; return the bytes removed."""
         p = self.cells_path
-        if not p.exists():
+        if not os.path.lexists(p):
             return 0
-        data = p.read_bytes()
-        if not data or data.endswith(b"\n"):
-            return 0
-        keep = data.rfind(b"\n") + 1
-        with open(p, "r+b") as f:
-            f.truncate(keep)
-            f.flush()
-            os.fsync(f.fileno())
+        fd = safefile.open_update(p, ONLY_OWN_FILES)  # never a link to, or another name of, a file elsewhere
+        try:
+            size = os.fstat(fd).st_size
+            data = os.pread(fd, size, 0)
+            if not data or data.endswith(b"\n"):
+                return 0
+            keep = data.rfind(b"\n") + 1
+            os.ftruncate(fd, keep)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         log.warning("%s: removed a torn last line (%d bytes) left by an interrupted write", p, len(data) - keep)
         return len(data) - keep
 
@@ -263,7 +278,7 @@ class RunStore:
         record = record.model_copy(update={"suite_fingerprint": fp, "row_sha256": None})
         obj = json.loads(json.dumps(record.to_json_dict(), default=_json_default, allow_nan=True))  # as read back
         line = (json.dumps(seal_row(obj), allow_nan=True) + "\n").encode("utf-8")
-        fd = os.open(self.cells_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        fd = safefile.open_append(self.cells_path, ONLY_OWN_FILES)
         try:
             n = os.write(fd, line)
             if n != len(line):
@@ -271,6 +286,34 @@ class RunStore:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def check_entries(root: Path) -> None:
+    """Refuse in one line a results folder whose own files (manifest, rows, lock, dense checkpoints) include a
+    symbolic link, a FIFO or a device, or whose rows file has other hard links: `run` would read without end, or
+    write through them into files elsewhere. Reads nothing but directory entries."""
+    root = Path(root)
+    names = [root / MANIFEST, root / CELLS, root / LOCK]
+    dense = root / "dense"
+    if os.path.lexists(dense):
+        if dense.is_symlink() or not dense.is_dir():
+            raise UnsafePathError(f"{dense}: {safefile.problem(dense) or 'is not a folder'}{ONLY_OWN_FILES}")
+        for seed in sorted(dense.iterdir())[:100_000]:
+            if seed.is_symlink() or not seed.is_dir():
+                names.append(seed)
+                continue
+            names += sorted(seed.iterdir())[:1000]
+    for p in names:
+        why = safefile.problem(p)
+        if why and not p.name.startswith("."):  # dot files are writers' temporaries, never read
+            raise UnsafePathError(f"{p}: {why}, not a regular file{ONLY_OWN_FILES}")
+    try:
+        links = os.lstat(root / CELLS).st_nlink
+    except FileNotFoundError:
+        links = 1
+    if links > 1:
+        raise UnsafePathError(f"{root / CELLS}: has {links} hard links; appending would change the other names' file "
+                              "too (copy the folder rather than hard-linking it)")
 
 
 def _check_space(path: Path, need_bytes: int = 50_000_000) -> None:
@@ -290,8 +333,8 @@ def resumable(root: Path, fingerprint: str, legacy_fingerprint: str | None = Non
     """The manifest of a folder `run` may resume into (None: a new folder). Refuses in one line a folder that holds
     results but no manifest, a manifest that is unreadable or broken, or one of another suite. Reads only."""
     root = Path(root)
-    if not (root / MANIFEST).exists():
-        debris = [n for n in (CELLS, "dense") if (root / n).exists()]
+    if not os.path.lexists(root / MANIFEST):
+        debris = [n for n in (CELLS, "dense") if os.path.lexists(root / n)]
         if debris:
             raise ResultsError(f"{root}: holds results ({', '.join(debris)}) but no {MANIFEST}, so nothing says which "
                                f"suite they belong to; use another --out (or restore {MANIFEST})")
@@ -345,11 +388,13 @@ def read_cells(path: Path) -> list[CellRecord]:
 def read_rows(path: Path) -> list[tuple[str, CellRecord]]:
     """(`file:line`, record) for each row of cells.jsonl, ignoring a torn last line; a malformed row is one
     ResultsError naming its file and line."""
-    if not path.exists():
+    if not os.path.lexists(path):
         return []
     out = []
     try:
-        raw = path.read_bytes()
+        raw = safefile.read_bytes(path, hint=ONLY_OWN_FILES)
+    except FileNotFoundError:
+        return []
     except OSError as err:
         raise ResultsError(f"{path}: unreadable: {err.strerror}") from None
     lines = raw.split(b"\n")  # bytes: a torn line may end inside a UTF-8 character

@@ -3,6 +3,7 @@ problem is reported at once in one SuiteError, before any work."""
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,13 +40,17 @@ def load_suite(path: str | Path, overrides: list[str] | None = None) -> SuiteFil
     path = Path(path)
     source = str(path)
     try:
-        size = path.stat().st_size
+        st = path.stat()
     except OSError as err:
         raise SuiteError(f"{source}: cannot read suite: {err.strerror}") from err
-    if size > MAX_SUITE_BYTES:
-        raise SuiteError(f"{source}: the file is {size / 1e6:.1f} MB; a suite is at most {MAX_SUITE_BYTES // 1000} kB")
+    if not stat.S_ISREG(st.st_mode):  # a FIFO would block the read, a device (/dev/zero) never end it
+        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode) else "a device or socket"
+        raise SuiteError(f"{source}: cannot read suite: it is {kind}, not a regular file")
+    if st.st_size > MAX_SUITE_BYTES:
+        raise SuiteError(f"{source}: the file is {st.st_size / 1e6:.1f} MB; a suite is at most {MAX_SUITE_BYTES // 1000} kB")
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as f:
+            raw = f.read(MAX_SUITE_BYTES + 1)  # bounded even if the file grew since
     except OSError as err:
         raise SuiteError(f"{source}: cannot read suite: {err.strerror or err}") from err
     try:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import http.client
 import logging
 import lzma
 import os
 import sysconfig
+import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,8 @@ from ecobench.errors import DataError
 
 log = logging.getLogger(__name__)
 MAX_DOWNLOAD_BYTES = 200_000_000
+READ_TIMEOUT_S = 60.0  # the longest wait for any next bytes
+FETCH_DEADLINE_S = 600.0  # the whole download: a server that drips bytes cannot hold a run for ever
 TINYSHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
 TINYSHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
 # karpathy/char-rnn's Tiny Shakespeare (1,115,394 bytes; Shakespeare's text, public domain), xz-compressed
@@ -91,11 +95,23 @@ def _stdlib_files() -> list[Path]:
 def _fetch(url: str, sha256: str, dest: Path) -> None:
     """Download once, verify, then move into the cache. The bytes are only ever read as text."""
     log.info("fetching %s", url)
+    deadline = time.monotonic() + FETCH_DEADLINE_S
+    chunks, got = [], 0
     try:
-        with urllib.request.urlopen(url, timeout=60) as resp:  # noqa: S310 (URL from the suite, checksum enforced)
-            data = resp.read(MAX_DOWNLOAD_BYTES + 1)
-    except OSError as err:
-        raise DataError("data.url", f"cannot fetch {url}: {err}; give a local copy with data.path") from err
+        with urllib.request.urlopen(url, timeout=min(READ_TIMEOUT_S, FETCH_DEADLINE_S)) as resp:  # noqa: S310 (URL from the suite, checksum enforced)
+            while got <= MAX_DOWNLOAD_BYTES:
+                if time.monotonic() > deadline:
+                    raise DataError("data.url", f"cannot fetch {url}: not whole after {FETCH_DEADLINE_S:.0f} s "
+                                    f"({got:,} bytes); give a local copy with data.path")
+                chunk = resp.read1(1 << 20) if hasattr(resp, "read1") else resp.read(1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                got += len(chunk)
+    except (OSError, http.client.HTTPException) as err:
+        raise DataError("data.url", f"cannot fetch {url}: {err or type(err).__name__}; give a local copy with "
+                        "data.path") from err
+    data = b"".join(chunks)
     if len(data) > MAX_DOWNLOAD_BYTES:
         raise DataError("data.url", f"{url} is larger than {MAX_DOWNLOAD_BYTES} bytes")
     got = sha256_bytes(data)

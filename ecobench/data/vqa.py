@@ -104,6 +104,8 @@ def jsonl_examples(path_text: str, image_size: int) -> Examples:
         name = row["image"]
         if name not in by_name:
             file = (path.parent / name).expanduser()
+            if file.exists() and not file.is_file():  # a FIFO would block Pillow's read for ever; a device never ends
+                raise _line_error(path, n, f"image {name!r} is not a regular file ({file})")
             try:
                 with Image.open(file) as im:  # reads the header only: the size is known before any pixel is
                     if im.width * im.height > MAX_IMAGE_PIXELS:

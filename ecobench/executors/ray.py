@@ -37,6 +37,7 @@ from ecobench.config.schema import Suite
 from ecobench.dense import MARKER, MODEL_FILE, checkpoint_problem
 from ecobench.errors import UserError
 from ecobench.executors.base import ExecutorOptions, SweepJob, register, say_kept
+from ecobench.executors.probe import check_ray_address
 from ecobench.record import CellRecord
 from ecobench.sweep import Cell
 
@@ -203,29 +204,17 @@ def drop_checkpoint() -> None:
 
 
 def cell_task(suite: Suite, cell: Cell, info: dict, checkpoint: dict[str, bytes] | str,
-              threads: int | None) -> tuple[CellRecord, dict]:
+              threads: int | None, repeats: int | None = None) -> tuple[CellRecord, dict]:
     """One cell on this worker, measured by this worker's meters: (its record, where it ran)."""
     from ecobench import cell as cells
 
     monitor = _worker_monitor(suite, threads)
     with monitor.window(f"{cell.key}/task") as w:
-        rec = cells.run_cell(suite, cell, _checkpoint_dir(checkpoint, info), info, monitor, progress=False)
+        rec = cells.run_cell(suite, cell, _checkpoint_dir(checkpoint, info), info, monitor, False, repeats)
     return rec, _where(w)
 
 
 # -- driver side ----------------------------------------------------------------------------------------------------
-
-
-def _reachable(address: str, timeout_s: float = 10.0) -> None:
-    """A HOST:PORT that does not answer is said now: ray.init retries an unreachable address for minutes."""
-    host, sep, port = address.split("://")[-1].rpartition(":")
-    if address == "auto" or not sep or not port.isdigit():
-        return  # 'auto' (a cluster started on this machine) and anything else: ray.init says what is wrong
-    try:
-        socket.create_connection((host, int(port)), timeout=timeout_s).close()
-    except OSError as err:
-        raise ConnectionError(f"nothing answers at {host}:{port} ({err.strerror or err}); is `ray start --head` "
-                              "running there?") from None
 
 
 def _check_options(options: ExecutorOptions) -> None:
@@ -264,7 +253,7 @@ class RayExecutor:
                 if address is None:  # a cluster of this machine alone, with its CPU meter
                     ray.init(resources={CPU_METER: 1}, **kw)
                 else:
-                    _reachable(address)
+                    check_ray_address(address)  # a bounded probe: ray.init retries a non-Ray port for minutes
                     ray.init(address=address, **kw)
             except (ConnectionError, RuntimeError, ValueError) as err:
                 raise UserError(f"--address {address}: cannot connect to Ray: "
@@ -305,7 +294,7 @@ class RayExecutor:
             if where is not None:
                 waiting_dense[info] = seed
             for c in mine:
-                rec, at = cell_fn.remote(suite, c, info, checkpoint, self._threads)
+                rec, at = cell_fn.remote(suite, c, info, checkpoint, self._threads, job.repeats)
                 pending[rec] = (c, at)
         job.status(f"{len(pending)} cells submitted to Ray")
         workers: dict[str, str | None] = {}

@@ -10,7 +10,6 @@ first use, so the training loop can import this package without importing every 
 from __future__ import annotations
 
 import importlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -69,12 +68,13 @@ def family_name(model: ModelConfig) -> str:
     `vision_config` and a `text_config` is an image-text-to-text model)."""
     if not model.pretrained or model.gguf_file:
         return ARCHITECTURES[model.family] if not model.pretrained else CAUSAL_LM
-    from ecobench.config.pretrained import pretrained_dir
+    from ecobench.config.pretrained import pretrained_dir, read_config
+    from ecobench.errors import UnsafePathError
 
     d = pretrained_dir(model)
     try:
-        config = json.loads((d / "config.json").read_text()) if d is not None else {}
-    except (OSError, ValueError):
+        config = read_config(d / "config.json") if d is not None else {}
+    except (OSError, ValueError, UnsafePathError):
         return CAUSAL_LM  # unreadable: the causal-LM loader says why, in one line
     return VISION_LANGUAGE if isinstance(config, dict) and "vision_config" in config else CAUSAL_LM
 

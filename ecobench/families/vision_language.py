@@ -10,7 +10,6 @@ each question's most frequent training answer would score (`*_chance`).
 from __future__ import annotations
 
 import functools
-import json
 import math
 import time
 from collections import Counter
@@ -188,10 +187,14 @@ def _layout(model: ModelConfig) -> tuple[Layout, object | None]:
         return Layout(PAD_ID, IMAGE_ID, END_ID, n, model.image_size, (0.5,) * 3, (0.5,) * 3), None
     from transformers import AutoTokenizer
 
-    from ecobench.config.pretrained import pretrained_dir
+    from ecobench.config.pretrained import LOADER_KW, pretrained_dir, read_config
 
     d = pretrained_dir(model)
-    config = json.loads((d / "config.json").read_text())
+    try:
+        config = read_config(d / "config.json") or {}
+        pre = read_config(d / "preprocessor_config.json") or {}
+    except ValueError as err:
+        raise DataError("model.pretrained", str(err)) from None
     vision = config.get("vision_config") or {}
     size, patch = vision.get("image_size"), vision.get("patch_size")
     image = config.get("image_token_index", config.get("image_token_id"))
@@ -200,7 +203,7 @@ def _layout(model: ModelConfig) -> tuple[Layout, object | None]:
                         "(vision_config.image_size, vision_config.patch_size, image_token_index); this one lacks them")
     extra = 1 if config.get("vision_feature_select_strategy") == "full" else 0
     try:
-        tok = AutoTokenizer.from_pretrained(str(d))
+        tok = AutoTokenizer.from_pretrained(str(d), **LOADER_KW)
     except Exception as err:  # a user's folder: any failure to read its tokenizer is theirs to fix, in one line
         raise DataError("model.pretrained", f"{d}: cannot load its tokenizer: {str(err).splitlines()[0]}") from err
     end = tok.eos_token_id
@@ -208,10 +211,8 @@ def _layout(model: ModelConfig) -> tuple[Layout, object | None]:
         raise DataError("model.pretrained", f"{d}: its tokenizer has no end-of-sequence token")
     pad = tok.pad_token_id if tok.pad_token_id is not None else end
     mean, std = (0.5,) * 3, (0.5,) * 3
-    pre = d / "preprocessor_config.json"
-    if pre.is_file():
-        p = json.loads(pre.read_text())
-        mean, std = tuple(p.get("image_mean", mean)), tuple(p.get("image_std", std))
+    if pre:
+        mean, std = tuple(pre.get("image_mean", mean)), tuple(pre.get("image_std", std))
     return Layout(pad, image, end, (size // patch) ** 2 + extra, size, mean, std), tok
 
 

@@ -10,7 +10,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach a model hub at run t
 import torch
 from torch import nn
 
-from ecobench.config.pretrained import pretrained_dir
+from ecobench.config.pretrained import LOADER_KW, pretrained_dir
 from ecobench.config.schema import ModelConfig
 from ecobench.errors import UserError
 from ecobench.models.pretrained import pretrained_problem
@@ -26,7 +26,7 @@ def build_model(cfg: ModelConfig, vocab_size: int, context: int, seed: int) -> n
         # GGUF is dequantized to float32 by transformers' loader; otherwise safetensors only (never a pickle)
         kw = {"gguf_file": cfg.gguf_file} if cfg.gguf_file else {"use_safetensors": True}
         try:
-            return auto_class(cfg).from_pretrained(str(pretrained_dir(cfg)), dtype=torch.float32, **kw)
+            return auto_class(cfg).from_pretrained(str(pretrained_dir(cfg)), dtype=torch.float32, **kw, **LOADER_KW)
         except Exception as err:  # a user's checkpoint: any failure to read it is theirs to fix, in one line
             raise UserError(f"model.pretrained: cannot load {cfg.pretrained}: {str(err).splitlines()[0]}") from err
     inter = cfg.intermediate or 4 * cfg.n_embd
@@ -132,9 +132,12 @@ def build_skeleton(cfg: ModelConfig, vocab_size: int, context: int) -> nn.Module
             return build_model(cfg, vocab_size, context, 0)
     from transformers import AutoConfig
 
+    problem = pretrained_problem(cfg)
+    if problem:
+        raise UserError(f"{problem[0]}: {problem[1]}")
     kw = {"gguf_file": cfg.gguf_file} if cfg.gguf_file else {}
     try:
-        config = AutoConfig.from_pretrained(str(pretrained_dir(cfg)), **kw)
+        config = AutoConfig.from_pretrained(str(pretrained_dir(cfg)), **kw, **LOADER_KW)
         with torch.device("meta"):
             return auto_class(cfg).from_config(config)
     except Exception as err:  # a user's checkpoint: any failure to read it is theirs to fix, in one line
@@ -153,5 +156,5 @@ def skeleton_like(config_json: str) -> nn.Module:
 
     d = json.loads(config_json)
     auto = AutoModelForImageTextToText if is_image_text(d) else AutoModelForCausalLM
-    config = AutoConfig.for_model(d.pop("model_type"), **d)
+    config = AutoConfig.for_model(d.pop("model_type"), **d)  # a model type transformers ships, or a KeyError
     return auto.from_config(config, dtype=torch.float32)

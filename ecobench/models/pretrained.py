@@ -1,4 +1,6 @@
-"""Whether ecobench will read a pretrained checkpoint: safetensors or GGUF, never a pickle.
+"""Whether ecobench will read a pretrained checkpoint: safetensors or GGUF, never a pickle, and never a checkpoint
+that asks to run code of its own (`auto_map` in its configs, or a model type transformers does not ship): refused in
+one line, and every loader gets trust_remote_code=False (config/pretrained.py's LOADER_KW) besides.
 
 Where it lives (`model.pretrained`: a folder or `package:<name>`) is config/pretrained.py's `pretrained_dir`.
 """
@@ -7,8 +9,36 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ecobench.config.pretrained import PACKAGE_PREFIX, pretrained_dir
+from ecobench.config.pretrained import PACKAGE_PREFIX, pretrained_dir, read_config
 from ecobench.config.schema import ModelConfig
+from ecobench.errors import UnsafePathError
+
+# the configs through which a folder can name code of its own (auto_map) for a model, tokenizer or processor
+CODE_CONFIGS = ("config.json", "tokenizer_config.json", "preprocessor_config.json", "processor_config.json",
+                "image_processor_config.json", "video_preprocessor_config.json", "feature_extractor_config.json")
+
+
+def code_problem(d: Path, gguf: bool = False) -> str | None:
+    """Why the folder `d` would need to run code of its own (auto_map, or a model type transformers does not ship);
+    also an unreadable config, a link, a FIFO or a device in its place."""
+    for name in CODE_CONFIGS:
+        try:
+            cfg = read_config(d / name)
+        except (ValueError, UnsafePathError) as err:
+            return str(err)
+        if cfg is None:
+            continue
+        if "auto_map" in cfg:
+            return (f"{d / name} names code of its own (auto_map: {', '.join(map(str, cfg['auto_map']))[:120]}); "
+                    "ecobench never runs a checkpoint's code: use a checkpoint of a model type transformers ships")
+        if name == "config.json" and not gguf:  # a GGUF file carries its own architecture
+            from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+            kind = cfg.get("model_type")
+            if kind not in CONFIG_MAPPING_NAMES:
+                return (f"{d / name}: model_type {kind!r} is not one transformers ships; ecobench loads only those "
+                        "(never a checkpoint's own code)")
+    return None
 
 
 def pretrained_problem(cfg: ModelConfig) -> tuple[str, str] | None:
@@ -21,6 +51,9 @@ def pretrained_problem(cfg: ModelConfig) -> tuple[str, str] | None:
                                     f"{name.replace('_', '-')}; `make setup` does)")
     if not d.is_dir():
         return "model.pretrained", f"no such directory: {ref}"
+    code = code_problem(d, bool(cfg.gguf_file))
+    if code:
+        return "model.pretrained", code
     if cfg.gguf_file:
         if not (d / cfg.gguf_file).is_file():
             found = sorted(p.name for p in d.glob("*.gguf"))

@@ -32,9 +32,13 @@ def meta_model(suite: Suite, vocab_size: int, context: int) -> nn.Module | None:
             return build_model(suite.model, vocab_size, context, 0)
         from transformers import AutoConfig, AutoModelForCausalLM
 
+        from ecobench.models.pretrained import LOADER_KW, pretrained_problem
+
+        if pretrained_problem(suite.model):
+            return None  # said in one line by check_suite
         kw = {"gguf_file": suite.model.gguf_file} if suite.model.gguf_file else {}
         try:
-            config = AutoConfig.from_pretrained(suite.model.pretrained, **kw)
+            config = AutoConfig.from_pretrained(suite.model.pretrained, **kw, **LOADER_KW)
             return AutoModelForCausalLM.from_config(config)
         except Exception:  # noqa: BLE001 -- a user's checkpoint: build_model reports it in one line when loaded
             return None

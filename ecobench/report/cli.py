@@ -27,9 +27,10 @@ def _write(text: str, output: str | None) -> None:
     if not output:
         sys.stdout.write(text)
         return
+    from ecobench.atomic import write_text
+
     try:
-        Path(output).parent.mkdir(parents=True, exist_ok=True)
-        Path(output).write_text(text, encoding="utf-8")
+        write_text(Path(output), text)
     except OSError as err:
         raise UserError(f"{output}: cannot write: {err.strerror or err}") from None
     print(f"wrote {output}", file=sys.stderr)
@@ -78,6 +79,8 @@ def _cmd_statement(args: argparse.Namespace) -> int:
     from ecobench.report import standards
     from ecobench.report.statement import statement
 
+    if args.output:
+        check_output(args.output, "file", [args.run], "--output")
     fields = args.format in standards.FORMATS  # sci, ai-act: a standard's fields; else the paragraph
     _write(standards.standard(args.run, args.format) if fields else statement(args.run, args.format), args.output)
     return 0
@@ -125,12 +128,12 @@ def _ratio(text: str | None) -> float | None:
 
 def _cmd_plot(args: argparse.Namespace) -> int:
     from ecobench.report.formats import parse_list
-    from ecobench.report.plots import FIG_FORMATS, render_all
+    from ecobench.report.plots import FIG_FORMATS, FIGURES, render_all
     from ecobench.report.runs import load_runs
 
     formats = tuple(parse_list(args.format, FIG_FORMATS, "figure format") or FIG_FORMATS)
     ratio = _ratio(args.ratio)
-    out = check_output(args.out, "dir", args.runs, "--out")
+    out = check_output(args.out, "dir", args.runs, "--out", tuple(f"{s}.{f}" for s in FIGURES for f in formats))
     runs = load_runs(args.runs, force=args.force)
     written, skipped = render_all(runs.rows, out, args.width, formats, ratio, args.method, args.energy)
     for p in written:

@@ -18,6 +18,7 @@ import pandas as pd
 import yaml
 
 from ecobench import __version__
+from ecobench.atomic import write_text
 from ecobench.config.base import visible
 from ecobench.errors import UserError
 from ecobench.report import plots, style
@@ -326,8 +327,7 @@ def write_report(runs: Runs, out: Path, width: str = "two", report_cmd: list[str
                  energy: str = "gross") -> Path:
     page = render_report(runs, width, report_cmd, energy)
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(page, encoding="utf-8")
+        write_text(out, page)  # atomic, never through a link
     except OSError as err:
         raise UserError(f"{out}: cannot write the report: {err.strerror or err}") from None
     return out

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ecobench.atomic import save_with
 from ecobench.errors import UserError
 from ecobench.report import style
 from ecobench.report.figure_base import (
@@ -98,7 +99,8 @@ def save(fig: plt.Figure, out: Path, stem: str, formats: tuple[str, ...] = FIG_F
     paths = []
     for fmt in formats:
         p = out / f"{stem}.{fmt}"
-        fig.savefig(p, format=fmt, metadata=style.METADATA[fmt], dpi=300 if fmt == "png" else None)
+        save_with(lambda tmp, fmt=fmt: fig.savefig(tmp, format=fmt, metadata=style.METADATA[fmt],
+                                                   dpi=300 if fmt == "png" else None), p)  # never through a link
         paths.append(p)
     return paths
 

@@ -1,19 +1,24 @@
 """The whole reading surface under random damage: truncation, byte flips, deleted files and files swapped in from
-another run, of every file of a small finished run. Then run / compare / plot / report, in-process: each ends with
-correct output or a one-line error and exit 2; never a traceback, never wrong numbers without a warning, and a
-reader never changes a results file.
+another run, of every file of a small finished run; and files that are not the folder's own: a symbolic link to a
+file elsewhere, a second name (hard link) of a file elsewhere, a FIFO, a link to /dev/zero. Then run / compare /
+plot / report, in-process: each ends with correct output or a one-line error and exit 2, within a bound; never a
+traceback, never wrong numbers without a warning; a reader never changes a results file, and no command changes a
+file outside the folder.
 
 Examples per command are few in CI (readers are fast, `run` resumes are not); ECOBENCH_CORRUPTION_EXAMPLES=N
 multiplies them by N and draws new examples instead of the fixed ones."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
 import logging
 import os
 import shutil
+import signal
+import stat
 import tempfile
 from pathlib import Path
 
@@ -30,7 +35,8 @@ FILES = ["manifest.json", "cells.jsonl", "dense/seed-0/train.json", "dense/seed-
          "dense/seed-0/trajectory.safetensors", "dense/seed-0/tokenizer.json"]
 READER_FILES = FILES[:2]  # what compare, plot and report read
 
-damage = st.tuples(st.sampled_from(["truncate", "flip", "delete", "swap"]), st.floats(0, 1), st.integers(1, 255))
+KINDS = ["truncate", "flip", "delete", "swap", "symlink", "hardlink", "fifo", "devzero"]
+damage = st.tuples(st.sampled_from(KINDS), st.floats(0, 1), st.integers(1, 255))
 
 
 def _settings(n: int):
@@ -41,8 +47,9 @@ def _settings(n: int):
 
 def _apply(folder: Path, other: Path, name: str, how: str, where: float, xor: int) -> None:
     p = folder / name
-    if not p.is_file():
-        return
+    outside = folder.parent / "outside" / name.replace("/", "_")  # files no command may change
+    if not p.is_file() or p.is_symlink() or outside.exists():
+        return  # damaged already into a file that is not the folder's own
     data = p.read_bytes()
     if how == "truncate":
         p.write_bytes(data[: int(where * len(data))])
@@ -53,11 +60,44 @@ def _apply(folder: Path, other: Path, name: str, how: str, where: float, xor: in
         p.unlink()
     elif how == "swap":
         shutil.copyfile(other / name, p)
+    elif how in ("symlink", "hardlink"):  # the same bytes, but another file's
+        p.rename(outside)
+        (p.symlink_to if how == "symlink" else p.hardlink_to)(outside)
+    elif how == "fifo":
+        p.unlink()
+        os.mkfifo(p)
+    elif how == "devzero":
+        p.unlink()
+        p.symlink_to("/dev/zero")
 
 
 def _digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    """Every entry: a regular file's sha256, a link's target, another kind's mode (a FIFO is never opened)."""
+    out = {}
+    for p in sorted(folder.rglob("*")):
+        st = os.lstat(p)
+        if stat.S_ISREG(st.st_mode):
+            out[str(p.relative_to(folder))] = hashlib.sha256(p.read_bytes()).hexdigest()
+        elif stat.S_ISLNK(st.st_mode):
+            out[str(p.relative_to(folder))] = f"-> {os.readlink(p)}"
+        elif not stat.S_ISDIR(st.st_mode):
+            out[str(p.relative_to(folder))] = f"mode {stat.S_IFMT(st.st_mode):o}"
+    return out
+
+
+@contextlib.contextmanager
+def _bounded(seconds: float = 120):
+    """Fail, rather than hang, a command that blocks (on a FIFO, on /dev/zero) for more than `seconds`."""
+    def hung(*_):
+        raise AssertionError("the command hung")
+
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(int(seconds))
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def _table(csv_text: str) -> dict[tuple, dict[str, str]]:
@@ -106,17 +146,19 @@ def reference(tiny_run: Path, other_run: Path) -> list[str]:
 def _damaged(tiny_run: Path, other_run: Path, damages: list, files: list[str], tmp: Path) -> Path:
     folder = tmp / "run"
     shutil.copytree(tiny_run, folder)
+    (tmp / "outside").mkdir()
     for (how, where, xor), name in zip(damages, files, strict=True):
         _apply(folder, other_run, name, how, where, xor)
     return folder
 
 
 def _reader(args: list[str], folder: Path, capsys, caplog) -> tuple[int, str, bool]:
-    before = _digest(folder)
+    before, outside = _digest(folder), _digest(folder.parent / "outside")
     caplog.clear()
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.WARNING), _bounded():
         rc, out, err = run_inprocess(args, capsys)
     assert _digest(folder) == before, "a reader changed the results folder"
+    assert _digest(folder.parent / "outside") == outside, "a reader changed a file outside the folder"
     assert rc in (0, 2), err
     if rc == 2:
         one_line_error(err)
@@ -155,8 +197,11 @@ def test_run_resumes_or_refuses_under_damage(tiny_run, other_run, capsys, damage
     files = [data.draw(st.sampled_from(FILES)) for _ in damages]
     with tempfile.TemporaryDirectory() as tmp:
         folder = _damaged(tiny_run, other_run, damages, files, Path(tmp))
-        rc, _, err = run_inprocess(tiny_args(folder), capsys)
+        outside = _digest(Path(tmp) / "outside")
+        with _bounded():
+            rc, _, err = run_inprocess(tiny_args(folder), capsys)
         event(f"run exit {rc}")
+        assert _digest(Path(tmp) / "outside") == outside, "run changed a file outside its folder"
         assert "Traceback" not in err
         if rc == 2:
             one_line_error(err)

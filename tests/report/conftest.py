@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from ecobench.config.base import fingerprint_of
 from ecobench.integrity import seal_manifest
 from ecobench.record import seal_row
 from tests.conftest import RUN_TIMEOUT_S, SUITES, run_cli
+from tests.reliability.conftest import run_inprocess
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +26,18 @@ def seeds_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
                    timeout=RUN_TIMEOUT_S)
     assert proc.returncode == 0, proc.stderr
     return out
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture):
+    """`ecobench ARGS` in this process, answering as `run_cli` does (returncode, stdout, stderr): the report commands
+    without a fresh interpreter's imports each time (seconds of CPU per call)."""
+
+    def call(*args: str) -> subprocess.CompletedProcess:
+        rc, out, err = run_inprocess(list(args), capsys)
+        return subprocess.CompletedProcess(list(args), rc, out, err)
+
+    return call
 
 
 def copy_run(src: Path, dst: Path, suite_edit=None, cell_edit=None) -> Path:
