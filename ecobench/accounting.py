@@ -130,6 +130,7 @@ class RunTotal:
     phase_rows_without_energy: int = 0
     sources: dict[str, str] = field(default_factory=dict)
     forecast: dict[str, Any] | None = None  # sessions' forecasts summed (point, low, high) for wall and energy
+    parts: list = field(default_factory=list)  # run_parts.Part: what the rest holds, split (measured/estimated)
 
     @property
     def complete(self) -> bool:
@@ -181,6 +182,10 @@ def run_total(manifest: dict, records: list[CellRecord]) -> RunTotal:
     out.phases_wall_s = sum(p.wall_s or 0.0 for r in records for p in r.phases)
     out.phase_rows_without_energy = sum(e is None for e in energies)
     out.phases_kwh = sum(e for e in energies if e is not None) if records else 0.0
+    if out.complete:
+        from ecobench.run_parts import split
+
+        out.parts = split(out.rest_kwh, manifest, records, "estimated" if _estimated(out.sources) else "measured")
     return out
 
 
@@ -196,5 +201,15 @@ def share_line(t: RunTotal) -> str:
     if t.phase_share is None:
         why = "part of the run is unaccounted" if not t.complete else "energy unknown"
         return f"{head}; phases' share unknown ({why})"
-    return (f"{head}; phases: {100 * t.phase_share:.0f}% of the run's energy; the rest "
-            f"({with_unit(t.rest_kwh, 'energy_kwh')}): start-up, data, models, checkpoints")
+    parts = "; ".join(f"{p.name} {with_unit(p.energy_kwh, 'energy_kwh')} ({p.kind})" for p in t.parts)
+    return (f"{head} ({_kind(t)}); phases: {100 * t.phase_share:.0f}% of the run's energy; the rest "
+            f"({with_unit(t.rest_kwh, 'energy_kwh')}): {parts or 'start-up, data, models, checkpoints'}")
+
+
+def _estimated(sources: dict[str, str]) -> bool:
+    return any("estimated" in str(s) for s in sources.values())
+
+
+def _kind(t: RunTotal) -> str:
+    """'estimated' when any component's energy is estimated (a CPU power model; the start-up always is)."""
+    return "estimated" if _estimated(t.sources) or t.startup_kwh else "measured"

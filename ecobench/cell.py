@@ -53,8 +53,10 @@ def cell_info(suite: Suite, cell: Cell) -> CellInfo:
     )
 
 
-def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Monitor, progress: bool = True) -> CellRecord:
-    """Score, prune, recover, evaluate and time one cell of the sweep; return its record (one results line)."""
+def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Monitor, progress: bool = True,
+             repeats: int | None = None) -> CellRecord:
+    """Score, prune, recover, evaluate and time one cell of the sweep; return its record (one results line).
+    `repeats`: pairs per measured workload (the run's choice, measure.paired_repeats); None: footprint.repeats."""
     info = cell_info(suite, cell)
     if dense.get("status") != "ok":
         return CellRecord(key=cell.key, cell=info, status="failed", reason=f"dense training failed: {dense.get('reason')}")
@@ -144,13 +146,14 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
             ev = evaluate(model, data, eval_bs, max_batches)  # the loss; footprint comes from the paired windows below
             # eval.domains: the same model on other held-out corpora; part of the loss evaluation, not a measured phase
             domain_metrics = evaluate_domains(model, suite, eval_bs)
-        workloads = [eval_workload(suite, data, warmed=True), *inference_workloads(suite, data)]
+        workloads = [eval_workload(suite, data), *inference_workloads(suite, data)]
         # the seed's dense model, measured beside this cell: loaded only now, so that scoring and pruning hold one
         # model (with a method's scores), not two (issue 11's 2-copy limit)
         reference = load_dense(suite, cell.seed, dense_dir, data, device)
         if half is not None:
             reference.to(half)  # the same type as the pruned side: the ratio compares kernels, not precisions
-        phases += measure_paired(monitor, cell.key, model, reference, workloads, suite.footprint.repeats)
+        phases += measure_paired(monitor, cell.key, model, reference, workloads, repeats or suite.footprint.repeats,
+                                 order_seed=cell.seed)
         cost = token_cost(model, data.context)  # after any shrink or sparse-kernel swap: what runs
         frac, zeros, n = overall_sparsity(counts)
         metrics = {
@@ -166,6 +169,7 @@ def run_cell(suite: Suite, cell: Cell, dense_dir: Path, dense: dict, monitor: Mo
             "calibration_tokens": calibration_tokens,  # training-split tokens the method read (0: none)
             "flops_per_token_dense": cost.dense_flops,  # every matmul at its full shape
             "flops_per_token_effective": cost.effective_flops,  # what the kernels that run multiply
+            **({"flops_per_image": cost.image_flops} if cost.image_flops else {}),  # vision tower + projector
             "eval_tokens": ev.tokens,  # tokens evaluated, spread over the validation split
             "eval_tokens_available": data.val_windows() * data.context,  # what `eval.batches: all` would read
             "dense_train_loss": dense["train_loss"],

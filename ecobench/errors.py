@@ -73,3 +73,8 @@ class CellFailed(EcobenchError):
 class UnsafePathError(UserError):
     """A path ecobench would read or write is a link, FIFO, device or hard-linked file where a regular file of its
     own belongs: refused rather than followed, blocked on, or written through."""
+
+
+class MeasurementStopped(EcobenchError):
+    """`footprint.on_contention: stop` ended the run cleanly: other programs kept the machine busy. The cell being
+    measured is not recorded, so re-running the same command resumes with it."""

@@ -7,8 +7,10 @@ pass. The suite's step counts (runner.describe_grid, sweep.expand) then scale th
   dense, per seed still to train:  build + train.steps x step (+ its periodic evaluations)
   per cell to run:                 data + build + score/prune (pruned) + recover_steps x step (pruned)
                                    + eval batches x eval batch
-                                   + paired windows (footprint.repeats x (cell, dense) + a warm-up) of the eval
-                                     window and of prefill and decode at each inference batch size
+                                   + paired windows of the eval window and of prefill and decode at each
+                                     inference batch size: a warm-up of each side (twice when windows repeat
+                                     the workload), then footprint.repeats x (cell, dense) windows, each repeating
+                                     the workload until it lasts the meters' min_window_s (measure.py)
   once:                            start-up so far + the probe + footprint.idle_seconds
 
 Energy is each part's seconds at the probe's mean power per component (the idle wait at the probe's power less a
@@ -43,6 +45,7 @@ from ecobench.footprint.measurement import COMPONENTS, Measurement, kwh
 from ecobench.footprint.monitor import Monitor
 from ecobench.footprint.site import Site
 from ecobench.footprint.uncertainty import footprint_bounds
+from ecobench.measure import MAX_INNER, WINDOW_MARGIN, paired_repeats
 from ecobench.models.build import build_model
 from ecobench.prune.masks import make_masks
 from ecobench.prune.methods.base import Scores
@@ -80,6 +83,7 @@ class Calibration:
     # costed as the magnitude mask
     score_s: dict[str, float] = field(default_factory=dict)
     reload_s: float = 0.0  # read the model's weights back from a safetensors file (each cell does it twice)
+    min_window_s: float = 0.0  # the meters' shortest window (Monitor.min_window_s): paired windows last at least this
 
     @property
     def step_median_s(self) -> float:
@@ -128,7 +132,7 @@ def calibrate(suite: Suite, data: TokenData, monitor: Monitor) -> tuple[Calibrat
     power = {c: (m.components[c].energy_j / m.wall_s if m.components[c].energy_j is not None and m.wall_s > 0
                  else None) for c in COMPONENTS}
     cal = Calibration(steps, cpu_share, eval_batch_s, token_s, data_s, build_s, mask_s, time.perf_counter() - t0, power,
-                      m.components["cpu"].attribution, score_s, reload_s)
+                      m.components["cpu"].attribution, score_s, reload_s, monitor.min_window_s)
     return cal, m
 
 
@@ -240,10 +244,14 @@ def work_seconds(suite: Suite, data: TokenData, cal: Calibration, cells: list[Ce
     per_eval_4 = 4 * cal.eval_batch_s * tr.batch_size / eval_bs  # train()'s check: 4 batches of train.batch_size
     pruned = [c for c in cells if not c.is_dense and not c.is_control]
     controls = [c for c in cells if c.is_control]
-    runs = 1 + 2 * suite.footprint.repeats  # each paired workload: a warm-up, then repeats x (cell, dense)
     e = suite.eval
+    repeats = forecast_repeats(suite, cal, cells)["repeats"]
+
+    def paired(run_s: float) -> float:
+        return paired_seconds(run_s, repeats, cal.min_window_s)
+
     # decode steps, and prefill as prompt batches costed like decode steps of the prompt's length / 4 (one pass)
-    infer = sum(runs * (e.inference_tokens + e.prefill_batches * max(1, e.prompt_tokens // 4)) * step_s
+    infer = sum(paired(e.inference_tokens * step_s) + paired(e.prefill_batches * max(1, e.prompt_tokens // 4) * step_s)
                 for step_s in (cal.token_s or {}).values()) if e.inference_tokens else 0.0
     return {
         "dense training": len(dense_seeds) * (cal.build_s + tr.steps * step + periodic * per_eval_4),
@@ -251,7 +259,7 @@ def work_seconds(suite: Suite, data: TokenData, cal: Calibration, cells: list[Ce
         "cell set-up (data, models)": len(cells) * (cal.data_s + 2 * (cal.build_s + cal.reload_s)),
         "score and prune": sum(cal.score_s.get(c.method, cal.mask_s) for c in pruned),
         "recovery": (len(pruned) + len(controls)) * suite.prune.recover_steps * step,
-        "evaluation": len(cells) * (eval_batches + 2 * suite.footprint.repeats * e.energy_batches) * cal.eval_batch_s,
+        "evaluation": len(cells) * (eval_batches * cal.eval_batch_s + paired(e.energy_batches * cal.eval_batch_s)),
         # eval.domains: each cell is also evaluated on every extra corpus (batches counted as the main corpus's)
         "evaluation on eval.domains": len(cells) * len(e.domains) * (
             eval_batches if e.domain_batches in (None, "all") else min(e.domain_batches, eval_batches))
@@ -261,6 +269,27 @@ def work_seconds(suite: Suite, data: TokenData, cal: Calibration, cells: list[Ce
         "noise floor": (suite.footprint.noise_windows + 1) * e.energy_batches * cal.eval_batch_s,
         "idle baseline": suite.footprint.idle_seconds,
     }
+
+
+def forecast_repeats(suite: Suite, cal: Calibration, cells: list[Cell]) -> dict[str, Any]:
+    """`footprint.repeats`, or with `footprint.detect` the pairs the run would choose (measure.paired_repeats) at the
+    probe's timing noise: the CV of its timed steps x sqrt(2) stands in for the pair-ratio CV (a ratio of two
+    windows); the run recomputes it from its own noise floor."""
+    cv = statistics.stdev(cal.step_s) / statistics.mean(cal.step_s) * math.sqrt(2) if len(cal.step_s) > 1 else None
+    out = paired_repeats(suite, cv, sum(not (c.is_dense or c.is_control) for c in cells))
+    return out | ({"why": out["why"] + " (the probe's timing noise; the run uses its noise floor)"}
+                  if suite.footprint.detect else {})
+
+
+def paired_seconds(run_s: float, repeats: int, min_window_s: float) -> float:
+    """One workload's paired measurement (measure.measure_paired): each side warmed (and timed once more when its
+    windows must repeat it), then repeats x 2 windows of `inner` runs, enough to last min_window_s x the margin."""
+    need = min_window_s * WINDOW_MARGIN
+    if run_s <= 0 or run_s >= need:
+        return (2 + 2 * repeats) * run_s
+    inner = min(MAX_INNER, math.ceil(need / run_s - 1e-9))
+    warm = 4 if run_s < 2 * min_window_s else 2
+    return (warm + 2 * repeats * inner) * run_s
 
 
 @dataclass
@@ -275,6 +304,7 @@ class Forecast:
     parts_s: dict[str, float]
     calibration: dict[str, Any]
     range_rule: str = RANGE_RULE
+    paired: dict[str, Any] = field(default_factory=dict)  # pairs per measured workload, and why
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -289,7 +319,9 @@ class Forecast:
         w = self.wall_s
         return (f"forecast for {self.cells} cells on this machine: {_dur(w['point'])} ({_dur(w['low'])} to "
                 f"{_dur(w['high'])}), {rng(self.energy_kwh, 'energy_kwh')}, {rng(self.co2e_g, 'co2e_g')}, "
-                f"water {rng(self.water_l, 'water_l')}")
+                f"water {rng(self.water_l, 'water_l')}"
+                + (f"; {self.paired['repeats']} pairs per workload ({self.paired['why']})"
+                   if self.paired.get("detect") else ""))
 
 
 def _dur(s: float) -> str:
@@ -336,7 +368,7 @@ def make_forecast(suite: Suite, data: TokenData, cal: Calibration, probe: Measur
                            "idle_power_w": idle_w}
     # `startup` was taken after the probe: it holds the probe, shown apart (counted once)
     return Forecast(len(cells), wall, energy, co2e, water, {"start-up so far": max(0.0, spent_s - cal.probe_s),
-                    "calibration probe": cal.probe_s, **parts}, cal_d)
+                    "calibration probe": cal.probe_s, **parts}, cal_d, paired=forecast_repeats(suite, cal, cells))
 
 
 def _total(power: dict[str, float | None]) -> float | None:

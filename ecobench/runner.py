@@ -25,11 +25,12 @@ from ecobench.errors import DataError, ResultsError, SensorError, SuiteError, Ta
 from ecobench.executors import Executor, ExecutorOptions, SweepJob, driver_footprint, make_executor
 from ecobench.families import load_data
 from ecobench.footprint import Monitor
+from ecobench.footprint.contention import contention_line
 from ecobench.footprint.idle import measure_idle_baseline
 from ecobench.forecast import budget_problem, calibrate, make_forecast
 from ecobench.integrity import MANIFEST, read_manifest
 from ecobench.limits import memory_problems
-from ecobench.measure import noise_floor, warm_up_process
+from ecobench.measure import floor_line, noise_floor, paired_repeats, set_threads, warm_up_process
 from ecobench.models.build import build_model, build_skeleton, count_params
 from ecobench.models.pretrained import pretrained_problem
 from ecobench.provenance import build_manifest, data_record
@@ -191,7 +192,7 @@ def summary_table(df) -> str:
     return "\n\n".join(parts)
 
 
-BUDGET_EXIT = 3  # `run` stopped between cells because the measured total passed footprint.budget (resumable)
+BUDGET_EXIT = 3  # `run` stopped cleanly (the budget was passed, or on_contention: stop); resumable
 
 
 def _earlier_sessions(out: Path) -> tuple[dict | None, list]:
@@ -209,8 +210,7 @@ def run_suite(sf: SuiteFile, out: Path | None, argv: list[str], progress: bool =
     suite = sf.suite
     ex = make_executor(executor, options)  # an executor this machine cannot use is refused before any work
     data = check_suite(sf)  # raises before anything is written, and before the meters' slow set-up
-    if suite.train.threads:
-        torch.set_num_threads(suite.train.threads)
+    threads = set_threads(suite.train.threads)  # recorded in the manifest
     if out is None:
         out = None if new else find_resumable(suite)
         if out is not None:
@@ -256,16 +256,19 @@ def run_suite(sf: SuiteFile, out: Path | None, argv: list[str], progress: bool =
         idle = measure_idle_baseline(monitor, str(device))  # the one procedure, as in every Ray worker
         floor = noise_floor(monitor, suite, data, scratch)
         del scratch
+        pairs = paired_repeats(suite, floor["energy_kwh_pair_ratio_cv"], sum(not (c.is_dense or c.is_control)
+                                                                               for c in cells),
+                               (old_manifest or {}).get("paired_repeats"))  # footprint.detect: from the noise floor
         manifest = build_manifest(sf, argv, data) | {"footprint": monitor.manifest() | {"idle_procedure": idle},
-                                                     "noise_floor": floor}
-        manifest["sessions"][-1]["noise_floor"] = floor  # a resumed run measures its own
+                                                     "noise_floor": floor, "paired_repeats": pairs}
+        manifest["sessions"][-1] |= {"noise_floor": floor, "threads": threads}  # a resumed run measures its own
         manifest["sessions"][-1]["executor"] = ran_by  # a run may be resumed by another executor
         store = RunStore.open(out, manifest, suite.fingerprint(), suite.legacy_fingerprint())
         print(compute_line(suite, device), file=sys.stderr)
         print(monitor.summary_line(), file=sys.stderr)
-        print(_floor_line(floor), file=sys.stderr)
+        print(floor_line(floor, pairs), file=sys.stderr)
         print(f"{out}: {len(cells)} cells, {len(done)} already finished, {len(todo)} to run", file=sys.stderr)
-        ended = _sweep(suite, store, todo, monitor, account, spent_kwh, progress, ex)
+        ended = _sweep(suite, store, todo, monitor, account, spent_kwh, progress, ex, pairs["repeats"])
         status = _summarise(out, suite, ended)  # inside the run window: the run ends with its last line printed
     except KeyboardInterrupt:
         ended = "interrupted"
@@ -291,9 +294,11 @@ def _summarise(out: Path, suite: Suite, ended: str) -> int:
     print(summary_table(df))
     failed = df[df["status"] != "ok"].drop_duplicates("key")
     print(f"\nresults: {out}")
-    if ended == "budget":
-        print(f"stopped: the run's measured energy passed footprint.budget ({suite.footprint.budget.kwh:g} kWh); "
-              "raise it and re-run the same command to resume", file=sys.stderr)
+    print(contention_line(df, suite.footprint.on_contention), file=sys.stderr)
+    if ended in ("budget", "contention"):
+        print("stopped: " + (f"the run's measured energy passed footprint.budget ({suite.footprint.budget.kwh:g} kWh)"
+              "; raise it and" if ended == "budget" else "other programs kept the machine busy (footprint."
+              "on_contention: stop);") + " re-run the same command to resume", file=sys.stderr)
         return BUDGET_EXIT
     if not failed.empty:
         print(f"{len(failed)} cell(s) failed:", file=sys.stderr)
@@ -304,7 +309,7 @@ def _summarise(out: Path, suite: Suite, ended: str) -> int:
 
 
 def _sweep(suite: Suite, store: RunStore, todo: list, monitor: Monitor, account: RunAccount, spent_kwh: float,
-           progress: bool, executor: Executor) -> str:
+           progress: bool, executor: Executor, repeats: int) -> str:
     """Dense models and cells by the executor, each row appended here; 'budget' when the measured total passed
     the budget, else 'complete'."""
     budget = suite.footprint.budget
@@ -323,7 +328,7 @@ def _sweep(suite: Suite, store: RunStore, todo: list, monitor: Monitor, account:
             tqdm.write(f"cell {rec.key} failed: {rec.reason}", file=sys.stderr)
         sweep.update(1)
 
-    job = SweepJob(suite, todo, store, monitor, emit, over, sweep.set_postfix_str, progress)
+    job = SweepJob(suite, todo, store, monitor, emit, over, sweep.set_postfix_str, progress, repeats=repeats)
     try:
         return executor.run(job)
     finally:
@@ -340,15 +345,6 @@ def _record_session(store: RunStore, footprint: dict) -> None:
         m["run_footprint"] = run_total(m, read_cells(store.cells_path)).as_dict()
 
     store.update_manifest(update)
-
-
-def _floor_line(floor: dict) -> str:
-    def pct(x: float | None) -> str:
-        return "–" if x is None else f"{100 * x:.1f}%"
-
-    return (f"noise floor ({floor['windows']} identical {floor['workload']} windows): energy CV "
-            f"{pct(floor['energy_kwh_cv'])}, wall CV {pct(floor['wall_s_cv'])}, pair-ratio CV "
-            f"{pct(floor['energy_kwh_pair_ratio_cv'])}")
 
 
 def describe_grid(sf: SuiteFile, data: TokenData | None) -> str:
@@ -412,6 +408,8 @@ def describe_grid(sf: SuiteFile, data: TokenData | None) -> str:
                                                                  else ""),
         "footprint: eval" + (f", prefill and decode (batch {suite.eval.inference_batch_sizes})" if suite.eval.inference_tokens
                               else " (no prefill or decode: eval.inference_tokens is 0)")
-        + f" measured {suite.footprint.repeats} times per cell beside the seed's dense model (A/B/A/B)",
+        + (f" measured as many times as footprint.detect {suite.footprint.detect:g} needs" if suite.footprint.detect
+           else f" measured {suite.footprint.repeats} times") + " per cell beside the seed's dense model (both warmed, "
+        "ABBA order; each window repeats its workload to the meters' minimum window)",
     ]
     return "\n".join(lines)

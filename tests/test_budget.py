@@ -36,19 +36,21 @@ def test_a_budget_does_not_change_the_suite_identity() -> None:
 def test_validate_exits_2_on_a_bad_budget(tmp_path: Path) -> None:
     suite = tmp_path / "s.yaml"
     suite.write_text(BASE + "{kwh: 0}\n")
-    proc = run_cli("validate", str(suite))
+    proc = run_cli("validate", str(suite))  # a real process: its whole stderr is the one line
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [f"error: {suite}:5: footprint.budget.kwh: Input should be greater "
                                                 "than 0, got 0"]
 
 
-def test_run_refuses_a_suite_whose_forecast_exceeds_the_budget(tmp_path: Path) -> None:
+def test_run_refuses_a_suite_whose_forecast_exceeds_the_budget(tmp_path: Path, capsys) -> None:
+    from tests.reliability.conftest import run_inprocess
+
     out = tmp_path / "run"
-    proc = run_cli("run", str(SUITES / "smoke.yaml"), "--out", str(out), "-q", "--set", "train.threads=1",
-                   "--set", "footprint.budget.kwh=1e-9")
-    assert proc.returncode == 2, proc.stderr
-    assert "forecast for 14 cells" in proc.stderr  # 12 pruned, dense and its dense+recover control
-    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    rc, _, err = run_inprocess(["run", str(SUITES / "smoke.yaml"), "--out", str(out), "-q", "--set", "train.threads=1",
+                                "--set", "footprint.budget.kwh=1e-9"], capsys)
+    assert rc == 2, err
+    assert "forecast for 14 cells" in err  # 12 pruned, dense and its dense+recover control
+    errors = [ln for ln in err.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and "footprint.budget: the forecast" in errors[0] and "exceeds the budget" in errors[0]
     assert not out.exists()  # refused before anything was written
 

@@ -71,12 +71,14 @@ def test_bf16_is_refused_on_a_gpu_without_it_and_allowed_on_the_cpu(monkeypatch)
     assert check_precision("bf16", torch.device("cpu")) is None
 
 
-def test_run_refuses_an_unknown_device_in_the_suite(tmp_path: Path) -> None:
-    from tests.conftest import SUITES, run_cli
+def test_run_refuses_an_unknown_device_in_the_suite(tmp_path: Path, capsys) -> None:
+    from tests.conftest import SUITES
+    from tests.reliability.conftest import run_inprocess
 
-    proc = run_cli("run", str(SUITES / "smoke.yaml"), "--out", str(tmp_path / "r"), "--device", "gpu0", "-q")
-    assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines()[-1].endswith("run.device: device must be auto, cpu, cuda or cuda:N, got 'gpu0'")
+    rc, _, err = run_inprocess(["run", str(SUITES / "smoke.yaml"), "--out", str(tmp_path / "r"), "--device", "gpu0",
+                                "-q"], capsys)
+    assert rc == 2
+    assert err.strip().splitlines()[-1].endswith("run.device: device must be auto, cpu, cuda or cuda:N, got 'gpu0'")
 
 
 # -- moving batches ---------------------------------------------------------------------------------------------------

@@ -31,6 +31,10 @@ LATER_DEFAULTS: tuple[tuple[str, Any], ...] = (
     ("train.compile", False),
     ("eval.precision", None),
     ("run", {"device": "auto", "deterministic": False}),
+    ("footprint.detect", None),
+    ("footprint.min_window_s", None),
+    ("footprint.on_contention", "flag"),
+    ("footprint.quiet", {"max_other_cpu": 0.25, "retries": 3, "backoff_s": 2.0}),
 )
 # a ceiling on the cost; how often the loss is read; the claims a run is judged by (they read results, compute none:
 # adding claims to a finished suite keeps its folders, and `ecobench claims --suite` judges them)

@@ -115,6 +115,14 @@ class BudgetConfig(Config):
         return value
 
 
+class QuietConfig(Config):
+    """When a window counts as contended (another program used the machine during it), and what `retry` does."""
+
+    max_other_cpu: float = Field(0.25, ge=0, le=1)  # share of the machine's CPU capacity others may use
+    retries: int = Field(3, ge=1, le=20)  # on_contention: retry re-measures a contended pair at most this many times
+    backoff_s: float = Field(2.0, ge=0, le=600)  # wait before the first retry; doubled before each next one
+
+
 class FootprintConfig(Config):
     """Measurement of every phase, and the site factors that turn its energy into carbon and water."""
 
@@ -127,8 +135,16 @@ class FootprintConfig(Config):
     cpu_attribution: Literal["process", "machine"] = "process"
     sample_interval_s: float = Field(0.1, gt=0, le=10)  # GPU power sampling period (background thread)
     min_counter_window_s: float = Field(0.5, ge=0)  # shorter GPU windows use power samples (counter is ~100 ms)
-    # eval and inference workloads are measured this many times, each time beside the seed's dense model (A/B/A/B)
+    # eval and inference workloads are measured this many times as pairs beside the seed's dense model (ABBA order)
     repeats: int = 3
+    # instead of a fixed repeats: the smallest pruned/dense ratio a run should be able to tell from 1 (e.g. 0.9);
+    # it replaces `repeats`: the pairs are computed from the noise floor (measure.paired_repeats), shown by validate
+    detect: float | None = Field(None, gt=0, lt=1)
+    # each measured workload repeats inside its window until the window lasts this long; None: by the meters'
+    # resolution (100x the coarsest; 2 s when a GPU is metered: NVML's counter is ~100 ms, its power a 1 s average)
+    min_window_s: float | None = Field(None, ge=0, le=600)
+    on_contention: Literal["flag", "retry", "stop"] = "flag"  # a window where others used the machine (see quiet)
+    quiet: QuietConfig = QuietConfig()  # what counts as contended
     noise_windows: int = Field(6, ge=2, le=1_000_000)  # identical windows measured at the start of a run: the noise floor (CV)
     site: SiteConfig = SiteConfig()  # grid, PUE and water factors
     budget: BudgetConfig | None = None  # optional energy ceiling for the whole run (not part of the fingerprint)

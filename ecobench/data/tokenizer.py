@@ -1,10 +1,18 @@
-"""Tokenizers: char (the paper's), byte, BPE trained locally with `tokenizers`, or a pretrained model's own."""
+"""Tokenizers: char (the paper's), byte, BPE trained locally with `tokenizers`, or a pretrained model's own.
+
+char and BPE are fitted on the training split only (the text before the last `data.val_fraction`), so nothing
+about the validation text leaks into the vocabulary. A character met only in validation maps to one unknown id
+appended after the training characters (the identity then says `char+unk`); the shipped corpora have none, so
+their vocabularies and token ids are what they were. BPE's training text is cut by characters, the token split by
+tokens: the two cuts differ by a few tokens at most.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -26,28 +34,41 @@ class Tokenizer(Protocol):
     def identity(self) -> str: ...
 
 
+UNKNOWN_CHAR = "\ufffd"  # how the unknown id decodes
+
+
 @dataclass
 class CharTokenizer:
     chars: list[str]
     kind: str = "char"
+    unknown: bool = False  # one more id, after `chars`, for characters the training split never showed
 
     @property
     def vocab_size(self) -> int:
-        return len(self.chars)
+        return len(self.chars) + self.unknown
 
     @classmethod
-    def fit(cls, text: str) -> CharTokenizer:
-        return cls(sorted(set(text)))
+    def fit(cls, text: str, whole: str | None = None) -> CharTokenizer:
+        """The characters of `text` (the training split); an unknown id when `whole` holds others."""
+        chars = sorted(set(text))
+        return cls(chars, unknown=whole is not None and bool(set(whole) - set(chars)))
 
     def encode(self, text: str) -> np.ndarray:
         stoi = {c: i for i, c in enumerate(self.chars)}
-        return np.fromiter((stoi[c] for c in text), dtype=np.int32, count=len(text))
+        unk = len(self.chars) if self.unknown else None
+        return np.fromiter((stoi.get(c, unk) if unk is not None else stoi[c] for c in text), dtype=np.int32,
+                           count=len(text))
 
     def decode(self, ids: list[int]) -> str:
-        return "".join(self.chars[i] for i in ids)
+        return "".join(self.chars[i] if i < len(self.chars) else UNKNOWN_CHAR for i in ids)
 
     def identity(self) -> str:
-        return "char"
+        return "char+unk" if self.unknown else "char"
+
+
+def training_text(text: str, val_fraction: float) -> str:
+    """The text before the validation split (the split takes the last `val_fraction` of the token stream)."""
+    return text[: len(text) - int(math.ceil(len(text) * val_fraction))]
 
 
 class ByteTokenizer:
@@ -103,13 +124,15 @@ def _train_bpe(text: str, vocab_size: int, dest: Path):
 
 def build_tokenizer(data: DataConfig, model: ModelConfig, text: str, corpus_sha: str) -> Tokenizer:
     if data.tokenizer == "char":
-        return CharTokenizer.fit(text)
+        return CharTokenizer.fit(training_text(text, data.val_fraction), text)
     if data.tokenizer == "byte":
         return ByteTokenizer()
     if data.tokenizer == "bpe":
         from tokenizers import Tokenizer as HFTok
 
-        dest = cache_dir() / "tokenizers" / f"bpe-{data.vocab_size}-{corpus_sha[:16]}.json"
+        # fitted on the training split: a new name, so tokens cached from a whole-corpus fit are never reused
+        name = f"bpe-{data.vocab_size}-{corpus_sha[:16]}-train{data.val_fraction:g}"
+        dest = cache_dir() / "tokenizers" / f"{name}.json"
         tok = None
         if dest.is_file():
             try:
@@ -117,8 +140,8 @@ def build_tokenizer(data: DataConfig, model: ModelConfig, text: str, corpus_sha:
             except Exception as err:  # noqa: BLE001 -- a damaged cache entry (tokenizers raises its own): retrain
                 log.warning("cached tokenizer %s is unreadable (%s); training it again", dest,
                             str(err).splitlines()[0] if str(err) else type(err).__name__)
-        tok = tok or _train_bpe(text, data.vocab_size, dest)
-        return HFTokenizer("bpe", tok, f"bpe-{data.vocab_size}-{corpus_sha[:16]}")
+        tok = tok or _train_bpe(training_text(text, data.val_fraction), data.vocab_size, dest)
+        return HFTokenizer("bpe", tok, name)
     # pretrained: the model directory's own tokenizer
     from transformers import AutoTokenizer
 
@@ -132,7 +155,7 @@ def build_tokenizer(data: DataConfig, model: ModelConfig, text: str, corpus_sha:
 def tokenizer_state(tok: Tokenizer) -> str:
     """JSON kept beside the dense checkpoint, so a reader can decode what the model saw."""
     if isinstance(tok, CharTokenizer):
-        return json.dumps({"kind": "char", "chars": tok.chars})
+        return json.dumps({"kind": "char", "chars": tok.chars, **({"unknown": len(tok.chars)} if tok.unknown else {})})
     return json.dumps({"kind": tok.kind, "identity": tok.identity()})
 
 

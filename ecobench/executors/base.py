@@ -38,6 +38,7 @@ class SweepJob:
     status: Callable[[str], None] = lambda _: None  # what is running now, for the progress bar
     progress: bool = True
     notes: dict[str, Any] = field(default_factory=dict)  # what the executor learnt while running, for the manifest
+    repeats: int | None = None  # pairs per measured workload (measure.paired_repeats); None: footprint.repeats
 
 
 class Executor(Protocol):
@@ -47,7 +48,8 @@ class Executor(Protocol):
         """Connect to whatever runs the work (before the meters' set-up); return what the manifest records."""
 
     def run(self, job: SweepJob) -> str:
-        """Run the job's cells, emitting each record; 'complete', or 'budget' when `over_budget` stopped it."""
+        """Run the job's cells, emitting each record; 'complete', 'budget' when `over_budget` stopped it, or
+        'contention' when a busy machine did (footprint.on_contention: stop)."""
 
     def account(self, session: dict[str, Any]) -> dict[str, Any]:
         """The session's footprint (the driver's run window) with what ran elsewhere added."""

@@ -1,5 +1,6 @@
 """The local executor: every dense model and cell in this process, one after another, measured by the driver's own
-meters. The budget is checked before each cell."""
+meters. The budget is checked before each cell; a busy machine under `footprint.on_contention: stop` ends the
+sweep cleanly ('contention'), the cell it was measuring left to the resume."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from ecobench import cell as cells
 from ecobench import signals
 from ecobench.config.schema import Suite
 from ecobench.dense import MODEL_FILE, ensure_dense
-from ecobench.errors import UserError
+from ecobench.errors import MeasurementStopped, UserError
 from ecobench.executors.base import ExecutorOptions, SweepJob, register, say_kept
 
 
@@ -39,7 +40,11 @@ class LocalExecutor:
                 if job.over_budget(0.0):
                     return "budget"
                 job.status(cell.key)
-                rec = cells.run_cell(suite, cell, dense_dir, dense, job.monitor, job.progress)
+                try:
+                    rec = cells.run_cell(suite, cell, dense_dir, dense, job.monitor, job.progress, job.repeats)
+                except MeasurementStopped as err:  # footprint.on_contention: stop; the cell is not recorded
+                    job.notes["stopped"] = str(err)
+                    return "contention"
                 job.emit(rec.model_copy(update={"dense_sha256": dense_sha}))
         return "complete"
 

@@ -204,13 +204,13 @@ def drop_checkpoint() -> None:
 
 
 def cell_task(suite: Suite, cell: Cell, info: dict, checkpoint: dict[str, bytes] | str,
-              threads: int | None) -> tuple[CellRecord, dict]:
+              threads: int | None, repeats: int | None = None) -> tuple[CellRecord, dict]:
     """One cell on this worker, measured by this worker's meters: (its record, where it ran)."""
     from ecobench import cell as cells
 
     monitor = _worker_monitor(suite, threads)
     with monitor.window(f"{cell.key}/task") as w:
-        rec = cells.run_cell(suite, cell, _checkpoint_dir(checkpoint, info), info, monitor, progress=False)
+        rec = cells.run_cell(suite, cell, _checkpoint_dir(checkpoint, info), info, monitor, False, repeats)
     return rec, _where(w)
 
 
@@ -294,7 +294,7 @@ class RayExecutor:
             if where is not None:
                 waiting_dense[info] = seed
             for c in mine:
-                rec, at = cell_fn.remote(suite, c, info, checkpoint, self._threads)
+                rec, at = cell_fn.remote(suite, c, info, checkpoint, self._threads, job.repeats)
                 pending[rec] = (c, at)
         job.status(f"{len(pending)} cells submitted to Ray")
         workers: dict[str, str | None] = {}

@@ -34,6 +34,12 @@ def row_columns(m: Measurement, site: Site) -> dict[str, Any]:
     row |= {
         "energy_provenance": m.provenance,
         "cpu_attribution": m.components["cpu"].attribution,
+        "ram_attribution": m.components["ram"].attribution,
+        "other_cpu_s": m.other_cpu_s,
+        "other_cpu_share": m.other_cpu_share,
+        "other_cpu_span_s": m.other_cpu_span_s,
+        "other_gpu_processes": m.other_gpu_processes,
+        "contended": m.contended,
         "site_name": site.name,
         "site_country": site.country,
         "site_region": site.region,

@@ -62,6 +62,10 @@ def footprint_manifest(
             f"energy counter when the window lasts >= {config.min_counter_window_s:g} s, "
             f"else power samples every {config.sample_interval_s:g} s"
         ),
+        # how long a measured window must last for these meters, and why (each meter's resolution_s is above)
+        "min_window": dict(zip(("seconds", "why"), meters.min_window_s(config.min_window_s), strict=True)),
+        "contention_rule": (f"contended: others used more than {config.quiet.max_other_cpu:.0%} of the machine's CPU "
+                            f"(or another process the metered GPU); on_contention: {config.on_contention}"),
         "site": site.as_dict(),
         "config": config.model_dump(),
         "codecarbon_version": cc.version(),

@@ -56,6 +56,12 @@ class Measurement:
         default_factory=lambda: {c: absent("not measured") for c in COMPONENTS}
     )
     gpu_device_energy_j: dict[str, float] = field(default_factory=dict)  # per device, as used for the GPU total
+    # what other programs used during the window (footprint/contention.py); None: unknown
+    other_cpu_s: float | None = None  # CPU seconds of the machine's others
+    other_cpu_share: float | None = None  # of the machine's CPU capacity, 0..1
+    other_cpu_span_s: float | None = None  # the interval that share was read over (>= wall_s: /proc/stat ticks)
+    other_gpu_processes: int | None = None  # compute processes outside this tree on the metered GPUs
+    contended: bool = False  # others above footprint.quiet.max_other_cpu, or another process on the GPU
 
     def present(self) -> list[str]:
         return [c for c in COMPONENTS if self.components[c].present]

@@ -2,8 +2,15 @@
 
 `Monitor(config)` is cheap. `start()` probes the meters once (footprint/probe.py), fails with SensorError if the
 suite requires a measurement this machine cannot make, starts the sampler thread and measures the idle baseline.
-Each window reads every channel at its two edges (after `torch.cuda.synchronize()` when CUDA is in use) and
-returns a `Measurement` (footprint/measurement.py); `columns()` turns it into the row's columns.
+Each window reads every channel at its two edges and returns a `Measurement` (footprint/measurement.py); `columns()`
+turns it into the row's columns. The edges hug the work: the start reads the meters (the GPU last) and then the
+clock; the end synchronizes CUDA (when in use), takes the clock, then reads the meters (the GPU first), so the
+meters' own reading time (a process-tree walk: ~1 ms) is never inside the window's wall time.
+
+A window shorter than one of its meters resolves (`Meters.min_window_s`: 100x the meter's resolution, 2 s for
+NVML) keeps its value but its source becomes `unreliable:short-window`, never `measured`. Every window also records
+how much of the machine other programs used (footprint/contention.py) and whether that makes it contended
+(`footprint.quiet.max_other_cpu`; on a GPU, another process on the device).
 
 A channel that failed (a RAPL file that vanished, a driver error) stops counting; every window it does not
 cover in full gives its component None with the failure as the reason, never 0 and never a partial sum.
@@ -22,11 +29,12 @@ from typing import Any
 from ecobench.config.footprint import FootprintConfig
 from ecobench.errors import SensorError
 from ecobench.footprint.columns import row_columns
+from ecobench.footprint.contention import ContentionTracker
 from ecobench.footprint.embodied import Hardware, resolve_hardware
 from ecobench.footprint.manifest import footprint_manifest
 from ecobench.footprint.measurement import COMPONENTS, ComponentEnergy, Measurement, Window, absent
-from ecobench.footprint.meters import nvml, rapl
-from ecobench.footprint.meters.base import NVML_POWER, Channel, Clock
+from ecobench.footprint.meters import cputime, nvml, rapl
+from ecobench.footprint.meters.base import NVML_POWER, SHORT_WINDOW, Channel, Clock
 from ecobench.footprint.probe import Meters, probe_meters
 from ecobench.footprint.sampler import Sampler
 from ecobench.footprint.site import Site, resolve_site
@@ -49,6 +57,7 @@ class Monitor:
         clock: Clock = time.perf_counter,
         sleep: Callable[[float], None] = time.sleep,
         device: str | None = None,
+        contention: ContentionTracker | None = None,
     ):
         self.config = config or FootprintConfig()
         # where the work runs ('cpu', 'cuda:N'): the only GPU metered, none for 'cpu'; None: every visible GPU
@@ -63,6 +72,7 @@ class Monitor:
         self._idle: dict[str, float | None] | None = None  # component -> W
         self._idle_devices: dict[str, float] = {}
         self._started = False
+        self.contention = contention or ContentionTracker()
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -126,14 +136,38 @@ class Monitor:
             raise RuntimeError("Monitor.start() must be called once before the first window")
         return RunningWindow(self, name)
 
-    def _read_all(self) -> dict[int, tuple[float, bool]]:
-        """Each channel's running total, and whether it was still counting when read."""
-        self._cuda_sync()
+    def _read_all(self, gpu_first: bool = True) -> dict[int, tuple[float, bool]]:
+        """Each channel's running total, and whether it was still counting when read. The GPU is read nearest the
+        work: first at a window's end, last at its start."""
         out = {}
-        for c in self._meters.all:
+        channels = self._meters.all  # GPU channels first
+        for c in channels if gpu_first else channels[::-1]:
             total = c.update()
             out[id(c)] = (total, c.failed is None)
         return out
+
+    @property
+    def min_window_s(self) -> float:
+        """How long a measured window must last for this machine's meters (`footprint.min_window_s` overrides)."""
+        return self._meters.min_window_s(self.config.min_window_s)[0]
+
+    def _needed_s(self, component: str) -> float:
+        """How long a window must last for this component's meter."""
+        if self.config.min_window_s is not None:
+            return self.config.min_window_s
+        if component == "gpu":
+            return self._meters.min_window_s(None)[0] if self._meters.gpu_devices else 0.0
+        channels = self._meters.cpu if component == "cpu" else self._meters.ram
+        return max((c.resolution_s for c in channels), default=0.0) / 0.01
+
+    def _other_gpu_processes(self) -> int | None:
+        """Compute processes outside this process tree on the metered GPUs (None: unknown, or no GPU metered)."""
+        nv = self._meters.nvml
+        if nv is None or not self._meters.gpu_devices:
+            return None
+        own = cputime.tree_pids()
+        counts = [nvml.other_processes(d, own) for d in nv.devices]
+        return None if not counts or None in counts else sum(counts)  # type: ignore[arg-type]
 
     def _cuda_sync(self) -> None:
         """Wait for queued GPU work so the energy read at the edge belongs to this window.
@@ -185,7 +219,7 @@ class Monitor:
                 failed = "; ".join(f"{c.device}: {c.failed}" for c in channels if c.failed)
                 m.components[component] = absent(f"meter failed: {failed}")
             else:
-                attribution = meters.cpu_attribution() if component == "cpu" else None
+                attribution = meters.cpu_attribution() if component == "cpu" else meters.ram_attribution()
                 m.components[component] = ComponentEnergy(
                     sum(used(c) for c in channels), channels[0].source, attribution=attribution
                 )
@@ -194,7 +228,19 @@ class Monitor:
                 e = m.components[c]
                 if e.present and self._idle.get(c) is not None:
                     m.components[c] = ComponentEnergy(e.energy_j, e.source, self._idle[c], e.reason, e.attribution)
+        for c in COMPONENTS:  # too short for its meter: kept, but never called measured (nor estimated)
+            e, need = m.components[c], self._needed_s(c)
+            if e.present and wall_s < need:
+                m.components[c] = ComponentEnergy(e.energy_j, SHORT_WINDOW, e.idle_w, f"window {wall_s:.3g} s < the "
+                                                  f"{need:.3g} s its meter ({e.source}) needs", e.attribution)
         return m
+
+    def _contended(self, m: Measurement) -> bool:
+        """Others used more than `quiet.max_other_cpu` of the machine, or another process used the metered GPU
+        (False when neither is known: `other_cpu_share` None says so)."""
+        if m.other_gpu_processes:
+            return True
+        return m.other_cpu_share is not None and m.other_cpu_share > self.config.quiet.max_other_cpu
 
     # -- reporting -----------------------------------------------------------------------------
 
@@ -244,15 +290,25 @@ class RunningWindow:
 
     def __init__(self, monitor: Monitor, name: str):
         self.monitor, self.name = monitor, name
-        self._begin = monitor._read_all()
+        monitor._cuda_sync()  # queued work from before is not this window's
+        self._load0 = monitor.contention.snapshot(monitor.clock())  # the slowest read (a process-tree walk): first
+        self._begin = monitor._read_all(gpu_first=False)
         self._t0, self._c0 = monitor.clock(), time.process_time()
         self.result: Measurement | None = None
 
     def peek(self) -> Measurement:
         """What the window has measured so far (the window stays open)."""
         m = self.monitor
-        end = m._read_all()
-        return m._measurement(self.name, m.clock() - self._t0, time.process_time() - self._c0, self._begin, end)
+        m._cuda_sync()
+        t1, c1 = m.clock(), time.process_time()  # the edge: right after the synchronize, before any meter
+        end = m._read_all(gpu_first=True)
+        load = m.contention.snapshot(t1)
+        result = m._measurement(self.name, t1 - self._t0, c1 - self._c0, self._begin, end)
+        other = m.contention.other(self._load0, load)
+        result.other_cpu_s, result.other_cpu_share, result.other_cpu_span_s = other.cpu_s, other.share, other.span_s
+        result.other_gpu_processes = m._other_gpu_processes()
+        result.contended = m._contended(result)
+        return result
 
     def end(self) -> Measurement:
         if self.result is None:

@@ -18,6 +18,9 @@ from ecobench.footprint.meters.base import NONE, NVML_COUNTER, NVML_POWER, Chann
 
 log = logging.getLogger(__name__)
 
+GPU_MIN_WINDOW_S = 2.0  # default shortest window when a GPU is metered
+MAX_RESOLUTION_SHARE = 0.01  # a meter's resolution may be at most 1% of a window
+
 
 @dataclass
 class Meters:
@@ -57,6 +60,24 @@ class Meters:
         if not self.cpu:
             return None
         return getattr(self.cpu[0], "attribution", "machine")
+
+    def ram_attribution(self) -> str | None:
+        """Whose memory the RAM energy is: the machine's, or this process tree's share; None without a RAM meter."""
+        return getattr(self.ram[0], "attribution", "machine") if self.ram else None
+
+    def min_window_s(self, override: float | None) -> tuple[float, str]:
+        """How long a measured window must last for its meters, and why: `footprint.min_window_s` when set; 2 s when
+        a GPU is metered (NVML's counter updates every ~100 ms and its power is a 1 s average); else 100x the
+        coarsest meter's resolution (its resolution at most 1% of the window)."""
+        if override is not None:
+            return override, "footprint.min_window_s"
+        if self.gpu_devices:
+            return GPU_MIN_WINDOW_S, "a GPU is metered (NVML counter ~100 ms, power a 1 s average)"
+        if not self.all:
+            return 0.0, "no meter"
+        coarse = max(self.all, key=lambda c: c.resolution_s)
+        return coarse.resolution_s / MAX_RESOLUTION_SHARE, (
+            f"100x the {coarse.component} meter's resolution ({coarse.resolution_s:g} s, {coarse.source})")
 
 
 def probe_meters(config: FootprintConfig, powercap_root: Path, clock: Clock, device: str | None = None) -> Meters:
@@ -147,6 +168,7 @@ def _probe_ram(meters: Meters, cfg: FootprintConfig, clock: Clock) -> None:
     if cfg.ram == "none":
         meters.notes["ram"] = "off (footprint.ram: none)"
         return
-    channel = estimate.CodecarbonRamChannel(clock)
+    channel = estimate.CodecarbonRamChannel(clock, cfg.cpu_attribution)
     meters.ram = [channel]
-    meters.notes["ram"] = f"{channel.power_w:g} W for {channel.memory_gb:.0f} GB"
+    share = ", times this process tree's share of memory (RSS)" if channel.attribution == "process" else ""
+    meters.notes["ram"] = f"{channel.power_w:g} W for {channel.memory_gb:.0f} GB{share} ({channel.attribution} attribution)"

@@ -68,7 +68,15 @@ def structured_metrics(pruned: Pruned, targets: dict[str, nn.Parameter]) -> dict
     before = pruned.sizes_before or {}
     after = {n: targets[n].numel() if n in targets else 0 for n in before}
     removed, total = sum(before.values()) - sum(after.values()), sum(before.values())
+    layers = pruned.shrink.layers
+
+    def achieved(kept: str, of: str) -> float | None:  # the ratio rounding to whole neurons / head groups reached
+        totals = sum(getattr(k, of) or 0 for k in layers)
+        return 1 - sum(getattr(k, kept) or 0 for k in layers) / totals if totals else None
+
     return {
+        "mlp_ratio_achieved": achieved("neurons_kept", "neurons_total"),
+        "head_ratio_achieved": achieved("heads_kept", "heads_total"),
         "sparsity": removed / total if total else 0.0,
         "pruned_weights": removed,
         "targeted_weights": total,

@@ -5,6 +5,10 @@ heads x head_dim x `context` per layer (QK^T and AV against `context` cached pos
 activations and softmax are left out (a few % of a small model). "Effective" counts what the running kernel
 multiplies: a smaller dense model (structured) is simply smaller; unstructured or N:M zeros in a dense kernel save
 nothing; a sparse kernel (execution.py's wrappers, which say how many weights they store) does 2 x stored weights.
+
+An image-text model's vision tower and projector run once per image, not per text token: they are left out of the
+per-token figures and counted per image instead (`image_flops`: their matmuls over the image's patch positions,
+and the tower's attention over them).
 """
 
 from __future__ import annotations
@@ -22,6 +26,34 @@ class TokenCost:
     dense_flops: float  # per token, every matmul at its full shape
     effective_flops: float  # per token, what the kernels that run multiply
     context: int  # attended positions the attention FLOPs assume
+    image_flops: float = 0.0  # per image: vision tower + projector (image-text models; 0 for text models)
+
+
+PER_IMAGE = ("vision_tower", "multi_modal_projector")  # submodules of an image-text model that run once per image
+
+
+def _per_image(name: str) -> bool:
+    return any(part in PER_IMAGE for part in name.split("."))
+
+
+def _image_flops(model: nn.Module) -> float:
+    """Forward FLOPs of one image through the vision tower (every patch position, CLS included) and the projector
+    (the image tokens it emits), attention over the patches included."""
+    vc = getattr(model.config, "vision_config", None)
+    if vc is None:
+        return 0.0
+    patches = (vc.image_size // vc.patch_size) ** 2
+    tower = proj = 0
+    for name, m in model.named_modules():
+        if (isinstance(m, nn.Linear) or is_conv1d(m)) and _per_image(name):
+            out_f, in_f = out_in_features(m)
+            if "multi_modal_projector" in name.split("."):
+                proj += out_f * in_f
+            else:
+                tower += out_f * in_f
+    positions = patches + 1
+    attention = 4 * vc.hidden_size * positions * positions * vc.num_hidden_layers
+    return 2.0 * (tower * positions + proj * patches) + attention
 
 
 def _attention(config) -> tuple[int, int]:
@@ -52,7 +84,9 @@ def analytic_params(config) -> int:
 def token_cost(model: nn.Module, context: int) -> TokenCost:
     """Cost per token of `model` as it stands (after any shrink or sparse-kernel swap), attending `context` positions."""
     dense = effective = 0
-    for m in model.modules():
+    for name, m in model.named_modules():
+        if _per_image(name):
+            continue  # once per image: image_flops
         if isinstance(m, nn.Linear) or is_conv1d(m):
             full = out_in_features(m)
             dense += full[0] * full[1]
@@ -64,4 +98,4 @@ def token_cost(model: nn.Module, context: int) -> TokenCost:
     attn = 4 * width * context * layers
     params = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
     params += sum(m.out_features * m.in_features for m in model.modules() if hasattr(m, "stored_weights"))
-    return TokenCost(params, 2 * dense + attn, 2 * effective + attn, context)
+    return TokenCost(params, 2 * dense + attn, 2 * effective + attn, context, _image_flops(model))

@@ -2,7 +2,8 @@
 
 A group's score is the L2 norm of its element scores: for neuron j, the scores of row j of the up projections
 (c_fc; gate_proj and up_proj) and of column j of the down projection (mlp.c_proj; down_proj); for a head, the scores
-of its q/k/v rows and its o_proj columns. Groups are ranked per layer and the lowest round(ratio * n) go; ties keep
+of its q/k/v rows and its o_proj columns. Groups are ranked per layer and the lowest `removed(ratio, n)` go (the nearest
+achievable count, ties toward keeping more; the achieved ratio is recorded); ties in score keep
 the earlier index. Every layer keeps the same count, because a transformers config has one intermediate_size and one
 num_attention_heads for all layers: that is also why `global` scope is refused (layers of different widths would not
 load with from_pretrained).
@@ -14,6 +15,7 @@ no ecobench code.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -90,12 +92,19 @@ def check_structured(config, mlp_ratio: float, head_ratio: float, scope: str) ->
     for what, ratio, n, unit in (("MLP neurons", mlp_ratio, inner, "neuron"), ("heads", head_ratio, n_kv, "group")):
         if not 0 <= ratio < 1:
             raise StructureError("prune.ratio", f"{ratio} is not in [0, 1)")
-        if n - round(ratio * n) < 1:
+        if n - removed(ratio, n) < 1:
             hint = " (whole key/value groups of heads are pruned)" if what == "heads" and n_kv < n_heads else ""
             raise StructureError(
                 "prune.ratio", f"{ratio} leaves a layer with zero {what}: {n} per layer, every {unit} pruned{hint}"
             )
-    return inner - round(mlp_ratio * inner), n_kv - round(head_ratio * n_kv)
+    return inner - removed(mlp_ratio, inner), n_kv - removed(head_ratio, n_kv)
+
+
+def removed(ratio: float, n: int) -> int:
+    """How many of `n` groups a ratio removes: the nearest achievable count, ties toward keeping more (6 query / 3
+    KV heads at 0.5: 1 of 3 groups, 33%, not 2 of 3 = 67% as round-half-to-even gave). The achieved ratio is
+    recorded with the cell (apply.structured_metrics)."""
+    return max(0, math.ceil(ratio * n - 0.5 - 1e-9))
 
 
 def _row_col_energy(scores, block_prefix: str, block: nn.Module, rows: tuple[str, ...], cols: tuple[str, ...]):

@@ -164,8 +164,10 @@ def add_report_commands(sub: argparse._SubParsersAction) -> None:
     sp.add_argument("--phase", action="append", metavar="NAME",
                     help=f"footprint columns to show: {', '.join(PHASE_CHOICES)} (default: every phase present "
                          "and total)")
-    sp.add_argument("--view", choices=("default", "inference", "lifecycle"), default="default",
-                    help="default: the main table; inference: every measured workload (prefill/decode per batch size, "
+    sp.add_argument("--view", choices=("default", "full", "inference", "lifecycle"), default="default",
+                    help="default: the table a paper prints (160 columns: quality, deltas, sparsity, structure, "
+                         "headline ×dense ratios, anchored energy per 1k tokens); full: every column (per-phase "
+                         "energy, carbon, water); inference: every measured workload (prefill/decode per batch size, "
                          "tokens/s, FLOPs); lifecycle: one-time cost against per-token saving -> break-even tokens")
     sp.add_argument("--amortise-training", action="store_true",
                     help="lifecycle: add each cell's share of its seed's dense training to its one-time cost")

@@ -60,8 +60,9 @@ def series(agg: pd.DataFrame) -> list[tuple[str, str, str, pd.DataFrame]]:
 
 
 def line_label(method: str, scope: str, structure: str = "unstructured") -> str:
+    """'magnitude 2:4 (layer)'; a row without a scope (dense, the dense+recover control) is its method alone."""
     shown = "" if structure in ("unstructured", "-") else f" {structure}"
-    return mpl_text(f"{method}{shown} ({scope})")
+    return mpl_text(f"{method}{shown}" + ("" if scope in ("-", "") else f" ({scope})"))
 
 
 def marker(structure: str, scope: str) -> str:

@@ -11,17 +11,31 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 
 import pandas as pd
 
 from ecobench.errors import UserError
 from ecobench.report import paired, ranges
 from ecobench.report.columns import Column
+from ecobench.report.compact import compact_columns
 from ecobench.report.tables import BASIS_LABEL, CELL_PHASES, HIGHER_IS_BETTER, METRICS, PHASES
-from ecobench.report.units import QTY_NAMES, fmt, pick_unit
+from ecobench.report.units import QTY_NAMES, fmt
+from ecobench.report.values import (
+    _signed,
+    basis,
+    default_metrics,
+    energy_kind,
+    has_structures,
+    seeds_text,
+    seeds_words,
+    unit_scale,
+)
 
 FORMATS = ("table", "markdown", "csv", "latex")
-VIEWS = ("default", "inference", "lifecycle")  # compare --view: the main table, every measured workload, break-even
+VIEWS = ("default", "full", "inference", "lifecycle")  # compare --view: the paper's table, every column, every
+# measured workload, break-even
+NOTE_WIDTH = 160  # the plain table's notes are wrapped to the width the default table fits
 METRIC_UNITS = {"loss": "nats/token", "bpc": "bits/char", "ppl": "", "accuracy": "exact match", "mae": "numeric answers"}
 
 
@@ -36,35 +50,8 @@ def parse_list(values: list[str] | None, allowed: tuple[str, ...], what: str) ->
     return list(dict.fromkeys(out))
 
 
-def unit_scale(agg: pd.DataFrame, qty: str, cols: list[str]) -> tuple[str, float]:
-    """One unit for these columns together (see report/units.py)."""
-    return pick_unit(pd.concat([pd.to_numeric(agg[c], errors="coerce") for c in cols if c in agg.columns]), qty)
-
-
-def energy_kind(r: pd.Series) -> str:
-    """'estimated' if any energy in the row is estimated, 'none' if no component had a meter, else 'measured'."""
-    if r["estimated"]:
-        return "estimated"
-    return "none" if str(r["energy_sources"]).strip() in ("", "none") else "measured"
-
-
-def basis(agg: pd.DataFrame) -> str:
-    """The energy basis of an aggregated frame: 'gross' or 'above-idle'."""
-    return str(agg["energy_basis"].iloc[0]) if "energy_basis" in agg.columns and len(agg) else "gross"
-
-
-def has_structures(agg: pd.DataFrame) -> bool:
-    """Whether any row is pruned other than unstructured (then the tables show a structure column)."""
-    return "structure" in agg.columns and bool((~agg["structure"].isin(["unstructured", "-"])).any())
-
-
 def present_phases(agg: pd.DataFrame) -> list[str]:
     return [ph for ph in PHASES if f"{ph}_energy_kwh" in agg.columns and agg[f"{ph}_energy_kwh"].notna().any()]
-
-
-def default_metrics(agg: pd.DataFrame) -> list[str]:
-    """loss, and the answer metrics of image-question runs (accuracy, MAE) where the results hold them."""
-    return ["loss"] + [m for m in ("accuracy", "mae") if f"{m}_mean" in agg.columns and agg[f"{m}_mean"].notna().any()]
 
 
 def with_domains(agg: pd.DataFrame, metrics: list[str]) -> list[str]:
@@ -77,7 +64,10 @@ def with_domains(agg: pd.DataFrame, metrics: list[str]) -> list[str]:
 
 def build_columns(agg: pd.DataFrame, metrics: list[str] | None = None, phases: list[str] | None = None,
                   view: str = "default") -> list[Column]:
-    """The displayed columns: identity, quality (mean ± std, delta vs dense), sparsity, footprint, inference, flag."""
+    """The displayed columns: identity, quality (mean ± std, delta vs dense), sparsity, footprint, inference, flag.
+    `view` 'default' is the compact table a paper prints (compact_columns); 'full' and 'inference' every column."""
+    if view == "default":
+        return compact_columns(agg, metrics)
     metrics = metrics or default_metrics(agg)
     phases = phases or [*present_phases(agg), "total"]
     cols: list[Column] = []
@@ -136,16 +126,18 @@ def build_columns(agg: pd.DataFrame, metrics: list[str] | None = None, phases: l
             text = (lambda r, k=key, f=f: fmt(r[k] * f)) if qty == "energy_kwh" else \
                 (lambda r, k=key, f=f: ranges.cell_text(r, k, f))  # with its interval [low–high]
             cols.append(Column(f"cell {QTY_NAMES[qty]} ({unit}{tag})", lambda r, k=key, f=f: r[k] * f,
-                               text, "min", group="footprint"))
+                               text, group="footprint"))  # window sums: never ranked
             if qty == "co2e_g" and agg.get("cell_embodied_co2e_g", pd.Series(dtype=float)).notna().any():
                 cols += [Column(h, lambda r, v=v, f=f: v(r) * f, lambda r, t=t, f=f: t(r, f), group="footprint")
                          for h, v, t in ranges.embodied_specs(unit, tag)]
     if "inference" in phases and agg["inference_kwh_per_1k_tokens"].notna().any():
         i_unit, i_f = unit_scale(agg, "energy_kwh", ["inference_kwh_per_1k_tokens"])
-        cols.append(Column(f"inference ({i_unit}/1k tok{tag})", lambda r: r["inference_kwh_per_1k_tokens"] * i_f,
-                           lambda r: fmt(r["inference_kwh_per_1k_tokens"] * i_f), "min", group="footprint"))
-        cols.append(Column("inference (tok/s)", lambda r: r["inference_tokens_per_s"],
-                           lambda r: fmt(r["inference_tokens_per_s"]), "max", group="footprint"))
+        cols.append(Column(f"inference ({i_unit}/1k tok{tag}, anchored)", lambda r: r["inference_kwh_per_1k_tokens"] * i_f,
+                           lambda r: fmt(r["inference_kwh_per_1k_tokens"] * i_f), "min", group="footprint",
+                           interval=lambda r: (r["inference_kwh_per_1k_tokens_ci_low"] * i_f,
+                                               r["inference_kwh_per_1k_tokens_ci_high"] * i_f)))
+        cols.append(Column("inference (tok/s, raw)", lambda r: r["inference_tokens_per_s"],
+                           lambda r: fmt(r["inference_tokens_per_s"]), group="footprint"))  # a window mean: not ranked
     cols += _paired_columns(agg, view, tag)
     if "sparsity_exploited" in agg.columns:
         cols.append(Column("sparsity exploited", lambda r: math.nan, lambda r: str(r["sparsity_exploited"]),
@@ -154,12 +146,6 @@ def build_columns(agg: pd.DataFrame, metrics: list[str] | None = None, phases: l
     if agg["n_failed"].sum():
         cols.append(Column("failed", lambda r: r["n_failed"], lambda r: str(r["n_failed"]), group="flag"))
     return cols
-
-
-def seeds_text(r: pd.Series) -> str:
-    """The seeds averaged, and of how many cells when some had no valid loss: '1 of 2'."""
-    n, cells = int(r["n_seeds"]), int(r.get("n_cells", r["n_seeds"]))
-    return str(n) if n == cells else f"{n} of {cells}"
 
 
 def _paired_columns(agg: pd.DataFrame, view: str, tag: str) -> list[Column]:
@@ -177,7 +163,7 @@ def _paired_columns(agg: pd.DataFrame, view: str, tag: str) -> list[Column]:
                            lambda r, lab=lab: paired.ratio_text(r, lab), group="footprint"))
         if view == "inference" or lab.startswith("decode"):
             k = f"{lab}_kwh_per_1k_tokens"
-            cols.append(Column(f"{name} ({unit}/1k tok)", lambda r, k=k, f=f: r[k] * f,
+            cols.append(Column(f"{name} ({unit}/1k tok, anchored)", lambda r, k=k, f=f: r[k] * f,
                                lambda r, k=k, f=f: fmt(r[k] * f), "min", group="footprint",
                                interval=lambda r, k=k, f=f: (r[f"{k}_ci_low"] * f, r[f"{k}_ci_high"] * f)))
         if view == "inference":
@@ -188,12 +174,6 @@ def _paired_columns(agg: pd.DataFrame, view: str, tag: str) -> list[Column]:
             cols.append(Column(f"MFLOPs/token ({kind})", lambda r, k=kind: r[f"flops_per_token_{k}_mean"] / 1e6,
                                lambda r, k=kind: fmt(r[f"flops_per_token_{k}_mean"] / 1e6), group="footprint"))
     return cols
-
-
-def _signed(x: float, decimals: int = 4) -> str:
-    if x is None or pd.isna(x):
-        return "–"
-    return f"{x:+.{decimals}f}" if x != 0 else "0"
 
 
 def best_mask(agg: pd.DataFrame, cols: list[Column]) -> list[list[bool]]:
@@ -236,8 +216,9 @@ def _separated_winner(g: pd.DataFrame, vals: pd.Series, c: Column) -> object | N
 def notes(agg: pd.DataFrame) -> list[str]:
     """The lines a reader needs to read the table honestly."""
     out = [
-        "one row per (method, structure, scope, ratio), mean over seeds (± sample std when there are several); "
-        "Δ is against the dense model of the same seed",
+        f"one row per (method, structure, scope, ratio), mean over {seeds_words(agg)} (± sample std when there are several); "
+        "Δ is against the dense model of the same seed; 'ctl' / 'vs dense+recover' against the compute-matched "
+        "control (the dense model trained as many extra steps)",
         "cell = the cell's own phases (" + " + ".join(CELL_PHASES) + "); training the dense model is shared by "
         "every cell of a seed, so it is reported apart ('train (shared)'; CSV train_*, and pipeline_* = train + cell) "
         "and never added into cell totals",
@@ -258,10 +239,7 @@ def notes(agg: pd.DataFrame) -> list[str]:
         out.append("structure: N:M keeps the N best of every M inputs (ratio = 1 - N/M); structured removes whole "
                    "MLP neurons/heads (ratio = fraction of them per layer; sparsity = fraction of targeted weights "
                    "removed)")
-    if paired.present(agg):
-        out.append("×dense: pruned / dense of the same seed, geometric mean of paired windows (A/B/A/B, "
-                   "footprint.repeats per seed) with its 95% t interval; '≈' = no difference beyond noise "
-                   "(Holm-adjusted p >= 0.05 across the run's cells); dense against itself shows the noise")
+    out += paired.notes(agg)
     est = agg[agg["estimated"]]
     if not est.empty:
         srcs = sorted({s for v in est["energy_sources"] for s in v.split("; ")})
@@ -293,7 +271,8 @@ def to_csv(agg: pd.DataFrame, metrics: list[str] | None = None, phases: list[str
     if "total" in phases:
         keep += [f"pipeline_{q}" for q in ("energy_kwh", "co2e_g", "water_l")]
     if "inference" in phases:
-        keep += ["inference_kwh_per_1k_tokens", "inference_tokens_per_s"]
+        keep += ["inference_kwh_per_1k_tokens", "inference_kwh_per_1k_tokens_ci_low",
+                 "inference_kwh_per_1k_tokens_ci_high", "inference_kwh_per_1k_tokens_raw", "inference_tokens_per_s"]
     keep += [c for c in agg.columns if c.endswith("_delta_control_mean") or c.startswith("flops_per_token")]
     keep += [c for lab in paired.present(agg) for c in agg.columns if c.startswith(f"{lab}_")]
     keep += ["sparsity_exploited", "energy_basis", "water_convention", "estimated", "energy_sources", "n_failed", "n_invalid"]
@@ -316,7 +295,8 @@ def to_table(agg: pd.DataFrame, cols: list[Column]) -> str:
         return "  ".join(t.rjust(w) if c.numeric else t.ljust(w) for t, w, c in zip(cells, widths, cols, strict=True)).rstrip()
 
     out = [line(heads), "  ".join("-" * w for w in widths)] + [line(r) for r in body]
-    return "\n".join(out) + "\n\n" + "\n".join(f"* {one_line(n)}" for n in notes(agg)) + "\n"
+    wrapped = [textwrap.fill(one_line(n), NOTE_WIDTH, initial_indent="* ", subsequent_indent="  ") for n in notes(agg)]
+    return "\n".join(out) + "\n\n" + "\n".join(wrapped) + "\n"
 
 
 _MD_SPECIAL = "\\`*_[]<>|!#~"  # what Markdown (GFM) gives a meaning inside a line: emphasis, links, images, HTML

@@ -26,6 +26,7 @@ from ecobench.report.formats import basis, best_mask, build_columns, energy_kind
 from ecobench.report.runs import Runs
 from ecobench.report.tables import BASIS_LABEL, compare_frame
 from ecobench.report.units import with_unit
+from ecobench.sweep import CONTROL
 
 BANDS = [(0.0, 0.3, "low (ratio ≤ 0.3)"), (0.3, 0.6, "medium (0.3 < ratio ≤ 0.6)"), (0.6, 1.0, "high (ratio > 0.6)")]
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -34,7 +35,7 @@ body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:
  padding:0 1em;color:#222}
 h1{font-size:1.6em;margin-bottom:.2em} h2{margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.2em}
 table{border-collapse:collapse;font-size:12px;margin:.5em 0} th,td{padding:3px 7px;border-bottom:1px solid #e4e4e4}
-th{background:#f4f4f4;text-align:left;vertical-align:bottom} td.n{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f4f4f4;text-align:left;vertical-align:bottom;min-width:4em} td.n{text-align:right;font-variant-numeric:tabular-nums}
 .wide{overflow-x:auto} .note{color:#555;font-size:12px} .est{color:#a15c00;font-weight:600}
 .meas{color:#146c2e;font-weight:600} figure{margin:1em 0} figure img{width:100%;max-width:1000px;border:1px solid #eee}
 figcaption{font-size:12px;color:#444} pre{background:#f6f6f6;padding:.6em;overflow-x:auto;font-size:12px}
@@ -91,30 +92,50 @@ def _table(agg: pd.DataFrame, cols: list) -> str:
             t = esc(c.text(r))
             t = f"<b>{t}</b>" if best[i][j] else t
             cls = " class=n" if c.numeric else ""
-            if c.header == "energy source":
+            if c.text is energy_kind:
                 t = f"<span class={ {'estimated': 'est', 'measured': 'meas'}.get(energy_kind(r), 'none') }>{t}</span>"
             tds.append(f"<td{cls}>{t}</td>")
         body.append("<tr>" + "".join(tds) + "</tr>")
     return f"<div class=wide><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
 
 
-def best_per_band(agg: pd.DataFrame) -> list[tuple[str, str, str]]:
-    """(band, best method, why) per ratio band: the lowest mean loss change against dense over the band's ratios."""
-    pruned = agg[~agg["method"].isin(["dense", "dense+recover"]) & agg["ratio"].notna()]
+def best_per_band(agg: pd.DataFrame) -> list[tuple[str, str, str, str]]:
+    """(structure, band, best method or 'tie', why) per structure and ratio band. A method is named only when its
+    mean loss change against dense (over the band's ratios) beats the runner-up's by more than the seeds' spread:
+    twice the standard error of the difference (sd of the seeds' Δloss / sqrt(seeds), both methods). Otherwise
+    'tie'; with one seed there is no spread to judge by, so every band is a tie."""
+    pruned = agg[~agg["method"].isin(["dense", CONTROL]) & agg["ratio"].notna()]
     out = []
-    for lo, hi, name in BANDS:
-        band = pruned[(pruned["ratio"] > lo) & (pruned["ratio"] <= hi)] if lo > 0 else pruned[pruned["ratio"] <= hi]
-        if band.empty:
-            out.append((name, "–", "no cells in this band"))
-            continue
-        score = band.groupby(["method", "scope"])["loss_delta_mean"].mean().dropna()
-        if score.empty:
-            out.append((name, "–", "no Δloss in this band"))
-            continue
-        tied = score[score == score.min()]  # a tie stays a tie: energy is never the tie-break (it is noise-bound)
-        ratios = ", ".join(f"{r:g}" for r in sorted(band["ratio"].unique()))
-        why = f"mean Δloss {score.min():+.4f} nats/token over ratios {ratios}" + (" (tied)" if len(tied) > 1 else "")
-        out.append((name, ", ".join(f"{m} ({sc})" for m, sc in tied.index), why))
+    for structure in sorted(pruned["structure"].unique()):
+        st = pruned[pruned["structure"] == structure]
+        for lo, hi, name in BANDS:
+            band = st[(st["ratio"] > lo) & (st["ratio"] <= hi)] if lo > 0 else st[st["ratio"] <= hi]
+            if band.empty:
+                continue
+            se = band["loss_delta_std"] / band["n_seeds"].clip(lower=1) ** 0.5
+            g = band.assign(_se2=se ** 2).groupby(["method", "scope"])
+            score = g["loss_delta_mean"].mean().dropna().sort_values()
+            if score.empty:
+                out.append((structure, name, "–", "no Δloss in this band"))
+                continue
+            se_of = (g["_se2"].mean() / g.size()) ** 0.5  # the se of a mean over the band's ratios
+            ratios = ", ".join(f"{r:g}" for r in sorted(band["ratio"].unique()))
+            (m0, s0), best = score.index[0], score.iloc[0]
+            if len(score) == 1:
+                out.append((structure, name, f"{m0} ({s0})", f"the only method; mean Δloss {best:+.4f} over {ratios}"))
+                continue
+            (m1, s1), runner = score.index[1], score.iloc[1]
+            spread = 2 * (se_of[(m0, s0)] ** 2 + se_of[(m1, s1)] ** 2) ** 0.5
+            if pd.isna(spread):
+                why = (f"{m0} ({s0}) {best:+.4f} vs {m1} ({s1}) {runner:+.4f} nats/token over {ratios}: one seed, no "
+                       "spread to judge the difference by")
+                out.append((structure, name, "tie", why))
+            elif runner - best > spread:
+                out.append((structure, name, f"{m0} ({s0})", f"mean Δloss {best:+.4f} vs {runner:+.4f} ({m1}, {s1}) "
+                            f"over {ratios}: apart by more than the seeds' spread (±{spread:.4f})"))
+            else:
+                out.append((structure, name, "tie", f"{m0} ({s0}) {best:+.4f} and {m1} ({s1}) {runner:+.4f} over "
+                            f"{ratios}: within the seeds' spread (±{spread:.4f})"))
     return out
 
 
@@ -250,7 +271,8 @@ def _lifecycle(agg: pd.DataFrame) -> str:
     if frame.empty:
         return "<p class=note>no pruned cells</p>"
     return ("<p class=note>one-time cost (score + prune + recover) against the per-token decode saving measured beside "
-            "dense, with its 95% interval; 'never' when the saving is not beyond noise</p>"
+            "dense on the same energy basis, with its family-adjusted interval; 'not detectable' (with the smallest "
+            "saving the run could have shown) when the saving is not beyond noise</p>"
             + _table(frame, lifecycle_columns(frame)))
 
 
@@ -261,8 +283,8 @@ def render_report(runs: Runs, width: str = "two", report_cmd: list[str] | None =
     suites = sorted({str(m.get("suite_name", "?")) for m in runs.manifests.values()})
     n_cells = runs.rows.drop_duplicates(["run", "key"])
     n_failed = int((n_cells["status"] != "ok").sum())
-    bands = "".join(f"<tr><td>{esc(b)}</td><td><b>{esc(m)}</b></td><td>{esc(w)}</td></tr>"
-                    for b, m, w in best_per_band(pooled))
+    bands = "".join(f"<tr><td>{esc(st)}</td><td>{esc(b)}</td><td><b>{esc(m)}</b></td><td>{esc(w)}</td></tr>"
+                    for st, b, m, w in best_per_band(pooled))
     failed = (f"<p class=est>{n_failed} cell(s) failed and are left out of the table and figures.</p>"
               if n_failed else "")
     dense = pooled[pooled["method"] == "dense"]
@@ -280,10 +302,12 @@ def render_report(runs: Runs, width: str = "two", report_cmd: list[str] | None =
         f"generated by ecobench {esc(__version__)}.</p>",
         _claims(runs),
         "<h2>Summary</h2>", dense_line, failed,
-        "<h3>Best method per ratio band</h3><p class=note>lowest mean loss change against dense; a tie is shown as "
-        "a tie (never broken by energy, which is within noise unless its interval says otherwise); seeds and runs "
-        "pooled</p>",
-        f"<table><thead><tr><th>band</th><th>best</th><th>why</th></tr></thead><tbody>{bands}</tbody></table>",
+        "<h3>Best method per ratio band</h3><p class=note>per structure (unstructured, N:M and structured cells do "
+        "different work and are never averaged together): the lowest mean loss change against dense, named only "
+        "when it beats the runner-up by more than the seeds' spread, 'tie' otherwise (never broken by energy); seeds "
+        "and runs pooled</p>",
+        "<table><thead><tr><th>structure</th><th>band</th><th>best</th><th>why</th></tr></thead>"
+        f"<tbody>{bands}</tbody></table>",
         "<h3>What was measured, what was estimated</h3>", _measured_vs_estimated(runs, agg),
         "<h2>The whole run and its impact statement</h2>", _impact(runs),
         "<h2>Comparison</h2>", _tables(agg),

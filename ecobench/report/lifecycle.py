@@ -1,7 +1,11 @@
 """Lifecycle accounting (`compare --view lifecycle`, and the report): a pruned model costs score + prune + recover
 once, and saves (or not) energy on every token it serves. Break-even tokens = one-time cost / saving per token, with
 the interval the paired decode windows give the saving; "never" when the saving is not beyond noise or negative.
-The saving is read at the smallest decode batch size measured (batch 1: one user, the common serving case)."""
+The saving is read at the smallest decode batch size measured (batch 1: one user, the common serving case).
+
+One energy basis throughout: the one-time phases and the per-token saving are both gross, or both above idle
+(`--energy`); the saving is the run's dense reference on that basis x (1 - ratio) (report/paired.py).
+A `≈` saving is "not detectable", with the smallest ratio the run could have shown."""
 
 from __future__ import annotations
 
@@ -32,12 +36,12 @@ def _tokens(x: float) -> str:
 
 
 def break_even(one_time_kwh: float, dense_per_1k_kwh: float, ratio: float, low: float | None, high: float | None,
-               same: bool) -> BreakEven:
+               same: bool, detectable: str = "not detectable") -> BreakEven:
     """Tokens to pay back `one_time_kwh` at a per-token saving of dense x (1 - ratio), ratio = pruned / dense."""
     if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in (one_time_kwh, dense_per_1k_kwh, ratio)):
         return BreakEven(None, None, None, "– (unknown energy)")
     if same or low is None or high is None:
-        return BreakEven(None, None, None, "never: no saving beyond noise")
+        return BreakEven(None, None, None, detectable)
     if ratio >= 1 or low >= 1:
         return BreakEven(None, None, None, "never: costs more per token than dense")
     per_token = dense_per_1k_kwh / 1000
@@ -72,9 +76,10 @@ def lifecycle_frame(agg: pd.DataFrame, amortise_training: bool = False) -> pd.Da
         if lab is None:
             results.append(BreakEven(None, None, None, "– (no decode windows)"))
             continue
-        results.append(break_even(r["one_time_kwh"], r[f"{lab}_dense_kwh_per_1k_tokens"], r[f"{lab}_ratio"],
-                                  r[f"{lab}_ratio_ci_low"], r[f"{lab}_ratio_ci_high"], bool(r[f"{lab}_same"])))
-        dense = r[f"{lab}_dense_kwh_per_1k_tokens"]
+        results.append(break_even(r["one_time_kwh"], r[f"{lab}_ref_kwh_per_1k_tokens"], r[f"{lab}_ratio"],
+                                  r[f"{lab}_ratio_ci_low"], r[f"{lab}_ratio_ci_high"], bool(r[f"{lab}_same"]),
+                                  paired.detectable_text(r, lab)))
+        dense = r[f"{lab}_ref_kwh_per_1k_tokens"]
         rows.loc[i, "saving_kwh_per_1k_tokens"] = dense * (1 - r[f"{lab}_ratio"])
         lo, hi = r[f"{lab}_ratio_ci_low"], r[f"{lab}_ratio_ci_high"]
         rows.loc[i, "saving_kwh_per_1k_tokens_ci_low"] = dense * (1 - hi) if pd.notna(hi) else math.nan
@@ -92,6 +97,8 @@ def lifecycle_columns(frame: pd.DataFrame) -> list:
     e_unit, e_f = pick_unit(frame["one_time_kwh"], "energy_kwh")
     s_unit, s_f = pick_unit(frame.get("saving_kwh_per_1k_tokens", pd.Series(dtype=float)).abs(), "energy_kwh")
     lab = frame["decode_label"].iloc[0] if len(frame) else None
+    above = "energy_basis" in frame.columns and len(frame) and frame["energy_basis"].iloc[0] == "above-idle"
+    tag = ", above idle" if above else ""  # one basis for the one-time cost and the saving
 
     def ident(header: str, key: str) -> Column:
         return Column(header, lambda r: math.nan, lambda r, k=key: str(r[k]), numeric=False)
@@ -101,14 +108,17 @@ def lifecycle_columns(frame: pd.DataFrame) -> list:
         if v is None or pd.isna(v):
             return "–"
         lo, hi = r["saving_kwh_per_1k_tokens_ci_low"], r["saving_kwh_per_1k_tokens_ci_high"]
-        ci = "" if pd.isna(lo) else f" [{fmt(lo * s_f)}–{fmt(hi * s_f)}]"
+        dense = r[f"{lab}_ref_kwh_per_1k_tokens"]
+        # a ratio interval reaching past 11x dense says little more: its saving bound is written '<-10x dense'
+        low = f"<{fmt(-10 * dense * s_f)}" if pd.notna(lo) and lo < -10 * dense else fmt(lo * s_f)
+        ci = "" if pd.isna(lo) else f" [{low}–{fmt(hi * s_f)}]"
         return ("≈ " if r.get(f"{lab}_same", True) else "") + f"{fmt(v * s_f)}{ci}"
 
     return [
-        ident("method", "method"), ident("scope", "scope"), ident("ratio", "target"),
-        Column(f"one-time ({e_unit}: {' + '.join(ONE_TIME)})", lambda r: r["one_time_kwh"] * e_f,
+        ident("method", "method"), ident("structure", "structure"), ident("scope", "scope"), ident("ratio", "target"),
+        Column(f"one-time ({e_unit}{tag}: {' + '.join(ONE_TIME)})", lambda r: r["one_time_kwh"] * e_f,
                lambda r: fmt(r["one_time_kwh"] * e_f), group="footprint"),
-        Column(f"saving ({s_unit}/1k tok, {str(lab).replace('_b', ' b')})", lambda r: math.nan, saving,
+        Column(f"saving ({s_unit}/1k tok{tag}, {str(lab).replace('_b', ' b')})", lambda r: math.nan, saving,
                group="footprint"),
         Column("break-even", lambda r: math.nan, lambda r: str(r["break_even"]), numeric=False, group="footprint"),
     ]

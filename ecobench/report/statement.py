@@ -16,6 +16,7 @@ from ecobench.report import ranges
 from ecobench.report.formats import latex_escape, md_escape, one_line
 from ecobench.report.units import with_unit
 from ecobench.results import load_manifest
+from ecobench.run_parts import contended
 from ecobench.store import CELLS, read_cells
 
 FORMATS = ("text", "markdown", "latex")
@@ -46,6 +47,11 @@ def _component(c: str, fp: dict) -> str:
     return f"{name} {kind} ({how}{detail})"
 
 
+def _estimated(t: Any) -> bool:
+    """Whether the total holds estimated energy: a power model for any component, or the start-up extrapolation."""
+    return any("estimated" in str(v) for v in t.sources.values()) or bool(t.startup_kwh)
+
+
 def facts(run: str | Path) -> dict[str, Any]:
     """What the statement says, read from the results folder."""
     run = Path(run)
@@ -62,7 +68,7 @@ def facts(run: str | Path) -> dict[str, Any]:
     return {"manifest": m, "total": total, "footprint": fp, "site": site,
             "cells": len({r.key for r in records}), "planned": len(m.get("cells") or []),
             "intervals": ranges.run_intervals(site, total.totals, total.sources) if total.totals else None,
-            "embodied": ranges.run_embodied_g(m), "records": records,
+            "embodied": ranges.run_embodied_g(m), "records": records, "contended": contended(records),
             "claims": judge_folder(run)}  # the suite's stated claims and their verdicts ([] when it states none)
 
 
@@ -100,7 +106,7 @@ def sentences(f: dict[str, Any]) -> list[str]:
         f"The experiments (suite {m.get('suite_name')}, {f['cells']} of {f['planned']} cells, {sessions}) ran on "
         f"{hw.get('cpu', 'an unrecorded CPU')} ({hw.get('cpu_count', '?')} logical CPUs; "
         + (f"GPUs: {', '.join(gpus)}" if gpus else "no GPU") + f") for {tt['wall_s'] / 3600:.3g} hours.",
-        f"They used {with_unit(t.energy_kwh, 'energy_kwh')} of IT energy: "
+        f"They used {'an estimated ' if _estimated(t) else ''}{with_unit(t.energy_kwh, 'energy_kwh')} of IT energy: "
         + "; ".join(_component(c, fp) for c in ("gpu", "cpu", "ram"))
         + f". Of this, {with_unit(t.startup_kwh, 'energy_kwh')} was spent before the meters started "
           f"(interpreter start-up and imports, {t.startup_wall_s:.1f} s) and is extrapolated from the run's "
@@ -118,11 +124,22 @@ def sentences(f: dict[str, Any]) -> list[str]:
     ]
     out += _embodied(f)
     if t.phase_share is not None:
-        out.append(f"The measured phases ({PHASE_WORDS}) account for {100 * t.phase_share:.0f}% of this energy; "
-                   "the rest is start-up, meter set-up, data loading, building and loading models, and checkpoints.")
+        est = any("estimated" in str(v) for v in t.sources.values())
+        kind = "estimated from a power model in their measurement windows" if est else "measured in their windows"
+        rest = "; ".join(f"{p.name}, {with_unit(p.energy_kwh, 'energy_kwh')} "
+                         f"({'estimated' if p.kind == 'estimated' else 'the remainder' if p.kind == 'remainder' else p.kind})"
+                         for p in t.parts)
+        out.append(f"The phases ({PHASE_WORDS}), {kind}, account for {100 * t.phase_share:.0f}% of this energy; "
+                   + (f"the rest is: {rest}." if rest else "the rest is start-up, meter set-up, data loading, "
+                      "building and loading models, and checkpoints."))
     else:
         out.append("The phases' share of the run's energy is unknown: "
                    + ("a session ended without recording its footprint." if not t.complete else "energy unknown."))
+    busy, windows = f.get("contended", (0, 0))
+    if busy:
+        out.append(f"{busy} of {windows} measured windows ran while other processes used the machine (contended); "
+                   "ratios to dense are paired, so load shared by both sides cancels, and absolute figures are "
+                   "anchored on the quiet dense windows.")
     if t.forecast and t.forecast["energy_kwh"]["point"] is not None:
         e = t.forecast["energy_kwh"]
         out.append(f"Before running, ecobench forecast {with_unit(e['point'], 'energy_kwh')} "

@@ -103,6 +103,20 @@ def with_structure(df: pd.DataFrame) -> pd.DataFrame:
     return df.assign(structure=st)
 
 
+def contended_windows(g: pd.DataFrame) -> int:
+    """Windows of a cell measured while other processes used the machine (measure.py records it per window:
+    `contended_windows` per phase row, or the per-repeat flags, or a window's own `contended`); 0 when not recorded."""
+    if "contended_windows" in g.columns:
+        return int(pd.to_numeric(g["contended_windows"], errors="coerce").fillna(0).sum())
+    n = 0
+    for col in ("contended_repeats", "dense_contended_repeats"):
+        if col in g.columns:
+            n += sum(sum(bool(x) for x in v) for v in g[col] if isinstance(v, (list, tuple)))
+    if "contended" in g.columns:
+        n += int(sum(v is True for v in g["contended"]))
+    return n
+
+
 def cell_table(rows: pd.DataFrame, energy: str = "gross") -> pd.DataFrame:
     """One row per finished cell: its metrics, per-phase footprint, shared training, totals, and its dense deltas."""
     ok = with_structure(rows[rows["status"] == "ok"].copy())
@@ -132,9 +146,14 @@ def cell_table(rows: pd.DataFrame, energy: str = "gross") -> pd.DataFrame:
             sizes = _num(dec, "batch_size")
             inf = dec[sizes == sizes.max()] if sizes.notna().any() else dec
         per_1k = inf["energy_kwh"] / _num(inf, "tokens") * 1000
-        rec["inference_kwh_per_1k_tokens"] = per_1k.mean(skipna=False) if not inf.empty else math.nan
+        # the window mean, kept for the record: never ranked (a busy moment moves it); tables use anchored values
+        rec["inference_kwh_per_1k_tokens_raw"] = per_1k.mean(skipna=False) if not inf.empty else math.nan
         rec["inference_tokens_per_s"] = _num(inf, "tokens_per_s").mean() if not inf.empty else math.nan
-        rec["paired"] = paired.cell_pairs(g)
+        known = g[g["energy_kwh"].notna() & (g["energy_kwh"] > 0)]
+        for q in ("co2e_g", "water_l"):  # the site's conversion of this basis' energy, for anchored carbon and water
+            rec[f"{q}_per_kwh"] = float(known[q].sum() / known["energy_kwh"].sum()) if len(known) else math.nan
+        rec["paired"] = paired.cell_pairs(g, energy)
+        rec["contended_windows"] = contended_windows(g)
         rec["estimated"], rec["energy_sources"] = _sources(g)
         rec["water_convention"] = "; ".join(water_conventions(g))
         out.append(rec)
@@ -191,6 +210,7 @@ def aggregate(cells: pd.DataFrame, failed: pd.DataFrame | None = None, run_order
                               *(f"{m}_delta_control" for m in quality), "sparsity", "flops_per_token_dense",
                               "flops_per_token_effective"] if c in cells.columns]
     measured = paired.labels(cells)
+    refs = paired.references(cells, measured)
     rows = []
     for key, g in cells.groupby(GROUP, dropna=False, sort=False):
         rec = dict(zip(GROUP, key, strict=True))
@@ -211,13 +231,16 @@ def aggregate(cells: pd.DataFrame, failed: pd.DataFrame | None = None, run_order
         for c in value_cols:  # a seed without a value makes the mean unknown, not a mean over fewer seeds
             rec[c] = pd.to_numeric(g[c], errors="coerce").mean(skipna=False)
         for lab in measured:
-            rec |= paired.pooled(g, lab)
+            rec |= paired.pooled(g, lab, refs.get((rec["run"], lab)))
+        for q in ("co2e_g", "water_l"):
+            rec[f"{q}_per_kwh"] = pd.to_numeric(g[f"{q}_per_kwh"], errors="coerce").mean()
         rec["estimated"] = bool(g["estimated"].any())
         rec["energy_sources"] = "; ".join(sorted(set(g["energy_sources"])))
         rec["water_convention"] = "; ".join(sorted(set(g["water_convention"])))
         rec["dense_missing"] = int((~g["has_dense"]).sum())
+        rec["contended_windows"] = int(g["contended_windows"].sum())
         rows.append(rec)
-    agg = paired.adjust(pd.DataFrame(rows), measured)
+    agg = anchored_inference(paired.adjust(pd.DataFrame(rows), measured))
     agg["n_failed"] = 0
     if failed is not None and not failed.empty:
         f = with_structure(failed.drop_duplicates(["run", "key"]))
@@ -227,6 +250,20 @@ def aggregate(cells: pd.DataFrame, failed: pd.DataFrame | None = None, run_order
         akeys = zip(agg["run"], agg["model"], agg["method"], agg["structure"], agg["scope"], agg["target"], strict=True)
         agg["n_failed"] = [fkeys.count(k) for k in akeys]
     return _sort_key(agg, run_order or list(dict.fromkeys(agg["run"]))).reset_index(drop=True)
+
+
+def anchored_inference(agg: pd.DataFrame) -> pd.DataFrame:
+    """`inference_kwh_per_1k_tokens` (with its interval) = the headline workload's anchored value, and per workload
+    its carbon and water per 1k tokens (the anchored energy at the site's factors: ratios need no factors, absolute
+    values do). Without paired windows (results from before them) the anchored columns stay unknown."""
+    lab = paired.headline(agg)
+    for c in ("", "_ci_low", "_ci_high"):
+        agg[f"inference_kwh_per_1k_tokens{c}"] = agg[f"{lab}_kwh_per_1k_tokens{c}"] if lab else math.nan
+    for lab in paired.present(agg):
+        for q in ("co2e_g", "water_l"):
+            for c in ("", "_ci_low", "_ci_high"):
+                agg[f"{lab}_{q}_per_1k_tokens{c}"] = agg[f"{lab}_kwh_per_1k_tokens{c}"] * agg[f"{q}_per_kwh"]
+    return agg.copy()  # de-fragmented: one column per workload statistic was added one at a time
 
 
 def compare_frame(rows: pd.DataFrame, run_order: list[str] | None = None, energy: str = "gross") -> pd.DataFrame:
@@ -239,5 +276,6 @@ def compare_frame(rows: pd.DataFrame, run_order: list[str] | None = None, energy
             failed = failed.assign(**{c: None})
     agg = aggregate(cell_table(rows, energy), failed, run_order)
     if not agg.empty:
+        agg = agg.copy()  # de-fragmented: one column per workload statistic was added one at a time
         agg["energy_basis"] = energy
     return agg

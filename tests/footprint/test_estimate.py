@@ -74,7 +74,7 @@ def test_monitor_without_gpu_or_rapl_estimates_and_says_so(tmp_path, no_nvml, cl
     assert (r.components["gpu"].source, r.components["cpu"].source, r.components["ram"].source) == (
         "none",
         "estimated:codecarbon-cpu-process",
-        "estimated:codecarbon-ram",
+        "estimated:codecarbon-ram-process",  # RAM too is this process tree's share under process attribution
     )
     assert r.components["gpu"].energy_j is None and r.components["gpu"].reason.startswith("NVML unavailable")
     assert r.components["cpu"].energy_j >= 0 and r.components["ram"].energy_j > 0
@@ -83,9 +83,36 @@ def test_monitor_without_gpu_or_rapl_estimates_and_says_so(tmp_path, no_nvml, cl
     assert "CPU ESTIMATED (codecarbon process-share model" in line and "RAM ESTIMATED" in line and "GPU none" in line
     manifest = m.manifest()
     idle = manifest["idle_baseline"]
-    assert idle["ram_w"] == pytest.approx(m._meters.ram[0].power_w)
+    assert 0 < idle["ram_w"] < m._meters.ram[0].power_w  # this process tree's share of the machine's memory
     assert idle["gpu_w"] is None  # absent, not zero
     assert manifest["cpu_attribution"] == "process" and m.columns(r)["cpu_attribution"] == "process"
     # constant RAM model: nothing above idle, by construction; the total above idle is over CPU and RAM
-    assert r.above_idle_j("ram") == pytest.approx(0.0)
+    assert r.above_idle_j("ram") == pytest.approx(0.0, abs=0.01 * r.components["ram"].energy_j)
     assert r.above_idle_j() == pytest.approx(r.above_idle_j("cpu"))
+
+
+def test_ram_under_process_attribution_is_the_trees_share_of_memory(clock):
+    share = {"now": 0.25}
+    channel = estimate.CodecarbonRamChannel(clock, "process", memory_share=lambda: share["now"])
+    channel.start()
+    clock.advance(2.0)
+    share["now"] = 0.75  # the tree grew: the interval is charged the mean of its edges
+    assert channel.update() == pytest.approx(channel.power_w * 0.5 * 2.0)
+    assert channel.source == "estimated:codecarbon-ram-process" and channel.poll_period_s == 1.0
+    machine = estimate.CodecarbonRamChannel(clock, "machine", memory_share=lambda: 0.25)
+    machine.start()
+    clock.advance(2.0)
+    assert machine.update() == pytest.approx(machine.power_w * 2.0)  # the whole machine's memory, as before
+    assert machine.source == "estimated:codecarbon-ram" and machine.describe()["attribution"] == "machine"
+
+
+def test_a_row_says_whose_ram_it_is(tmp_path, no_nvml, clock):
+    for attribution in ("process", "machine"):
+        m = Monitor(FootprintConfig(idle_seconds=0, cpu_attribution=attribution), powercap_root=tmp_path / "absent",
+                    clock=clock, sleep=clock.advance)
+        m.start()
+        with m.window("w") as w:
+            clock.advance(2.0)
+        m.close()
+        cols = m.columns(w.result)
+        assert cols["ram_attribution"] == attribution and cols["cpu_attribution"] == attribution

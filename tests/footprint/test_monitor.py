@@ -16,7 +16,8 @@ ROW_KEYS = {
     "water_l", "source_gpu", "source_cpu", "source_ram", "energy_provenance", "site_name", "site_country",
     "site_region", "pue", "carbon_intensity_g_per_kwh", "carbon_intensity_source", "wue_l_per_kwh",
     "ewif_l_per_kwh", "ewif_source", "ewif_convention", "co2e_above_idle_g", "water_above_idle_l",
-    "reason_gpu", "reason_cpu", "reason_ram", "cpu_attribution",
+    "reason_gpu", "reason_cpu", "reason_ram", "cpu_attribution", "ram_attribution", "other_cpu_s",
+    "other_cpu_share", "other_cpu_span_s", "other_gpu_processes", "contended",
 }  # fmt: skip
 US_EWIF = 1.2050  # derived from codecarbon's 2023 U.S. mix, hydro evaporation excluded (test_site pins it)
 

@@ -9,7 +9,7 @@ from ecobench.footprint import FootprintConfig, Monitor
 from ecobench.footprint.meters import nvml
 from tests.footprint.conftest import FakeGpu
 
-GPU_ONLY = {"idle_seconds": 0, "cpu": "none", "ram": "none"}
+GPU_ONLY = {"idle_seconds": 0, "cpu": "none", "ram": "none", "min_window_s": 0}  # windows here test the channels
 
 
 def monitor(clock, **config) -> Monitor:
@@ -165,7 +165,7 @@ def test_sampler_thread_integrates_power_between_edges(fake_nvml):
 
     gpu = FakeGpu("GPU-aaaa", power_w=100.0, counter=False)
     fake_nvml([gpu])
-    m = Monitor(FootprintConfig(idle_seconds=0, cpu="none", ram="none", sample_interval_s=0.02))
+    m = Monitor(FootprintConfig(idle_seconds=0, cpu="none", ram="none", sample_interval_s=0.02, min_window_s=0))
     m.start()
     channel = m._meters.gpu_power["gpu0"]
     with m.window("w") as w:
@@ -173,7 +173,8 @@ def test_sampler_thread_integrates_power_between_edges(fake_nvml):
         time.sleep(0.2)
         assert channel.last_update_s > t_before  # updated by the thread, not by us
     m.close()
-    assert w.result.components["gpu"].energy_j == pytest.approx(100.0 * w.result.wall_s, rel=1e-3)
+    # the meters are read just outside the window's clock edges (GPU nearest): a few ms more than wall under load
+    assert w.result.components["gpu"].energy_j == pytest.approx(100.0 * w.result.wall_s, rel=0.05)
 
 
 def test_failed_start_releases_nvml(fake_nvml, clock):

@@ -11,7 +11,7 @@ from ecobench.footprint import FootprintConfig, Monitor
 from ecobench.footprint.meters import rapl
 from tests.footprint.conftest import make_powercap, set_energy
 
-CPU_ONLY = {"idle_seconds": 0, "gpu": "none", "ram": "none"}
+CPU_ONLY = {"idle_seconds": 0, "gpu": "none", "ram": "none", "min_window_s": 0}  # windows here test the channels
 
 
 def test_probe_finds_packages_and_skips_subdomains_and_psys(tmp_path):

@@ -68,3 +68,24 @@ def test_sparse_kernel_effective_flops_follow_the_nonzeros() -> None:
     after = token_cost(model, 4)
     assert after.dense_flops == before.dense_flops and after.params == before.params
     assert before.effective_flops - after.effective_flops == 2 * (targeted - nonzeros)
+
+
+def test_an_image_text_models_vision_tower_and_projector_count_per_image_not_per_token() -> None:
+    from torch import nn
+
+    from ecobench.models.build import build_model
+    from tests.test_multimodal import TINY, _digits
+
+    d = _digits()
+    model = build_model(TINY, d.vocab_size, d.context, 0)
+    lm = sum(m.weight.numel() for n, m in model.named_modules() if isinstance(m, nn.Linear)
+             and "vision_tower" not in n and "multi_modal_projector" not in n)
+    cost = token_cost(model, d.context)
+    layers, width = 1, 16  # TINY's language model
+    assert cost.dense_flops == 2 * lm + 4 * width * d.context * layers  # the language model (lm_head included) only
+    vc = model.config.vision_config
+    patches = (vc.image_size // vc.patch_size) ** 2
+    tower = sum(m.weight.numel() for n, m in model.named_modules() if isinstance(m, nn.Linear) and "vision_tower" in n)
+    proj = sum(m.weight.numel() for n, m in model.named_modules() if isinstance(m, nn.Linear)
+               and "multi_modal_projector" in n)
+    assert cost.image_flops == 2 * (tower * (patches + 1) + proj * patches) + 4 * vc.hidden_size * (patches + 1) ** 2

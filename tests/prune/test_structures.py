@@ -146,7 +146,7 @@ def test_structured_keeps_the_highest_group_scores() -> None:
     ("make", "mlp", "heads", "scope", "field", "match"),
     [
         (tiny_llama, 0.5, 0.9, "layer", "prune.ratio", "zero heads"),
-        (lambda: tiny_llama(4, 2), 0.5, 0.75, "layer", "prune.ratio", "key/value groups"),
+        (lambda: tiny_llama(4, 2), 0.5, 0.9, "layer", "prune.ratio", "key/value groups"),
         (tiny_llama, 1.0, 0.0, "layer", "prune.ratio", r"not in \[0, 1\)"),
         (tiny_gpt2, 0.5, 0.5, "layer", "prune.structured.heads", "GPT-2 with fewer heads"),
         (tiny_llama, 0.5, 0.0, "global", "prune.scope", "global cannot be used"),
@@ -169,3 +169,25 @@ def test_structured_needs_the_group_scored_and_changes_nothing_when_it_refuses()
         Structured(mlp=True, heads=False).shrink(model, scores, 0.5, "layer")
     assert model.config.intermediate_size == 64  # layer 0 (which had scores) was not rewritten either
     assert all(torch.equal(before[n], p) for n, p in model.state_dict().items())
+
+
+def test_head_groups_round_to_the_nearest_achievable_ratio_and_the_cell_records_it() -> None:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from ecobench.config.schema import TargetsConfig
+    from ecobench.prune.apply import Pruned, structured_metrics
+    from ecobench.prune.shrink import check_structured, removed
+    from ecobench.prune.targets import select_targets
+
+    cfg = LlamaConfig(vocab_size=VOCAB, hidden_size=48, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=6, num_key_value_heads=3, max_position_embeddings=32)
+    # 6 query / 3 KV heads at 0.5: 1/3 and 2/3 are equally near; keep more (round-half-to-even removed 2 groups)
+    assert check_structured(cfg, 0.0, 0.5, "layer") == (64, 2) and removed(0.5, 3) == 1
+    assert removed(0.6, 3) == 2 and removed(0.3, 512) == 154 and removed(0.5, 512) == 256  # nearest, as before
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(cfg).eval()
+    targets = select_targets(model, TargetsConfig())
+    sizes = {n: p.numel() for n, p in targets.items()}
+    plan = shrink_model(model, weight_scores(model), 0.0, 0.5, "layer")
+    metrics = structured_metrics(Pruned(None, shrink=plan, sizes_before=sizes), select_targets(model, TargetsConfig()))
+    assert metrics["head_ratio_achieved"] == pytest.approx(1 / 3) and metrics["mlp_ratio_achieved"] == 0.0

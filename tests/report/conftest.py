@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from ecobench.config.base import fingerprint_of
 from ecobench.integrity import seal_manifest
 from ecobench.record import seal_row
 from tests.conftest import RUN_TIMEOUT_S, SUITES, run_cli
+from tests.reliability.conftest import run_inprocess
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +26,18 @@ def seeds_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
                    timeout=RUN_TIMEOUT_S)
     assert proc.returncode == 0, proc.stderr
     return out
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture):
+    """`ecobench ARGS` in this process, answering as `run_cli` does (returncode, stdout, stderr): the report commands
+    without a fresh interpreter's imports each time (seconds of CPU per call)."""
+
+    def call(*args: str) -> subprocess.CompletedProcess:
+        rc, out, err = run_inprocess(list(args), capsys)
+        return subprocess.CompletedProcess(list(args), rc, out, err)
+
+    return call
 
 
 def copy_run(src: Path, dst: Path, suite_edit=None, cell_edit=None) -> Path:
@@ -45,3 +59,68 @@ def copy_run(src: Path, dst: Path, suite_edit=None, cell_edit=None) -> Path:
                 cell_edit(r)
         cpath.write_text("".join(json.dumps(seal_row(r)) + "\n" for r in recs))
     return dst
+
+
+ENERGY_FIELDS = ("energy_kwh", "energy_gpu_kwh", "energy_cpu_kwh", "energy_ram_kwh", "energy_above_idle_kwh",
+                 "energy_gpu_above_idle_kwh", "energy_cpu_above_idle_kwh", "energy_ram_above_idle_kwh",
+                 "energy_facility_kwh", "co2e_g", "water_onsite_l", "water_offsite_l", "water_l", "co2e_above_idle_g",
+                 "water_above_idle_l", "wall_s", "cpu_process_s", "energy_kwh_per_1k_tokens")
+
+
+def busy_record(r: dict, factor: float) -> None:
+    """One cell as if a competing load had slowed everything it measured `factor` times: every window (both sides of
+    each pair: they ran back to back) takes `factor` x the time and energy, and is flagged contended."""
+    for ph in r["phases"]:
+        for k in ENERGY_FIELDS:
+            if isinstance(ph.get(k), (int, float)):
+                ph[k] *= factor
+            for side in ("", "dense_"):
+                vals = ph.get(f"{side}{k}_repeats")
+                if isinstance(vals, list):
+                    ph[f"{side}{k}_repeats"] = [None if v is None else v * factor for v in vals]
+        for side in ("", "dense_"):
+            tps = ph.get(f"{side}tokens_per_s_repeats")
+            if isinstance(tps, list):
+                ph[f"{side}tokens_per_s_repeats"] = [None if v is None else v / factor for v in tps]
+                ph[f"{side}contended_repeats"] = [True] * len(tps)
+        if isinstance(ph.get("tokens_per_s"), (int, float)):
+            ph["tokens_per_s"] /= factor
+        ph["contended"] = True
+        ph["contended_windows"] = 2 * len(ph.get("tokens_per_s_repeats") or []) or 1
+
+
+@pytest.fixture(scope="session")
+def busy_run(smoke_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The smoke run with half its pruned cells measured as if another program had made the machine 10x slower."""
+    keys = sorted({json.loads(line)["key"] for line in (smoke_run / "cells.jsonl").read_text().splitlines()
+                   if line.strip() and '"method": "dense"' not in line.split('"phases"')[0]})
+    groups = sorted({k.partition("/")[2] for k in keys})  # every seed of a cell alike
+    busy = {k for k in keys if k.partition("/")[2] in groups[::2]}
+
+    def edit(r: dict) -> None:
+        if r["key"] in busy:
+            busy_record(r, 10.0)
+
+    return copy_run(smoke_run, tmp_path_factory.mktemp("runs") / "busy", cell_edit=edit)
+
+
+def _cut_down(tmp_path_factory: pytest.TempPathFactory, suite: str, *sets: str) -> Path:
+    out = tmp_path_factory.mktemp("runs") / suite
+    common = ["train.record_every=10", "train.warmup_steps=5", "prune.ratios=[0.5, 0.9]", "footprint.idle_seconds=0",
+              "eval.batches=2"]
+    args = [a for s in [*common, *sets] for a in ("--set", s)]
+    proc = run_cli("run", str(SUITES / f"{suite}.yaml"), "--out", str(out), "-q", *args, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+@pytest.fixture(scope="session")
+def llm_cut_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """suites/llm.yaml cut down (2 layers, 40 steps, ratios 0.5 and 0.9): every structure, two seeds."""
+    return _cut_down(tmp_path_factory, "llm", "train.steps=40", "model.n_layer=2", "model.n_embd=64")
+
+
+@pytest.fixture(scope="session")
+def multimodal_cut_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """suites/multimodal.yaml cut down (30 steps, ratios 0.5 and 0.9): MAE as the metric, two seeds."""
+    return _cut_down(tmp_path_factory, "multimodal", "train.steps=30")

@@ -42,7 +42,7 @@ def test_an_unknown_phase_energy_makes_the_cell_total_unknown_not_smaller() -> N
     assert math.isnan(row["recover_energy_kwh"]) and math.isnan(row["cell_energy_kwh"])  # not 2.0
     assert row["score_energy_kwh"] == pytest.approx(1.0)
     assert agg[agg["method"] == "dense"].iloc[0]["cell_energy_kwh"] == pytest.approx(1.0)  # phases not run: fine
-    table = render(agg, "table")
+    table = render(agg, "table", view="full")  # the per-phase columns
     line = next(x for x in table.splitlines() if x.startswith("magnitude"))
     assert "–" in line
 
@@ -61,7 +61,7 @@ def test_above_idle_basis_is_chosen_and_labelled() -> None:
     assert above.iloc[0]["cell_energy_kwh"] == pytest.approx(0.25)
     assert above.iloc[0]["cell_co2e_g"] == pytest.approx(0.5)
     assert above.iloc[0]["inference_kwh_per_1k_tokens"] != above.iloc[0]["inference_kwh_per_1k_tokens"]  # no row
-    heads = [c.header for c in build_columns(above)]
+    heads = [c.header for c in build_columns(above, view="full")]
     assert "cell energy (kWh, above idle)" in heads and "train (kWh, above idle, shared)" in heads
     assert "energy: above idle" in render(above, "markdown")
     assert "energy: gross" in render(gross, "markdown")
@@ -72,7 +72,7 @@ def test_energy_source_says_none_when_nothing_was_metered() -> None:
     none = {"source_cpu": "none", "source_gpu": "none", "source_ram": "none"}
     recs = [_rec(0, "dense", 0.0, [_phase("eval", None, sources=none)])]
     agg = compare_frame(records_to_frame(recs, run="r"))
-    col = next(c for c in build_columns(agg) if c.header == "energy source")
+    col = next(c for c in build_columns(agg, view="full") if c.header == "energy source")
     assert col.text(agg.iloc[0]) == "none"  # not "measured"
 
 

@@ -11,7 +11,6 @@ from ecobench.errors import UserError
 from ecobench.report.formats import latex_escape, parse_list, render
 from ecobench.report.tables import compare_frame
 from ecobench.results import load
-from tests.conftest import run_cli
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +58,10 @@ def test_unknown_metric_is_a_user_error() -> None:
         parse_list(["loss,los"], ("loss", "bpc"), "metric")
 
 
-def test_cli_compare_writes_file(smoke_run, tmp_path) -> None:
+def test_cli_compare_writes_file(smoke_run, tmp_path, cli) -> None:
     out = tmp_path / "t.csv"
-    proc = run_cli("compare", str(smoke_run), "--format", "csv", "--output", str(out))
+    proc = cli("compare", str(smoke_run), "--format", "csv", "--output", str(out))
     assert proc.returncode == 0, proc.stderr
     assert len(pd.read_csv(out)) == len(load(smoke_run).drop_duplicates("key"))
-    proc = run_cli("compare", str(smoke_run), "--metric", "nope")
+    proc = cli("compare", str(smoke_run), "--metric", "nope")
     assert proc.returncode == 2 and "unknown metric" in proc.stderr and "Traceback" not in proc.stderr

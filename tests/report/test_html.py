@@ -13,7 +13,7 @@ import pytest
 
 from ecobench.report.html import render_report
 from ecobench.report.runs import load_runs
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT
 from tests.report.conftest import copy_run
 
 EVIL = "<script>alert(1)</script>"
@@ -47,9 +47,9 @@ def test_text_from_results_is_inert(evil_run) -> None:
     assert "Content-Security-Policy" in page
 
 
-def test_report_sections(smoke_run, tmp_path) -> None:
+def test_report_sections(smoke_run, tmp_path, cli) -> None:
     out = tmp_path / "r.html"
-    proc = run_cli("report", str(smoke_run), "--out", str(out))
+    proc = cli("report", str(smoke_run), "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     page = out.read_text()
     for section in ("Summary", "Best method per ratio band", "What was measured", "Comparison", "Figures",

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from ecobench.errors import UserError
-from ecobench.report.plots import FIGURES, pareto, render_all
+from ecobench.report.plots import FIGURES, render_all
+from ecobench.report.plots_paired import pareto
 from ecobench.results import load
 
 

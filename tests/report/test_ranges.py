@@ -8,7 +8,6 @@ from pathlib import Path
 import pandas as pd
 
 from ecobench.report.ranges import NOTE, cell_text, digits, range_text, sig, value_with_range
-from tests.conftest import run_cli
 from tests.report.conftest import copy_run
 
 
@@ -37,10 +36,10 @@ def _strip_intervals(rec: dict) -> None:
             del p[k]
 
 
-def test_compare_reads_a_folder_written_before_intervals(smoke_run: Path, tmp_path: Path) -> None:
+def test_compare_reads_a_folder_written_before_intervals(smoke_run: Path, tmp_path: Path, cli) -> None:
     run = copy_run(smoke_run, tmp_path / "old", cell_edit=_strip_intervals)
-    proc = run_cli("compare", str(run))
+    proc = cli("compare", str(run))
     assert proc.returncode == 0, proc.stderr
     assert "(no interval)" in proc.stdout and "embodied" not in proc.stdout.split("\n\n")[0]
-    new = run_cli("compare", str(smoke_run))
+    new = cli("compare", str(smoke_run))
     assert new.returncode == 0 and "[" in new.stdout and NOTE in new.stdout and "cell embodied" in new.stdout

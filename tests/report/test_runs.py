@@ -7,7 +7,6 @@ import pytest
 from ecobench.errors import ResultsError
 from ecobench.report.runs import load_runs, suite_differences
 from ecobench.report.tables import compare_frame
-from tests.conftest import run_cli
 from tests.report.conftest import copy_run
 
 
@@ -19,7 +18,7 @@ def test_comparable_runs_keep_a_run_column(smoke_run, seeds_run) -> None:
     assert set(agg.loc[agg["run"] == seeds_run.name, "n_seeds"]) == {2}
 
 
-def test_differing_suites_are_refused_with_the_fields(smoke_run, tmp_path) -> None:
+def test_differing_suites_are_refused_with_the_fields(smoke_run, tmp_path, cli) -> None:
     def edit(m: dict) -> None:
         m["suite"]["train"]["lr"] = 0.01
         m["suite"]["model"]["n_layer"] = 4
@@ -31,7 +30,7 @@ def test_differing_suites_are_refused_with_the_fields(smoke_run, tmp_path) -> No
     fields = [line.split(": ")[1] for line in err.value.problems[1:]]  # "other vs smoke: train.lr: 0.01 != 0.003"
     assert fields == ["model.n_layer", "train.lr"]  # the name differs too, but is allowed to
     assert "--force" in err.value.problems[0]
-    proc = run_cli("compare", str(smoke_run), str(other))
+    proc = cli("compare", str(smoke_run), str(other))
     assert proc.returncode == 2 and "train.lr" in proc.stderr and "Traceback" not in proc.stderr
     forced = load_runs([smoke_run, other], force=True)
     assert set(forced.rows["run"]) == {smoke_run.name, "other"}

@@ -10,7 +10,6 @@ import pytest
 from ecobench.report.standards import TRAIN_FLOPS_RULE, standard
 from ecobench.report.statement import facts
 from ecobench.report.units import with_unit
-from tests.conftest import run_cli
 
 
 def _files(run: Path) -> tuple[dict, list[dict]]:
@@ -66,8 +65,8 @@ def test_ai_act_training_energy_and_compute_by_hand(smoke_run: Path) -> None:
     assert "(e) Energy consumption (estimated; method: GPU not counted" in text  # this machine: no GPU, no RAPL
 
 
-def test_cli_formats(smoke_run: Path) -> None:
+def test_cli_formats(smoke_run: Path, cli) -> None:
     for fmt in ("sci", "ai-act"):
-        proc = run_cli("statement", str(smoke_run), "--format", fmt)
+        proc = cli("statement", str(smoke_run), "--format", fmt)
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout.startswith("Software Carbon Intensity" if fmt == "sci" else "EU AI Act, Annex XI")

@@ -72,12 +72,12 @@ def test_latex_compiles_when_the_system_has_latex(smoke_run: Path, tmp_path: Pat
     assert proc.returncode == 0, proc.stdout[-2000:]
 
 
-def test_markdown_escapes_and_the_cli_writes_each_format(smoke_run: Path, tmp_path: Path) -> None:
+def test_markdown_escapes_and_the_cli_writes_each_format(smoke_run: Path, tmp_path: Path, cli) -> None:
     run = copy_run(smoke_run, tmp_path / "nasty", suite_edit=_nasty)
     md = render(facts(run), "markdown")
     assert md.startswith("**Environmental impact.**") and r"a\_b&c%d$e\#f{g}\~h^i\\j" in md and "CO₂e" in md
     for fmt in ("text", "markdown", "latex"):
-        proc = run_cli("statement", str(smoke_run), "--format", fmt)
+        proc = cli("statement", str(smoke_run), "--format", fmt)
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout == statement(smoke_run, fmt)
 
@@ -90,18 +90,18 @@ def test_a_run_without_accounting_is_refused_in_one_line(smoke_run: Path, tmp_pa
     run = copy_run(smoke_run, tmp_path / "old", suite_edit=drop)
     with pytest.raises(ResultsError, match="no run footprint"):
         statement(run)
-    proc = run_cli("statement", str(run))
+    proc = run_cli("statement", str(run))  # a real process: its whole stderr (warnings too) is the one line
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_compare_and_report_show_the_run_total_and_the_phases_share(smoke_run: Path, tmp_path: Path) -> None:
-    proc = run_cli("compare", str(smoke_run))
+def test_compare_and_report_show_the_run_total_and_the_phases_share(smoke_run: Path, tmp_path: Path, cli) -> None:
+    proc = cli("compare", str(smoke_run))
     assert proc.returncode == 0, proc.stderr
     assert re.search(r"run total .* over .* s; phases: \d+% of the run's energy; the rest", proc.stdout)
-    csv = run_cli("compare", str(smoke_run), "--format", "csv")
+    csv = cli("compare", str(smoke_run), "--format", "csv")
     assert "run total" not in csv.stdout and "run total" in csv.stderr  # the CSV stays a table
     html = tmp_path / "r.html"
-    assert run_cli("report", str(smoke_run), "--out", str(html)).returncode == 0
+    assert cli("report", str(smoke_run), "--out", str(html)).returncode == 0
     page = html.read_text()
     assert "Environmental impact." in page and "of the run&#x27;s energy" in page
 

@@ -23,7 +23,9 @@ RAPL = "measured:rapl"
 CC_CPU_LOAD = "estimated:codecarbon-cpu-load"  # machine-wide load
 CC_CPU_PROCESS = "estimated:codecarbon-cpu-process"  # this process tree's share of CPU time
 CC_TDP = "estimated:codecarbon-tdp"
-CC_RAM = "estimated:codecarbon-ram"
+CC_RAM = "estimated:codecarbon-ram"  # the whole machine's memory
+CC_RAM_PROCESS = "estimated:codecarbon-ram-process"  # this process tree's share of the machine's memory
+SHORT_WINDOW = "unreliable:short-window"  # a window shorter than its meter resolves: never a `measured` value
 NONE = "none"
 
 
@@ -34,6 +36,7 @@ class Channel:
     device: str  # e.g. "gpu0", "package-0", "cpu", "ram"
     source: str  # one of the provenance strings above
     poll_period_s: float | None = None  # how often the sampler must update it; None: edges suffice
+    resolution_s: float = 1e-6  # the shortest interval its reading resolves (a window needs 100x this)
 
     def __init__(self, clock: Clock = time.perf_counter):
         self.clock = clock
@@ -62,7 +65,8 @@ class Channel:
 
     def describe(self) -> dict[str, object]:
         """What the manifest says about this channel."""
-        return {"component": self.component, "device": self.device, "source": self.source}
+        return {"component": self.component, "device": self.device, "source": self.source,
+                "resolution_s": self.resolution_s}
 
     def _first_reading(self) -> None:
         raise NotImplementedError

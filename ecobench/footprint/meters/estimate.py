@@ -8,23 +8,41 @@ CPU, by `footprint.cpu_attribution`:
   not charged to the run; there is no idle floor. Ray's own processes (raylet, gcs_server, `ray::` workers and
   their children) are never part of the tree: a Ray started by `run` makes them the driver's descendants, and
   each task reports its own window (executors/ray.py), so counting them here would count that CPU time twice.
-RAM: codecarbon's machine-mode constant power from the memory size. All codecarbon calls go through
+RAM, by the same setting: codecarbon's machine-mode constant power from the memory size, charged in full
+(machine), or times this process tree's share of the machine's memory (process: resident set over total, read at
+every edge and every second, the mean of consecutive readings). All codecarbon calls go through
 footprint/codecarbon_adapter.py.
+
+Each channel says its `resolution_s`: the shortest interval its reading resolves (process CPU time: a nanosecond
+clock where the platform has one, else 10 ms ticks; the machine's load: ticks).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
 from typing import Any
 
-import psutil
-
 from ecobench.footprint import codecarbon_adapter as cc
 from ecobench.footprint.codecarbon_adapter import CpuModel, cpu_model
-from ecobench.footprint.meters.base import CC_CPU_LOAD, CC_CPU_PROCESS, CC_RAM, CC_TDP, Channel, Clock
+from ecobench.footprint.meters.base import (
+    CC_CPU_LOAD,
+    CC_CPU_PROCESS,
+    CC_RAM,
+    CC_RAM_PROCESS,
+    CC_TDP,
+    Channel,
+    Clock,
+)
+from ecobench.footprint.meters.cputime import (  # noqa: F401 (RAY_SERVICE, is_ray_process: re-exported)
+    RAY_SERVICE,
+    TICK_S,
+    TREE_CPU_RESOLUTION_S,
+    is_ray_process,
+    process_tree_cpu_s,
+    tree_memory_share,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,48 +50,6 @@ __all__ = ["CodecarbonCpuChannel", "CodecarbonRamChannel", "CpuModel", "cpu_mode
 
 # codecarbon's tracker calls CPU.monitor_power() every second; we sample its load model as often.
 CPU_LOAD_PERIOD_S = 1.0
-
-
-# Ray's Python services (log monitor, dashboard and its agents, autoscaler monitor, runtime-env agent) by their path
-# inside the ray package; a user's own /home/ray/... script is not one of them
-RAY_SERVICE = re.compile(r"[/\\]ray[/\\](_private|dashboard|autoscaler|core|_raylet|util)[/\\.]")
-
-
-def is_ray_process(proc: psutil.Process) -> bool:
-    """Ray's own processes: the raylet, the GCS, workers (titled `ray::...`) and Ray's Python services."""
-    try:
-        if proc.name() in ("raylet", "gcs_server"):
-            return True
-        cmd = proc.cmdline()
-    except psutil.Error:
-        return False
-    return bool(cmd) and (cmd[0].startswith("ray::") or any(RAY_SERVICE.search(part) for part in cmd[:3]))
-
-
-def process_tree_cpu_s(process: psutil.Process | None = None) -> float:
-    """User + system CPU seconds of this process and its descendants, living or finished, without Ray's processes
-    and theirs (`is_ray_process`).
-
-    A finished child's time moves into its parent's `children_*` once reaped, so the sum stays cumulative
-    and a difference of two readings is the tree's CPU time between them."""
-    process = process or psutil.Process()
-    tree, todo = [process], [process]
-    while todo:
-        try:
-            children = todo.pop().children()
-        except psutil.Error:
-            continue
-        mine = [c for c in children if not is_ray_process(c)]
-        tree += mine
-        todo += mine
-    total = 0.0
-    for proc in tree:
-        try:
-            t = proc.cpu_times()
-        except psutil.Error:  # exited between listing and reading: its parent has (or will have) its time
-            continue
-        total += t.user + t.system + t.children_user + t.children_system
-    return total
 
 
 class CodecarbonCpuChannel(Channel):
@@ -94,6 +70,9 @@ class CodecarbonCpuChannel(Channel):
         self.max_power_w = self._model.max_power_w
         self.source = CC_TDP if mode != "cpu_load" else CC_CPU_PROCESS if self.attribution == "process" else CC_CPU_LOAD
         self._cpu_time = cpu_time
+        # process: the tree's CPU clock (a test's own clock: exact); machine load: ticks; constant: the wall clock
+        tree_res = TREE_CPU_RESOLUTION_S if cpu_time is process_tree_cpu_s else 1e-6
+        self.resolution_s = tree_res if self.attribution == "process" else TICK_S if mode == "cpu_load" else 1e-6
         self._last_t = 0.0
         self._last_cpu_s = 0.0
 
@@ -127,28 +106,44 @@ class CodecarbonCpuChannel(Channel):
             "physical_cpus": self.info.physical_cpus,
             "threads": self.info.threads,
             "period_s": self.poll_period_s,
+            "resolution_s": self.resolution_s,
         }
 
 
 class CodecarbonRamChannel(Channel):
-    """codecarbon's RAM model: a constant power from the machine's memory size (DIMM heuristic)."""
+    """codecarbon's RAM model: a constant power from the machine's memory size (DIMM heuristic), charged in full
+    (machine attribution) or by this process tree's share of the machine's memory (process attribution)."""
 
     component = "ram"
     device = "ram"
-    source = CC_RAM
+    resolution_s = 1e-6  # power x wall time: the clock's resolution
 
-    def __init__(self, clock: Clock = time.perf_counter):
+    def __init__(self, clock: Clock = time.perf_counter, attribution: str = "machine",
+                 memory_share: Callable[[], float] = tree_memory_share):
         super().__init__(clock)
         self.memory_gb, self.power_w = cc.ram_model()
+        self.attribution = "process" if attribution == "process" else "machine"
+        self.source = CC_RAM_PROCESS if self.attribution == "process" else CC_RAM
+        self.poll_period_s = 1.0 if self.attribution == "process" else None  # the share moves: sample it
+        self._share = memory_share
+        self._last_share = 1.0
         self._last_t = 0.0
 
     def _first_reading(self) -> None:
         self._last_t = self.clock()
+        if self.attribution == "process":
+            self._last_share = self._share()
 
     def _energy_since_last_j(self) -> float:
         now = self.clock()
-        energy, self._last_t = self.power_w * (now - self._last_t), now
-        return energy
+        dt, self._last_t = now - self._last_t, now
+        share = 1.0
+        if self.attribution == "process":
+            current = self._share()
+            share, self._last_share = (self._last_share + current) / 2, current
+        return self.power_w * share * dt
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "memory_gb": self.memory_gb, "power_w": self.power_w}
+        return {**super().describe(), "memory_gb": self.memory_gb, "power_w": self.power_w,
+                "attribution": self.attribution, "resolution_s": self.resolution_s,
+                **({"memory_share": "process tree RSS / total memory"} if self.attribution == "process" else {})}

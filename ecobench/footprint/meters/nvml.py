@@ -231,6 +231,7 @@ class NvmlCounterChannel(Channel):
     component = "gpu"
     source = NVML_COUNTER
     poll_period_s = None
+    resolution_s = 0.1  # the counter updates about every 100 ms (Yang et al., SC24)
 
     def __init__(self, device: GpuDevice, clock: Clock = time.perf_counter):
         super().__init__(clock)
@@ -256,6 +257,7 @@ class NvmlPowerChannel(Channel):
 
     component = "gpu"
     source = NVML_POWER
+    resolution_s = 1.0  # on Hopper and newer the reading is a 1 s trailing average
 
     def __init__(self, device: GpuDevice, period_s: float, clock: Clock = time.perf_counter):
         super().__init__(clock)
@@ -280,3 +282,16 @@ class NvmlPowerChannel(Channel):
     def describe(self) -> dict[str, object]:
         return {**super().describe(), "name": self.gpu.name, "uuid": self.gpu.uuid, "period_s": self.poll_period_s,
                 "scope": self.gpu.scope, "mapped_by": self.gpu.mapped_by}
+
+
+def other_processes(device: GpuDevice, own_pids: set[int]) -> int | None:
+    """How many compute processes other than this process tree use the device; None when NVML cannot say, or when
+    it lists pids from another pid namespace (a container: none of ours is among them, so no pid can be judged)."""
+    try:
+        pids = {int(p.pid) for p in pynvml.nvmlDeviceGetComputeRunningProcesses(device.handle)}
+    except (pynvml.NVMLError, AttributeError) as err:
+        log.debug("nvmlDeviceGetComputeRunningProcesses: %s", err)
+        return None
+    if pids and not pids & own_pids:
+        return None
+    return len(pids - own_pids)

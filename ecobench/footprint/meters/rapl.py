@@ -84,6 +84,7 @@ class RaplChannel(Channel):
     component = "cpu"
     source = RAPL
     poll_period_s = 1.0  # far below the shortest wrap time (minutes)
+    resolution_s = 1e-3  # the energy_uj counters update about every millisecond
 
     def __init__(self, domain: RaplDomain, clock: Clock = time.perf_counter):
         super().__init__(clock)
