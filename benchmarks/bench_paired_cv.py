@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import copy
 import math
+import signal
 import statistics
 import sys
 
@@ -106,10 +107,11 @@ def main() -> int:
               f"of {len(tests['v2'])}")
         sys.stdout.flush()
 
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `timeout` too: summarise what was measured
     try:
         for c in range(args.cells):
             one_cell(c)
-    except KeyboardInterrupt:  # SIGINT: summarise the cells finished so far
+    except KeyboardInterrupt:  # SIGINT or SIGTERM: summarise the cells finished so far
         print(f"interrupted after {len(tests['v2']) // len(workloads)} cells")
     contended = counts["contended"]
     monitor.close()
