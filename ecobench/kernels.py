@@ -268,9 +268,12 @@ def save(key: str, rows: list[Row], lines: dict[str, str]) -> None:
 
 
 def cached(key: str) -> dict | None:
-    try:
-        return json.loads(_cache_path(key).read_text())
-    except (OSError, ValueError):
+    from ecobench import safefile
+    from ecobench.errors import UnsafePathError
+
+    try:  # bounded, and only a regular file: a FIFO planted in the cache must not hang validate
+        return json.loads(safefile.read_bytes(_cache_path(key), 10_000_000))
+    except (OSError, ValueError, UnsafePathError):
         return None
 
 

@@ -324,3 +324,14 @@ def test_the_probe_accepts_an_http2_server() -> None:
         check_ray_address(f"127.0.0.1:{port}", timeout_s=5)
     with pytest.raises(ConnectionError, match="nothing answers"):
         check_ray_address(f"127.0.0.1:{port}", timeout_s=2)  # the server is gone
+
+
+def test_a_fifo_in_the_kernel_cache_is_a_miss(tmp_path: Path, monkeypatch) -> None:
+    from ecobench import kernels
+
+    monkeypatch.setenv("ECOBENCH_CACHE", str(tmp_path))
+    path = kernels._cache_path("k")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(path)
+    with deadline(10):
+        assert kernels.cached("k") is None
