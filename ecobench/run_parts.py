@@ -66,10 +66,9 @@ def _window_medians(records: list) -> dict[str, float]:
 
 
 def warm_kwh(manifest: dict, records: list) -> float | None:
-    """Estimated: the noise floor's windows and warm-up (at the median eval window), per cell one warm-up of each
-    inference workload (at that workload's median window; eval is warmed by the loss evaluation) and the loss
-    evaluation itself (the eval window's energy per token x the tokens evaluated), and the process warm-up (one
-    window of each workload)."""
+    """Estimated: the noise floor's windows and warm-up (at the median eval window), per cell one warm-up run of
+    each workload on each side (a window's energy / its inner runs, twice) and the loss evaluation itself (the eval
+    window's energy per token x the tokens evaluated), and the process warm-up (one window of each workload)."""
     med = _window_medians(records)
     if "eval" not in med:
         return None
@@ -89,8 +88,8 @@ def warm_kwh(manifest: dict, records: list) -> float | None:
                 per_token = mean / p["tokens"] if _f(p.get("tokens")) else None
                 if tokens and per_token:
                     total += per_token * tokens
-            else:
-                total += int(p.get("warmups") or 1) * mean
+            # protocol v2 warms both sides once per workload; a window holds `inner_runs` runs of it
+            total += 2 * mean / max(1, int(p.get("inner_runs") or 1))
     return total
 
 
@@ -131,8 +130,10 @@ def contended(records: list) -> tuple[int, int]:
         for p in map(_row, rec.phases):
             a, b = p.get("energy_kwh_repeats"), p.get("dense_energy_kwh_repeats")
             total += len(a) + len(b) if isinstance(a, list) and isinstance(b, list) else 1
-            if isinstance(p.get("contended_windows"), int):
+            if isinstance(p.get("contended_windows"), int) and not isinstance(p.get("contended_windows"), bool):
                 busy += p["contended_windows"]
+            elif p.get("contended") is True:  # a one-time phase's own window
+                busy += 1
             else:
                 busy += sum(bool(x) for k in ("contended_repeats", "dense_contended_repeats")
                             for x in (p.get(k) if isinstance(p.get(k), list) else []))

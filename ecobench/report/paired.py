@@ -113,17 +113,17 @@ def references(cells: pd.DataFrame, labels_: list[str]) -> dict[tuple[str, str],
     out: dict[tuple[str, str], dict[str, float]] = {}
     for run, g in cells.groupby("run", sort=False):
         for lab in labels_:
+            found = [p.get(lab) for p in g["paired"] if isinstance(p, dict) and p.get(lab) is not None]
+            any_quiet = any(not c for d in found for c in d["c_b"])
             per_1k, per_win, tps = [], [], []
-            for p in g["paired"]:
-                d = p.get(lab) if isinstance(p, dict) else None
-                if d is None:
-                    continue
-                quiet = [not c for c in d["c_b"]]
+            for d in found:
+                # quiet windows only; when every dense window was contended, all of them (and the notes say so)
+                quiet = [not c or not any_quiet for c in d["c_b"]]
                 per_1k += [v for v, q in zip(d["b"], quiet, strict=True) if q and v is not None]
                 per_win += [v for v, q in zip(d["e_b"], quiet, strict=False) if q and v is not None]
                 tps += [v for v, q in zip(d["tps_b"], quiet, strict=False) if q and v is not None]
             if per_1k:
-                out[(run, lab)] = {"kwh_per_1k_tokens": median(per_1k), "windows": len(per_1k),
+                out[(run, lab)] = {"kwh_per_1k_tokens": median(per_1k), "windows": len(per_1k), "quiet": any_quiet,
                                    "energy_kwh": median(per_win) if per_win else math.nan,
                                    "tokens_per_s": median(tps) if tps else math.nan}
     return out
@@ -183,6 +183,7 @@ def pooled(group: pd.DataFrame, label: str, ref: dict[str, float] | None = None)
         f"{label}_ratio": math.exp(m), f"{label}_ratio_log_mean": m, f"{label}_ratio_log_sd": sd,
         f"{label}_ratio_n": n, f"{label}_ratio_unit": u["unit"], f"{label}_ratio_p": p,
         f"{label}_ref_kwh_per_1k_tokens": ref_v, f"{label}_ref_windows": (ref or {}).get("windows", 0),
+        f"{label}_ref_quiet": bool((ref or {}).get("quiet", True)),
         f"{label}_ref_energy_kwh": (ref or {}).get("energy_kwh", math.nan),
         f"{label}_ref_tokens_per_s": (ref or {}).get("tokens_per_s", math.nan),
         f"{label}_kwh_per_1k_tokens": ref_v * math.exp(m),  # anchored: the run's dense reference x the ratio
@@ -325,6 +326,11 @@ def notes(agg: pd.DataFrame) -> list[str]:
                    + "; ".join(f"{lab.replace('_b', ' b')} < {_r(v)}x" if v >= 0.01 else
                                f"{lab.replace('_b', ' b')}: none (not even a 100x saving)" for lab, v in det.items())
                    + "; a '≈' is 'not detectable', not 'no saving'")
+    busy_refs = [lab.replace("_b", " b") for lab in labs
+                 if f"{lab}_ref_quiet" in agg.columns and not agg[f"{lab}_ref_quiet"].fillna(True).all()]
+    if busy_refs:
+        out.append("every dense window of " + ", ".join(busy_refs) + " was contended: its reference is the median "
+                   "of all of them (anchored values on a busy machine; ratios are still paired)")
     n_cont = int(contended(agg).sum())
     if n_cont:
         out.append(f"{n_cont} measured window(s) ran while other processes used the machine (contended): their "

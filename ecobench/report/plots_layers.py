@@ -116,7 +116,9 @@ def fig_layer_sparsity(data: PlotData, width: str, method: str | None = None, ra
         ax.set_title(mpl_text(f"{method}, structured, ratio {r:g}: kept/total (n={len(shrunk)})"), loc="left",
                      fontsize=6)
     if im is not None:
-        fig.colorbar(im, ax=axes, label="weights (or neurons, heads) pruned (%)", shrink=0.9)
+        # below the stacked panels at one column: at the side its label ran off a 3.5 in canvas
+        fig.colorbar(im, ax=axes, label="weights (or neurons, heads) pruned (%)", shrink=0.9,
+                     location="bottom" if width == "one" else "right")
     return fig
 
 

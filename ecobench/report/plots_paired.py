@@ -263,11 +263,13 @@ def fig_footprint_by_phase(data: PlotData, width: str, ratio: float | None = Non
         ax.grid(axis="y", visible=False)
         ax.set_xlabel(mpl_text(f"{QTY_LABEL[qty]} per cell") + f" ({unit})")
         ax.set_title(f"({'abc'[list(QTY_LABEL).index(qty)]}) {QTY_LABEL[qty]}", loc="left", fontsize=6.5)
-    axes[0].set_yticks(y, names, fontsize=5.5)  # shared: every panel reads the same rows
+    axes[0].set_yticks(y, names)  # shared: every panel reads the same rows
     for ax in axes:
-        ax.tick_params(axis="y", labelleft=ax is axes[0] or width == "one")
-    for tick, m in zip(axes[0].get_yticklabels(), rows["method"], strict=True):
-        tick.set_color(data.colours[m])
+        shown = ax is axes[0] or width == "one"
+        ax.tick_params(axis="y", labelleft=shown, labelsize=5.5)
+        if shown:
+            for tick, m in zip(ax.get_yticklabels(), rows["method"], strict=True):
+                tick.set_color(data.colours[m])
     train = rows["train_energy_kwh"].dropna()
     shared = ""
     if not train.empty:

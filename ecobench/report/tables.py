@@ -107,7 +107,9 @@ def contended_windows(g: pd.DataFrame) -> int:
     """Windows of a cell measured while other processes used the machine (measure.py records it per window:
     `contended_windows` per phase row, or the per-repeat flags, or a window's own `contended`); 0 when not recorded."""
     if "contended_windows" in g.columns:
-        return int(pd.to_numeric(g["contended_windows"], errors="coerce").fillna(0).sum())
+        counted = pd.to_numeric(g["contended_windows"], errors="coerce")
+        own = g["contended"][counted.isna()] if "contended" in g.columns else pd.Series(dtype=object)
+        return int(counted.fillna(0).sum()) + int(sum(v is True for v in own))  # + one-time phases' own windows
     n = 0
     for col in ("contended_repeats", "dense_contended_repeats"):
         if col in g.columns:
