@@ -24,9 +24,9 @@ TEXT = "hello world. " * 400  # the corpus hostile.suite() writes
 
 def _bpe_cache_damaged(tmp: Path) -> None:
     sha = hashlib.sha256(TEXT.encode()).hexdigest()
-    p = tmp / "cache" / "tokenizers" / f"bpe-1024-{sha[:16]}.json"
-    p.parent.mkdir(parents=True)
-    p.write_bytes(b'{"version": "1.0", "model": {"type": "BPE", "vocab": [}}\x00\xff')
+    (tmp / "cache" / "tokenizers").mkdir(parents=True)
+    for name in (f"bpe-1024-{sha[:16]}-train0.1", f"bpe-1024-{sha[:16]}"):  # fitted on the training split; before
+        (tmp / "cache" / "tokenizers" / f"{name}.json").write_bytes(b'{"version": "1.0", "model": {"vocab": [}}\x00')
 
 
 def _a_file(tmp: Path) -> None:
