@@ -31,7 +31,7 @@ def test_csv_round_trips(agg) -> None:
 
 
 def test_latex_one_row_per_group(agg) -> None:
-    tex = render(agg, "latex")
+    tex = render(agg, "latex", view="full")  # every column; the default view is the compact paper table
     assert "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex
     body = tex.split("\\midrule", 1)[1].split("\\bottomrule")[0]
     rows = [line for line in body.splitlines() if line.endswith("\\\\")]
@@ -46,7 +46,7 @@ def test_latex_escapes_text() -> None:
 
 
 def test_markdown_and_metric_phase_selection(agg) -> None:
-    md = render(agg, "markdown", ["loss", "ppl"], ["recover", "total"])
+    md = render(agg, "markdown", ["loss", "ppl"], ["recover", "total"], view="full")
     lines = [line for line in md.splitlines() if line.startswith("|")]
     assert len(lines) == len(agg) + 2
     head = lines[0]
