@@ -89,7 +89,7 @@ def test_domain_batches_bound_the_domain_evaluation_only() -> None:
 
 
 def test_compare_shows_the_domain_columns(domain_run: Path, capsys) -> None:
-    rc, out, err = run_inprocess(["compare", str(domain_run)], capsys)
+    rc, out, err = run_inprocess(["compare", str(domain_run), "--view", "full"], capsys)
     assert rc == 0, err
     assert "loss@python-stdlib" in out and "Δloss@python-stdlib" in out
     rc, out, err = run_inprocess(["compare", str(domain_run), "--metric", "ppl", "--format", "csv"], capsys)

@@ -32,7 +32,8 @@ def meta_model(suite: Suite, vocab_size: int, context: int) -> nn.Module | None:
             return build_model(suite.model, vocab_size, context, 0)
         from transformers import AutoConfig, AutoModelForCausalLM
 
-        from ecobench.models.pretrained import LOADER_KW, pretrained_problem
+        from ecobench.config.pretrained import LOADER_KW
+        from ecobench.models.pretrained import pretrained_problem
 
         if pretrained_problem(suite.model):
             return None  # said in one line by check_suite

@@ -84,7 +84,8 @@ def test_an_invalid_energy_is_missing_and_never_best(tiny_run: Path, tmp_path: P
             for ph in r["phases"]:
                 ph["energy_kwh"] = value
     _rewrite(out, rows)
-    rc, stdout, err = run_inprocess(["compare", str(out), "--format", "markdown", "--phase", "eval"], capsys)
+    rc, stdout, err = run_inprocess(["compare", str(out), "--format", "markdown", "--phase", "eval", "--view", "full"],
+                                    capsys)  # the per-phase energy columns are in the full view
     assert rc == 0, err
     header = next(x for x in stdout.splitlines() if x.startswith("| method")).split("|")
     line = next(x for x in stdout.splitlines() if x.startswith("| magnitude") and "| 0.5 |" in x).split("|")

@@ -115,7 +115,9 @@ def test_report_groups_by_structure(struct_run: Path, tmp_path: Path, capsys: py
 @pytest.mark.parametrize(("sets", "field", "words"), [
     (['prune.structures=["3:2"]'], "prune.structures", "N:M needs 0 < N < M"),
     (["prune.structures=[2:4]"], "prune.structures", "write N:M in quotes"),
-    (["prune.structures=[structured]"], "prune.structured.heads", "GPT-2 with fewer heads"),
+    # heads asked for explicitly (left at its default, a GPT-2 prunes MLP neurons only and says so)
+    (["prune.structures=[structured]", "prune.structured.heads=true"], "prune.structured.heads",
+     "GPT-2 with fewer heads"),
     (["prune.structures=[structured]", "prune.structured.heads=false", "prune.scope=global"], "prune.scope",
      "global cannot be used with structured"),
     (["prune.structures=[structured]", "model.family=llama", "prune.ratios=[0, 0.5, 0.8]"], "prune.ratios",
