@@ -54,9 +54,12 @@ from ecobench.report.units import with_unit
 from ecobench.sweep import Cell
 from ecobench.train import evaluate, generate_tokens, make_optimizer
 
-SLACK = 1.3
+SLACK = 1.3  # below the point: what a probe of seconds cannot see
+# Above it a little more: on a quiet 2-core machine the smoke run took 1.18x its point (17.1 s for 14.5 s), the
+# per-window work protocol v2 added (both-side warm-ups, contention reads, interval draws per row) not fully costed.
+SLACK_HIGH = 1.6
 RANGE_RULE = (f"point x (fastest / median probe step) x (probe's CPU share) / {SLACK:g} to point x (slowest / "
-              f"median probe step) x {SLACK:g}, on the parts still to run (the start-up already spent is exact in "
+              f"median probe step) x {SLACK_HIGH:g}, on the parts still to run (the start-up already spent is exact in "
               "`run`); CPU share = the probe steps' CPU seconds / (wall seconds x torch threads), at most 1; carbon "
               "and water: those energy ends x every site factor at the same end of its range")
 PROBE_STEPS = (3, 8)  # timed training steps: at least 3, at most 8 ...
@@ -335,7 +338,7 @@ def make_forecast(suite: Suite, data: TokenData, cal: Calibration, probe: Measur
     parts = work_seconds(suite, data, cal, cells, dense_seeds)
     steps = sorted(cal.step_s)
     lo_f = steps[0] / cal.step_median_s * cal.cpu_share / SLACK
-    hi_f = steps[-1] / cal.step_median_s * SLACK
+    hi_f = steps[-1] / cal.step_median_s * SLACK_HIGH
     idle_w = _idle_power(cal)
     busy_s = sum(v for k, v in parts.items() if k != "idle baseline")  # the probe is in the start-up already
     up = startup_energy_j(probe, startup)

@@ -9,7 +9,7 @@ import sys
 
 import torch
 
-from ecobench.config.load import load_suite
+from ecobench.suites import load_suite
 from ecobench.data.dataset import load_data
 from ecobench.footprint import Monitor
 from ecobench.measure import eval_workload, inference_workloads, measure_paired, warm_up_process

@@ -106,5 +106,11 @@ def test_the_smoke_forecast_holds_on_a_quiet_machine(smoke_run: Path) -> None:
     if share < 0.8:
         pytest.skip(f"a loaded machine (the probe got {share:.0%} of the CPU it asked for): forecast "
                     f"{wall['low']:.0f}-{wall['high']:.0f} s, actual {actual:.0f} s")
+    # load that arrives after the probe (another test's Ray workers, a neighbour) is in the run's own windows
+    contended = sum(int(ph.get("contended_windows") or 0) for line in (smoke_run / "cells.jsonl").read_text().splitlines()
+                    if line.strip() for ph in json.loads(line).get("phases", []))
+    if contended:
+        pytest.skip(f"others used the machine in {contended} measured window(s) of the run: forecast "
+                    f"{wall['low']:.0f}-{wall['high']:.0f} s, actual {actual:.0f} s")
     assert wall["high"] / wall["low"] <= 3
     assert wall["low"] <= actual <= wall["high"]

@@ -13,7 +13,7 @@ import textwrap
 
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from ecobench.errors import UserError
 from ecobench.report import paired, style
@@ -258,6 +258,7 @@ def fig_footprint_by_phase(data: PlotData, width: str, ratio: float | None = Non
         ax.errorbar(left, y, xerr=[lo_sum * f, hi_sum * f], fmt="none", ecolor="#333333", elinewidth=0.5,
                     capsize=1.5)
         ax.set_xlim(0, np.nanmax(left) * 1.3 if np.nanmax(left) > 0 else 1.0)  # a longer interval is cut there
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4, prune="upper"))  # no tick label overhanging the canvas edge
         for i in np.flatnonzero(busy):
             ax.barh(y[i], left[i], height=0.7, fill=False, hatch="////", edgecolor="#444444", lw=0)
         ax.grid(axis="y", visible=False)
