@@ -9,11 +9,11 @@ import sys
 
 import torch
 
-from ecobench.suites import load_suite
 from ecobench.data.dataset import load_data
 from ecobench.footprint import Monitor
 from ecobench.measure import eval_workload, inference_workloads, measure_paired, warm_up_process
 from ecobench.models.build import build_model
+from ecobench.suites import load_suite
 
 torch.set_num_threads(1)
 suite = load_suite(sys.argv[1], ["eval.inference_batch_sizes=[1]", "footprint.idle_seconds=0"]).suite
