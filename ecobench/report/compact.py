@@ -41,7 +41,8 @@ def headline_ratios(agg: pd.DataFrame) -> list[str]:
     return labs[:1]
 
 
-def compact_columns(agg: pd.DataFrame, metrics: list[str] | None = None) -> list[Column]:
+def identity_columns(agg: pd.DataFrame) -> list[Column]:
+    """What names a row, in every view: run and model where they vary, method, structure where any, scope, ratio."""
     cols: list[Column] = []
 
     def ident(header: str, key: str) -> None:
@@ -56,6 +57,11 @@ def compact_columns(agg: pd.DataFrame, metrics: list[str] | None = None) -> list
         ident("structure", "structure")
     ident("scope", "scope")
     ident("ratio", "target")
+    return cols
+
+
+def compact_columns(agg: pd.DataFrame, metrics: list[str] | None = None) -> list[Column]:
+    cols = identity_columns(agg)
     if agg["n_seeds"].nunique() > 1 or (agg["n_seeds"] != agg.get("n_cells", agg["n_seeds"])).any():
         cols.append(Column("seeds", lambda r: r["n_seeds"], seeds_text))  # else the notes say how many
     for m in metrics or default_metrics(agg):

@@ -18,7 +18,7 @@ import pandas as pd
 from ecobench.errors import UserError
 from ecobench.report import paired, ranges
 from ecobench.report.columns import Column
-from ecobench.report.compact import compact_columns
+from ecobench.report.compact import compact_columns, identity_columns
 from ecobench.report.tables import BASIS_LABEL, CELL_PHASES, HIGHER_IS_BETTER, METRICS, PHASES
 from ecobench.report.units import QTY_NAMES, fmt
 from ecobench.report.values import (
@@ -70,20 +70,7 @@ def build_columns(agg: pd.DataFrame, metrics: list[str] | None = None, phases: l
         return compact_columns(agg, metrics)
     metrics = metrics or default_metrics(agg)
     phases = phases or [*present_phases(agg), "total"]
-    cols: list[Column] = []
-
-    def ident(header: str, key: str) -> None:
-        cols.append(Column(header, lambda r: math.nan, lambda r, k=key: str(r[k]), numeric=False))
-
-    if agg["run"].nunique() > 1:
-        ident("run", "run")
-    if agg["model"].nunique() > 1:
-        ident("model", "model")
-    ident("method", "method")
-    if has_structures(agg):
-        ident("structure", "structure")
-    ident("scope", "scope")
-    ident("ratio", "target")
+    cols = identity_columns(agg)
     cols.append(Column("seeds", lambda r: r["n_seeds"], seeds_text))
     for m in with_domains(agg, metrics):
         base = m.partition("@")[0]
