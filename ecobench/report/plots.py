@@ -42,8 +42,9 @@ log = logging.getLogger(__name__)
 FIG_FORMATS = ("pdf", "svg", "png")
 
 
-METRIC_AXIS = {"loss": "validation loss (nats/token)", "mae": "validation MAE (numeric answers)",
-               "accuracy": "validation accuracy (exact match)"}
+# two lines where one would run past a one-column panel's height
+METRIC_AXIS = {"loss": "validation loss (nats/token)", "mae": "validation MAE\n(numeric answers)",
+               "accuracy": "validation accuracy\n(exact match)"}
 
 
 def fig_loss_vs_ratio(data: PlotData, width: str) -> plt.Figure:

@@ -116,15 +116,16 @@ def fig_layer_sparsity(data: PlotData, width: str, method: str | None = None, ra
         ax.set_title(mpl_text(f"{method}, structured, ratio {r:g}: kept/total (n={len(shrunk)})"), loc="left",
                      fontsize=6)
     if im is not None:
-        # below the stacked panels at one column: at the side its label ran off a 3.5 in canvas
-        fig.colorbar(im, ax=axes, label="weights (or neurons, heads) pruned (%)", shrink=0.9,
-                     location="bottom" if width == "one" else "right")
+        # below the panels: at the side its label ran off the canvas (one column, and two with many layer kinds)
+        fig.colorbar(im, ax=axes, label="weights (or neurons, heads) pruned (%)", shrink=0.9, location="bottom")
     return fig
 
 
 def _heat(ax: plt.Axes, grid: np.ndarray, rows: list[str], kinds: list[str], texts: list[list[str]]):
     im = ax.imshow(100 * grid, cmap="cividis", vmin=0, vmax=100, aspect="auto")
-    ax.set_xticks(range(len(kinds)), [mpl_text(k) for k in kinds], rotation=30, ha="right", fontsize=5.5)
+    upright = len(kinds) > 6  # many kinds (an image-text model's vision and language layers): at 30° they overprint
+    ax.set_xticks(range(len(kinds)), [mpl_text(k) for k in kinds], rotation=90 if upright else 30,
+                  ha="center" if upright else "right", fontsize=5.5)
     ax.set_yticks(range(len(rows)), [mpl_text(x) for x in rows], fontsize=5.5)
     ax.grid(False)
     for (i, j), v in np.ndenumerate(grid):
