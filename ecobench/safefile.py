@@ -94,23 +94,21 @@ def read_text(path: Path | str, limit: int = READ_LIMIT, hint: str = "") -> str:
 def open_append(path: Path | str, hint: str = "") -> int:
     """A descriptor appending to the regular file `path` (created if missing), refusing a link, a FIFO, a device,
     and a file with other hard links (appending would change the other names' file too)."""
-    fd = _open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, hint)
-    st = os.fstat(fd)
-    if st.st_nlink > 1:
-        os.close(fd)
-        raise UnsafePathError(f"{path}: has {st.st_nlink} hard links; appending would change the other names' file "
-                              f"too{hint}")
-    os.set_blocking(fd, True)
-    return fd
+    return _sole_name(_open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, hint), path, "appending", hint)
 
 
 def open_update(path: Path | str, hint: str = "") -> int:
     """A descriptor to read and truncate the existing regular file `path`, with the same refusals as open_append."""
-    fd = _open(path, os.O_RDWR, hint)
+    return _sole_name(_open(path, os.O_RDWR, hint), path, "changing it", hint)
+
+
+def _sole_name(fd: int, path: Path | str, doing: str, hint: str) -> int:
+    """`fd`, blocking again, when its file has no other hard link; else closed and refused (`doing` says how a write
+    through it would reach the other names)."""
     st = os.fstat(fd)
     if st.st_nlink > 1:
         os.close(fd)
-        raise UnsafePathError(f"{path}: has {st.st_nlink} hard links; changing it would change the other names' file "
+        raise UnsafePathError(f"{path}: has {st.st_nlink} hard links; {doing} would change the other names' file "
                               f"too{hint}")
     os.set_blocking(fd, True)
     return fd
