@@ -300,9 +300,22 @@ def set_threads(requested: int | None) -> dict[str, Any]:
 
 
 def family_size(suite: Suite, pruned_cells: int) -> int:
-    """The run's tests of pruned against dense: one per (pruned cell, measured workload)."""
+    """The run's tests of pruned against dense, as report/paired.py counts them: one per (table row, measured
+    workload), a row holding one pruned cell of every seed."""
     e = suite.eval
-    return max(1, pruned_cells * (1 + (2 * len(e.inference_batch_sizes) if e.inference_tokens else 0)))
+    rows = -(-pruned_cells // max(1, len(suite.seeds)))
+    return max(1, rows * (1 + (2 * len(e.inference_batch_sizes) if e.inference_tokens else 0)))
+
+
+def pooled_df(suite: Suite, pruned_cells: int) -> int | None:
+    """The df the report's seed-unit intervals will have: the between-seed variance is pooled over a kernel group's
+    rows (report/paired.py `pool_group`), taken here as the rows of one structure (the smaller group, so a lower
+    bound on power). None with one seed (the pairs are the unit)."""
+    seeds = len(suite.seeds)
+    if seeds < 2:
+        return None
+    rows = -(-pruned_cells // seeds)
+    return max(1, rows // max(1, len(suite.prune.structures))) * (seeds - 1)
 
 
 def paired_repeats(suite: Suite, pair_cv: float | None, pruned_cells: int, earlier: dict | None = None
@@ -318,7 +331,7 @@ def paired_repeats(suite: Suite, pair_cv: float | None, pruned_cells: int, earli
         return {**earlier, "why": earlier["why"] + " (the first session's choice, kept on resume)"}
     tests = family_size(suite, pruned_cells)
     sd = math.log1p(pair_cv) if pair_cv is not None else None  # the pair ratio's CV ~ the sd of its log
-    r = stats.repeats_for(fp.detect, sd, len(suite.seeds), tests)
+    r = stats.repeats_for(fp.detect, sd, len(suite.seeds), tests, df=pooled_df(suite, pruned_cells))
     if r is None:
         r = MAX_DETECT_REPEATS
         why = (f"footprint.detect {fp.detect:g}: not reachable within {MAX_DETECT_REPEATS} repeats at this machine's "

@@ -104,6 +104,19 @@ def test_min_window_s_comes_from_the_coarsest_meter_resolution() -> None:
     assert row["source_cpu"] == "estimated:test" and row["energy_kwh_ratio"] == pytest.approx(1.0)
 
 
+def test_a_fine_meter_still_gets_windows_longer_than_scheduler_quanta() -> None:
+    """A ns clock resolves a 5 ms window, but one timer tick or interrupt is then a 20-80% error: CPU windows last
+    at least 50 ms (a 5 ms workload runs 12 times per window), and the manifest says why."""
+    from ecobench.footprint.probe import CPU_MIN_WINDOW_S
+
+    clock = FakeClock()
+    mon = monitor(clock, Watts(clock, resolution_s=1e-6))
+    assert mon.min_window_s == CPU_MIN_WINDOW_S == 0.05
+    assert "scheduler quanta" in mon.manifest()["min_window"]["why"]
+    (row,) = measure_paired(mon, "k", "P", "D", [workload(clock, {"P": 0.005, "D": 0.005}, [])], repeats=2)
+    assert row["inner_runs"] == 12 and min(row["wall_s_repeats"] + row["dense_wall_s_repeats"]) >= 0.05
+
+
 def test_a_window_shorter_than_its_meter_is_labelled_and_gives_no_energy_ratio() -> None:
     clock = FakeClock()
     mon = monitor(clock, Watts(clock, resolution_s=0.01))
@@ -249,21 +262,25 @@ def _suite(**footprint):
 
 def test_detect_chooses_the_repeats_from_the_noise_floor_and_a_resume_keeps_them() -> None:
     from ecobench.footprint import stats
-    from ecobench.measure import family_size, paired_repeats
+    from ecobench.measure import family_size, paired_repeats, pooled_df
 
     assert paired_repeats(_suite(), 0.02, 36) == {"repeats": 2, "why": "footprint.repeats"}
     suite = _suite(detect=0.9)
     tests = family_size(suite, 36)
-    assert tests == 36 * 5  # eval + prefill and decode at 2 batch sizes, per pruned cell
-    # one pruned cell (5 tests): with 2 seeds as the unit, a family of 180 tests cannot reach 0.9 at any repeats
+    assert tests == 18 * 5  # eval + prefill and decode at 2 batch sizes, per table row (36 cells over 2 seeds)
+    # one pruned row (5 tests, df 1): the seed means' variance has nothing to pool over
     quiet, noisy = paired_repeats(suite, 0.005, 1), paired_repeats(suite, 0.01, 1)
     assert quiet["repeats"] == stats.repeats_for(0.9, math.log1p(0.005), 2, 5) == 5
     assert quiet["repeats"] < noisy["repeats"] == 19  # more noise: more pairs for the same detectable ratio
     assert "footprint.detect 0.9" in noisy["why"]
     kept = paired_repeats(suite, 0.5, 1, earlier=noisy)  # a resumed session measured another floor: same choice
     assert kept["repeats"] == noisy["repeats"] and "kept on resume" in kept["why"]
-    unreachable = paired_repeats(suite, 0.01, 36)
+    unreachable = paired_repeats(suite, 0.1, 1)
     assert unreachable["repeats"] == 50 and "not reachable" in unreachable["why"]
+    # llm.yaml's 78 pruned cells: 39 rows, the seed variance pooled over 13 rows of a structure (df 13), so 2
+    # repeats reach 0.9 at a 2% pair CV, where df 1 would need 75
+    assert pooled_df(suite, 78) == 13 and paired_repeats(suite, 0.02, 78)["repeats"] == 2
+    assert paired_repeats(suite, 0.02, 1)["repeats"] == 75
 
 
 def test_threads_follow_the_cpus_this_process_may_use(monkeypatch) -> None:

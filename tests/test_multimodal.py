@@ -13,7 +13,7 @@ import torch
 from ecobench.config.schema import DataConfig, ModelConfig, TargetsConfig
 from ecobench.errors import DataError, TargetsError
 from ecobench.families import VISION_LANGUAGE, family_name, get
-from ecobench.families.vision_language import IGNORE, batch_loss, load_vqa
+from ecobench.families.vision_language import END, IGNORE, IMAGE, PAD, batch_loss, load_vqa
 from ecobench.models.build import build_model
 from ecobench.prune.targets import select_targets
 
@@ -132,6 +132,24 @@ def test_a_users_jsonl_is_split_by_image(tmp_path: Path) -> None:
     assert d.pixels.shape == (4, 3, 8, 8)  # resized to model.image_size
     assert not set(d.train_image.tolist()) & set(d.val_image.tolist())
     assert len(d.train) + len(d.val) == 24 and d.val_images == 1
+
+
+def test_the_char_vocabulary_comes_from_the_training_images_only(tmp_path: Path) -> None:
+    """A character only a validation image's answer holds is not in the vocabulary (it maps to the unknown id);
+    the shipped digits data, whose characters every split holds, keeps its ids."""
+    rows = [{"image": f"im{i % 4}.png", "question": "a?", "answer": str(i % 3)} for i in range(12)]  # 0-2 on each
+    load_vqa.cache_clear()
+    base = load_vqa(DataConfig(corpus="path", path=str(_jsonl(tmp_path, rows)), val_fraction=0.25), TINY)
+    val_image = int(base.val_image[0])
+    rows += [{"image": f"im{val_image}.png", "question": "a?", "answer": "Z"}]
+    load_vqa.cache_clear()
+    d = load_vqa(DataConfig(corpus="path", path=str(_jsonl(tmp_path, rows)), val_fraction=0.25), TINY)
+    assert not base.tokenizer.unknown and "Z" not in d.tokenizer.chars and d.tokenizer.unknown
+    assert d.tokenizer.chars == base.tokenizer.chars and d.tokenizer.vocab_size == len(base.tokenizer.chars) + 1
+    load_vqa.cache_clear()
+    digits = load_vqa(DataConfig(corpus="digits-vqa"), TINY)
+    assert not digits.tokenizer.unknown and digits.tokenizer.chars[:3] == [PAD, IMAGE, END]
+    assert digits.tokenizer.chars[3:] == sorted(set(digits.tokenizer.chars[3:]))
 
 
 @pytest.mark.parametrize(("line", "says"), [

@@ -4,7 +4,7 @@ Every task measures the device it runs on with its own Monitor (built once per w
 warm-up included) and returns its record; the driver appends it, and writes the dense checkpoint into the results
 folder, so the driver alone writes there. Two measured tasks never share a measured device: on GPU each task asks
 for a GPU of its own; on CPU each asks for its node's CPU meter (the custom resource `ecobench_cpu_meter`, one per
-node) or, where the cluster has none, every CPU of the largest node (see `task_resources`).
+node) or, where the cluster has none, every CPU of the largest node (see ray_plan.task_resources).
 
 The driver does no GPU work and meters its CPU only (runner.prepare_device), without Ray's processes (process
 attribution leaves them out: footprint/meters/estimate.py), so no energy is counted both in the driver's run window
@@ -35,60 +35,24 @@ from ecobench.atomic import write_bytes
 from ecobench.config.base import visible
 from ecobench.config.schema import Suite
 from ecobench.dense import MARKER, MODEL_FILE, checkpoint_problem
-from ecobench.errors import UserError
+from ecobench.errors import MeasurementStopped, UserError
 from ecobench.executors.base import ExecutorOptions, SweepJob, register, say_kept
 from ecobench.executors.probe import check_ray_address
+from ecobench.executors.ray_plan import (
+    CPU_METER,
+    accounting_note,
+    add_tasks,
+    remote_kw,
+    task_device,
+    task_resources,
+)
 from ecobench.record import CellRecord
 from ecobench.sweep import Cell
 
 log = logging.getLogger(__name__)
 
-CPU_METER = "ecobench_cpu_meter"  # custom resource: one per node, held by the one measured task on that node's CPU
 MAX_RETRIES = 3  # a task whose worker died (killed, out of memory, node lost) runs again, at most this many times
 INSTALL = "--executor ray needs Ray on this machine and on every node: pip install 'ecobench[ray]'"
-
-
-def task_resources(suite: Suite, cluster: dict[str, float], node_cpus: list[float]) -> dict[str, Any]:
-    """The Ray options of one measured task, so that no two measured tasks share a measured device.
-
-    GPU (run.device cuda*, or auto on a cluster with GPUs): one GPU each (NVML measures that GPU). CPU: the node's
-    CPU meter when the cluster registers `ecobench_cpu_meter`; otherwise every CPU of the largest node, which no
-    other task can share (smaller nodes then sit idle: register the meter to use them)."""
-    threads = suite.train.threads or 1
-    device = suite.run.device
-    if device.startswith("cuda") or (device == "auto" and cluster.get("GPU", 0) > 0):
-        return {"num_gpus": 1, "num_cpus": threads}
-    if cluster.get(CPU_METER, 0) > 0:
-        return {"num_cpus": threads, "resources": {CPU_METER: 1}}
-    return {"num_cpus": max(node_cpus, default=1)}
-
-
-def remote_kw(resources: dict[str, Any]) -> dict[str, Any]:
-    """What `ray.remote(...)` itself must be given: max_calls=1 for a GPU task (a fresh worker per task). Ray drops
-    max_calls from `.options()`, and sets it to 1 only when num_gpus is given to `ray.remote`, not to `.options()`."""
-    return {"max_calls": 1} if resources.get("num_gpus") else {}
-
-
-def task_device(setting: str, gpu_ids: list[Any]) -> str:
-    """run.device as a task sees it: a task holding a GPU computes on that GPU, which Ray exposes to its worker as
-    CUDA device 0 (CUDA_VISIBLE_DEVICES), whatever index the suite names (cuda:N numbers the node's GPUs, not the
-    task's)."""
-    if gpu_ids and (setting == "auto" or setting.startswith("cuda")):
-        return "cuda:0"
-    return setting
-
-
-def accounting_note(resources: dict[str, Any]) -> str:
-    """How energy is attributed on this cluster (recorded in the manifest, said in the README)."""
-    held = ("one GPU each, in a fresh worker per task; NVML measures that GPU, the node's CPU meter its CPU share"
-            if "num_gpus" in resources
-            else "its node's CPU meter (" + (f"resource {CPU_METER}" if "resources" in resources else
-                                              "every CPU of the node") + "), so no two measured tasks run on one node")
-    return (f"each task holds {held}; a task's rows are measured by its own worker's meters (RAPL where readable, "
-            "else codecarbon's estimate, with the attribution in each row); the session footprint is the driver's "
-            "run window plus every task's window (tasks.rule). The driver does no GPU work and meters its CPU only, "
-            "without Ray's processes under it; a node that runs the driver and tasks with machine-wide CPU attribution "
-            "(or RAPL) counts that CPU energy in both, process attribution (the default) does not")
 
 
 # -- worker side ----------------------------------------------------------------------------------------------------
@@ -303,6 +267,12 @@ class RayExecutor:
             workers[where["host"]] = where["meters"]
             self._tasks.append(where["footprint"])
 
+        def emit(c: Cell, rec: Any, at: Any) -> None:
+            ran(ray.get(at))
+            info = settle(c.seed)
+            job.emit(rec.model_copy(update={"dense_sha256": (info.get("sha256") or {}).get(MODEL_FILE)}))
+            job.status(f"{len(pending)} cells left on Ray")
+
         def settle(seed: int) -> dict:
             """The seed's dense model stored in the results folder (once), before any of its cells' rows."""
             ref = dense[seed][0]
@@ -325,11 +295,18 @@ class RayExecutor:
                         settle(waiting_dense[ref])
                         continue
                     c, at = pending.pop(ref)
-                    rec = self._get(ref, c.key)
-                    ran(ray.get(at))
-                    info = settle(c.seed)
-                    job.emit(rec.model_copy(update={"dense_sha256": (info.get("sha256") or {}).get(MODEL_FILE)}))
-                    job.status(f"{len(pending)} cells left on Ray")
+                    try:
+                        rec = self._get(ref, c.key)
+                    except MeasurementStopped as err:  # footprint.on_contention: stop, on a worker
+                        job.notes["stopped"] = str(err)
+                        for done in ray.wait(list(pending), num_returns=len(pending), timeout=0)[0]:
+                            c, at = pending.pop(done)  # finished elsewhere meanwhile: kept, not measured again
+                            try:
+                                emit(c, self._get(done, c.key), at)
+                            except MeasurementStopped:
+                                pass  # that cell stopped too: the resume measures it
+                        return "contention"
+                    emit(c, rec, at)
             return "complete"
         finally:
             for ref in [*waiting_dense, *pending]:  # stopped early: nothing more runs (resume runs it again)
@@ -379,6 +356,8 @@ class RayExecutor:
         try:
             return ray.get(ref)
         except RayTaskError as err:
+            if isinstance(err.cause, MeasurementStopped):
+                raise MeasurementStopped(f"{what} (on Ray): {err.cause}") from None
             if isinstance(err.cause, UserError):
                 raise UserError(f"{what} (on Ray): {err.cause}") from None
             raise
@@ -395,28 +374,6 @@ class RayExecutor:
 
             ray.shutdown()
             self._owned = False
-
-
-TASKS_RULE = ("the session's footprint is the driver's run window plus every task's window on its worker (loading "
-              "data and models, the phases, the checkpoint's bytes); not counted: each worker process's start, meter "
-              "probe, idle baseline and warm-up, and tasks cut short (a killed worker, a cancelled task)")
-
-
-def add_tasks(session: dict[str, Any], tasks: list[dict[str, Any]]) -> dict[str, Any]:
-    """The driver's session footprint plus its tasks' footprints, per field (a field unknown in any is unknown);
-    the session's wall time stays the driver's."""
-    from ecobench.accounting import TOTAL_FIELDS
-
-    out = dict(session)
-    summed: dict[str, Any] = {}
-    for k in TOTAL_FIELDS:
-        summed[k] = sum(t[k] for t in tasks) if all(t.get(k) is not None for t in tasks) else None
-        if k != "wall_s" and tasks:
-            out[k] = None if session.get(k) is None or summed[k] is None else session[k] + summed[k]
-    out["sources"] = {c: "+".join(dict.fromkeys([v, *(t["sources"][c] for t in tasks)]))
-                      for c, v in session["sources"].items()}
-    out["tasks"] = {"count": len(tasks), **summed, "rule": TASKS_RULE}
-    return out
 
 
 register("ray", RayExecutor)

@@ -249,14 +249,16 @@ def load_vqa(data: DataConfig, model: ModelConfig, fetch: bool = True) -> VQADat
                         f"not {data.tokenizer!r}")
     layout, hf = _layout(model)
     ex = load_examples(data, layout.image_size)
-    if hf is None:
-        text = "".join(e.question + e.answer for e in ex.items)
-        tok = CharTokenizer([PAD, IMAGE, END, *sorted(set(text) - {PAD, IMAGE, END})])
+    is_val = torch.from_numpy(split_images(len(ex.images), data.val_fraction, data.split_seed))
+    if hf is None:  # characters from the training images' questions and answers only; others map to one unknown id
+        fitted = CharTokenizer.fit("".join(e.question + e.answer for e in ex.items if not is_val[e.image]),
+                                   whole="".join(e.question + e.answer for e in ex.items))
+        special = (PAD, IMAGE, END)
+        tok = CharTokenizer([*special, *(c for c in fitted.chars if c not in special)], unknown=fitted.unknown)
     else:
         tok = HFTokenizer("pretrained", hf, f"pretrained-{model.pretrained}")
     ids, labels, prompt, total = _tensors(ex, layout, lambda s: tok.encode(s).tolist())
     image = torch.tensor([e.image for e in ex.items], device="cpu")
-    is_val = torch.from_numpy(split_images(len(ex.images), data.val_fraction, data.split_seed))
     v = is_val[image]
     train_items = [e for e, f in zip(ex.items, v.tolist(), strict=True) if not f]
     val_items = [e for e, f in zip(ex.items, v.tolist(), strict=True) if f]

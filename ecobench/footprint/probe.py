@@ -20,6 +20,11 @@ log = logging.getLogger(__name__)
 
 GPU_MIN_WINDOW_S = 2.0  # default shortest window when a GPU is metered
 MAX_RESOLUTION_SHARE = 0.01  # a meter's resolution may be at most 1% of a window
+# A window on a time-shared CPU is disturbed in scheduler quanta, whatever its clock resolves: a timer tick (1-4 ms
+# on Linux), an interrupt, another task's slice. At 5 ms one such disturbance is a 20-80% error in one window, which
+# gives the pair ratios heavy tails that no t interval allows for (benchmarks/bench_paired_cv.py: 2 false claims in
+# 200 identical-work tests with llm.yaml's 5-30 ms windows); at 50 ms it is a few percent.
+CPU_MIN_WINDOW_S = 0.05
 
 
 @dataclass
@@ -68,7 +73,7 @@ class Meters:
     def min_window_s(self, override: float | None) -> tuple[float, str]:
         """How long a measured window must last for its meters, and why: `footprint.min_window_s` when set; 2 s when
         a GPU is metered (NVML's counter updates every ~100 ms and its power is a 1 s average); else 100x the
-        coarsest meter's resolution (its resolution at most 1% of the window)."""
+        coarsest meter's resolution (its resolution at most 1% of the window), and at least CPU_MIN_WINDOW_S."""
         if override is not None:
             return override, "footprint.min_window_s"
         if self.gpu_devices:
@@ -76,6 +81,9 @@ class Meters:
         if not self.all:
             return 0.0, "no meter"
         coarse = max(self.all, key=lambda c: c.resolution_s)
+        if coarse.resolution_s / MAX_RESOLUTION_SHARE < CPU_MIN_WINDOW_S:
+            return CPU_MIN_WINDOW_S, (f"scheduler quanta (1-4 ms) at most a few percent of a window; the meters "
+                                      f"resolve {coarse.resolution_s:g} s ({coarse.component}, {coarse.source})")
         return coarse.resolution_s / MAX_RESOLUTION_SHARE, (
             f"100x the {coarse.component} meter's resolution ({coarse.resolution_s:g} s, {coarse.source})")
 

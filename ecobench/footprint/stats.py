@@ -1,16 +1,16 @@
 """Statistics of repeated, paired measurement windows: means with intervals, ratios to dense, noise floor, Holm.
 
-The ratio of a cell to its seed's dense model is estimated from per-pair log ratios: window i measures the pruned
-model then the dense model on the same workload (A/B/A/B), d_i = ln(a_i / b_i), and the 95% interval is a Student t
-interval on the mean of the d_i, exponentiated: exp(mean(d) +- t(0.975, n-1) x sd(d) / sqrt(n)). Why log ratios
-and not differences: drift on a shared machine (frequency, neighbours, thermal) scales both windows of a pair, so it
-cancels in a ratio but not in a difference; the log makes 0.5x and 2x symmetric and the interval stays positive.
-The printed ratio is the geometric mean of the pair ratios. n = 1 gives a ratio without an interval.
+The ratio of a cell to its seed's dense model is estimated from per-pair log ratios: pair i measures the pruned and
+the dense model on the same workload back to back (ABBA order, measure.py), d_i = ln(a_i / b_i), and the 95% interval
+is a Student t interval on the mean of the d_i, exponentiated: exp(mean(d) +- t(0.975, n-1) x sd(d) / sqrt(n)). Why
+log ratios and not differences: drift on a shared machine (frequency, neighbours, thermal) scales both windows of a
+pair, so it cancels in a ratio but not in a difference; the log makes 0.5x and 2x symmetric and the interval stays
+positive. The printed ratio is the geometric mean of the pair ratios. n = 1 gives a ratio without an interval.
 
-A sweep tests many cells against dense at once. `holm` adjusts the per-cell p-values (two-sided one-sample t test
-of mean(d) = 0) by Holm's step-down method, which bounds the chance of any false "saving" in the run at 5% without
-assuming the tests are independent (they are not: every cell of a seed shares its dense windows). A difference is
-called real only when its Holm-adjusted p < 0.05; otherwise tables write `≈`.
+A sweep tests many cells against dense at once: report/paired.py makes every (cell, workload) test of a run one
+family and Bonferroni-adjusts it (simultaneous intervals, so the printed interval is the decision); `holm` is kept for
+the claims' verdicts and the benchmarks. Either bounds the chance of any false "saving" in the family at 5% without
+assuming the tests are independent (they are not: every cell of a seed shares its dense model).
 
 No scipy: the t distribution comes from the regularized incomplete beta function (Numerical Recipes' continued
 fraction), checked against tabled quantiles in tests.
@@ -18,6 +18,7 @@ fraction), checked against tabled quantiles in tests.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -72,6 +73,7 @@ def t_two_sided_p(t: float, df: int) -> float:
     return betainc(df / 2, 0.5, df / (df + t * t))
 
 
+@functools.lru_cache(maxsize=4096)  # a table asks the same few (level, df) once per row and workload
 def t_quantile(p: float, df: int) -> float:
     """The p-quantile (p > 0.5) of Student's t, by bisection on the two-sided tail."""
     tail = 2 * (1 - p)
@@ -190,36 +192,39 @@ def holm(pvalues: Sequence[float | None]) -> list[float | None]:
 
 
 def detectable_log_ratio(sd: float | None, n: int, tests: int = 1, power: float = 0.8,
-                         alpha: float = ALPHA) -> float | None:
+                         alpha: float = ALPHA, df: int | None = None) -> float | None:
     """The smallest |mean log ratio| that a two-sided t test over `n` paired units (seeds, or pairs of one seed) with
     per-unit sd `sd` detects with probability `power`, at alpha / `tests` (Bonferroni over the run's family):
-    (t(1 - alpha/2m, n-1) + t(power, n-1)) x sd / sqrt(n), the usual normal-approximation power formula with t
-    quantiles. Why it is printed: "no saving" is only a finding next to how small a saving the run could have seen.
-    None when n < 2 or sd is unknown."""
-    if sd is None or not math.isfinite(sd) or n < 2 or tests < 1:
+    (t(1 - alpha/2m, df) + t(power, df)) x sd / sqrt(n), the usual normal-approximation power formula with t
+    quantiles; df = n - 1 unless the sd was pooled over more units (report/paired.py pools the between-seed variance
+    over a run's cells). Why it is printed: "no saving" is only a finding next to how small a saving the run could
+    have seen. None when n < 2 or sd is unknown."""
+    df = n - 1 if df is None else df
+    if sd is None or not math.isfinite(sd) or n < 1 or df < 1 or tests < 1:
         return None
-    crit = t_quantile(1 - alpha / (2 * tests), n - 1)
-    return (crit + t_quantile(power, n - 1)) * sd / math.sqrt(n)
+    crit = t_quantile(1 - alpha / (2 * tests), df)
+    return (crit + t_quantile(power, df)) * sd / math.sqrt(n)
 
 
 def detectable_ratio(sd: float | None, n: int, tests: int = 1, power: float = 0.8,
-                     alpha: float = ALPHA) -> float | None:
+                     alpha: float = ALPHA, df: int | None = None) -> float | None:
     """The saving ratio (< 1) at or below which the run would have shown a difference: exp(-detectable_log_ratio)."""
-    d = detectable_log_ratio(sd, n, tests, power, alpha)
+    d = detectable_log_ratio(sd, n, tests, power, alpha, df)
     return None if d is None else math.exp(-d)
 
 
 def repeats_for(target_ratio: float, pair_sd: float | None, seeds: int, tests: int = 1, power: float = 0.8,
-                alpha: float = ALPHA, max_repeats: int = 1000) -> int | None:
+                alpha: float = ALPHA, max_repeats: int = 1000, df: int | None = None) -> int | None:
     """The fewest repeats (>= 2) per workload such that a saving of `target_ratio` (e.g. 0.9) is detectable, given
     `pair_sd`, the sd of one pair's log ratio on this machine (the noise floor's pair-ratio CV is its estimate).
-    With >= 2 seeds the unit is the seed (its mean log ratio over r pairs has sd pair_sd / sqrt(r)); with one seed
-    the unit is the pair. Between-seed variation is not in the noise floor, so this is a lower bound. None when
-    no count up to `max_repeats` reaches the target (or the inputs cannot say)."""
+    With >= 2 seeds the unit is the seed (its mean log ratio over r pairs has sd pair_sd / sqrt(r)), its sd pooled
+    over `df` degrees of freedom (the run's cells x (seeds - 1); seeds - 1 when None); with one seed the unit is the
+    pair. Between-seed variation is not in the noise floor, so this is a lower bound. None when no count up to
+    `max_repeats` reaches the target (or the inputs cannot say)."""
     if pair_sd is None or not math.isfinite(pair_sd) or not 0 < target_ratio < 1:
         return None
     for r in range(2, max_repeats + 1):
-        found = (detectable_ratio(pair_sd / math.sqrt(r), seeds, tests, power, alpha) if seeds >= 2
+        found = (detectable_ratio(pair_sd / math.sqrt(r), seeds, tests, power, alpha, df) if seeds >= 2
                  else detectable_ratio(pair_sd, r, tests, power, alpha))
         if found is not None and found >= target_ratio:
             return r

@@ -3,10 +3,14 @@ values for compare, plot and report.
 
 Each measured phase row holds every repeat of the cell and of its seed's dense model (measure.py). Three rules:
 
-- **Seeds are the unit.** Each seed's pairs give its mean log ratio; a table row's ratio and interval come from
-  those seed means (t interval, df = seeds - 1). Windows of different seeds were measured at different times and are
-  not independent draws, so they are never pooled as if they were. With one seed the unit falls back to that seed's
-  pairs (df = pairs - 1) and `<label>_ratio_unit` says so.
+- **Seeds are the unit.** Each seed's pairs give its mean log ratio; a table row's ratio is the mean of those seed
+  means. Windows of different seeds were measured at different times and are not independent draws, so they are
+  never pooled as if they were. The seed means' variance is pooled over the run's rows of the workload (one-way
+  ANOVA: sum of each row's squared deviations / sum of its seeds - 1), so llm.yaml's 2 seeds give df = rows, not 1;
+  the assumption, written here and in the README: on one machine under one protocol, a workload's between-seed
+  variance is the same for every row that runs the same kernels (`pool_group`: dense-shaped rows together, the
+  smaller models of structured pruning apart, each sparse backend apart). With one seed the unit falls back to that seed's pairs
+  (df = pairs - 1) and `<label>_ratio_unit` says so.
 - **One family per run.** Every (row, workload) ratio of a run's pruned rows is one test of one family of m tests;
   intervals are Bonferroni-adjusted (level 1 - 0.05/m, simultaneous over the family) and a ratio is `≈` (no
   difference beyond noise) exactly when its interval contains 1, so `≈` and the printed interval never disagree.
@@ -130,8 +134,8 @@ def references(cells: pd.DataFrame, labels_: list[str]) -> dict[tuple[str, str],
 
 
 def _units(per_seed: list[list[float]]) -> dict[str, Any]:
-    """Seeds are the unit: each seed's mean log ratio, then mean, sd and a t-test p across seeds; with one seed, that
-    seed's pairs are the unit (and `unit` says so)."""
+    """Seeds are the unit: each seed's mean log ratio, then mean, sd (and the squared deviations `ss` that `adjust`
+    pools over rows) and a t-test p across seeds; with one seed, that seed's pairs are the unit (`unit` says so)."""
     windows = [d for s in per_seed for d in s]
     if len(per_seed) >= 2:
         units, unit = [sum(s) / len(s) for s in per_seed], "seeds"
@@ -139,18 +143,19 @@ def _units(per_seed: list[list[float]]) -> dict[str, Any]:
         units, unit = windows, "pairs of one seed"
     n = len(units)
     m = sum(units) / n
-    sd = math.sqrt(sum((u - m) ** 2 for u in units) / (n - 1)) if n > 1 else math.nan
+    ss = sum((u - m) ** 2 for u in units)
+    sd = math.sqrt(ss / (n - 1)) if n > 1 else math.nan
     p = None
     if n > 1:
         p = (1.0 if m == 0 else 0.0) if sd == 0 else stats.t_two_sided_p(m / (sd / math.sqrt(n)), n - 1)
-    return {"log_mean": m, "log_sd": sd, "n": n, "unit": unit, "p": p}
+    return {"log_mean": m, "log_sd": sd, "n": n, "unit": unit, "p": p, "ss": ss}
 
 
-def _interval(mean: float, sd: float, n: Any, tests: int) -> tuple[float, float] | None:
-    """exp(mean ± t(1 - 0.05 / 2m, n - 1) x sd / sqrt(n)): the Bonferroni-simultaneous interval of a ratio."""
-    if _nan(mean) or _nan(n) or n < 2 or _nan(sd):
+def _interval(mean: float, sd: float, n: Any, tests: int, df: Any) -> tuple[float, float] | None:
+    """exp(mean ± t(1 - 0.05 / 2m, df) x sd / sqrt(n)): the Bonferroni-simultaneous interval of a ratio."""
+    if _nan(mean) or _nan(n) or n < 2 or _nan(sd) or _nan(df) or df < 1:
         return None
-    half = stats.t_quantile(1 - stats.ALPHA / (2 * tests), int(n) - 1) * sd / math.sqrt(n)
+    half = stats.t_quantile(1 - stats.ALPHA / (2 * tests), int(df)) * sd / math.sqrt(n)
     return math.exp(max(-700.0, mean - half)), math.exp(min(700.0, mean + half))
 
 
@@ -182,6 +187,7 @@ def pooled(group: pd.DataFrame, label: str, ref: dict[str, float] | None = None)
     return {
         f"{label}_ratio": math.exp(m), f"{label}_ratio_log_mean": m, f"{label}_ratio_log_sd": sd,
         f"{label}_ratio_n": n, f"{label}_ratio_unit": u["unit"], f"{label}_ratio_p": p,
+        f"{label}_ratio_ss": u["ss"], f"{label}_ratio_df": n - 1,  # adjust() pools seed units over the run's rows
         f"{label}_ref_kwh_per_1k_tokens": ref_v, f"{label}_ref_windows": (ref or {}).get("windows", 0),
         f"{label}_ref_quiet": bool((ref or {}).get("quiet", True)),
         f"{label}_ref_energy_kwh": (ref or {}).get("energy_kwh", math.nan),
@@ -197,6 +203,9 @@ def pooled(group: pd.DataFrame, label: str, ref: dict[str, float] | None = None)
         f"{label}_tokens_per_s_ratio": math.exp(tu["log_mean"]) if tu else math.nan,
         f"{label}_tokens_per_s_log_sd": tu["log_sd"] if tu else math.nan,
         f"{label}_tokens_per_s_n": tu["n"] if tu else math.nan,
+        f"{label}_tokens_per_s_ss": tu["ss"] if tu else math.nan,
+        f"{label}_tokens_per_s_unit": tu["unit"] if tu else None,
+        f"{label}_tokens_per_s_df": tu["n"] - 1 if tu else math.nan,
     }
 
 
@@ -208,6 +217,44 @@ def family_size(agg: pd.DataFrame, labels_: list[str], run: Any) -> int:
     """The tests of one run's family: every (pruned row, workload) with a p-value."""
     rows = agg[(agg["run"] == run) & (agg["method"] != "dense")]
     return int(sum(rows[f"{lab}_ratio_p"].notna().sum() for lab in labels_ if f"{lab}_ratio_p" in rows.columns))
+
+
+def pool_group(row: pd.Series) -> str:
+    """Rows whose seed means share one variance: rows that run the dense model's kernels at its shapes (dense,
+    unstructured, N:M without sparse kernels: `sparsity_exploited` 'dense' or 'no'), the smaller dense models of
+    structured pruning, and each sparse-kernel backend, each apart (other windows, other noise). Rows from before
+    `sparsity_exploited` group by structure."""
+    kernels = row.get("sparsity_exploited")
+    kernels = "" if _nan(kernels) else str(kernels)
+    if kernels in ("dense", "no", "dense+no", "no+dense"):
+        return "dense kernels"
+    if kernels and kernels != "–":
+        return kernels
+    st = row.get("structure")
+    return "dense kernels" if _nan(st) or str(st) in ("-", "unstructured") else str(st)
+
+
+def _pool(agg: pd.DataFrame, rows: pd.Index, lab: str, q: str) -> None:
+    """Give every seed-unit row of one run its group's pooled sd of seed means and df = sum of (seeds - 1), and
+    the t-test p at that df (`q`: 'ratio' or 'tokens_per_s'). One-seed rows keep their own pairs."""
+    unit, ss_col, df_col, sd_col = f"{lab}_{q}_unit", f"{lab}_{q}_ss", f"{lab}_{q}_df", f"{lab}_{q}_log_sd"
+    if unit not in agg.columns:
+        return
+    if f"{lab}_{q}_pooled_rows" not in agg.columns:
+        agg[f"{lab}_{q}_pooled_rows"] = math.nan
+    groups: dict[str, list] = {}
+    for i in rows:
+        if agg.loc[i, unit] == "seeds" and not _nan(agg.loc[i, ss_col]):
+            groups.setdefault(pool_group(agg.loc[i]), []).append(i)
+    for members in groups.values():
+        df = int(sum(agg.loc[i, df_col] for i in members))
+        sd = math.sqrt(sum(agg.loc[i, ss_col] for i in members) / df)
+        for i in members:
+            agg.loc[i, [sd_col, df_col, f"{lab}_{q}_pooled_rows"]] = [sd, df, len(members)]
+            if q == "ratio":
+                m, n = agg.loc[i, f"{lab}_ratio_log_mean"], agg.loc[i, f"{lab}_ratio_n"]
+                agg.loc[i, f"{lab}_ratio_p"] = ((1.0 if m == 0 else 0.0) if sd == 0
+                                                else stats.t_two_sided_p(m / (sd / math.sqrt(n)), df))
 
 
 def adjust(agg: pd.DataFrame, labels_: list[str]) -> pd.DataFrame:
@@ -223,6 +270,10 @@ def adjust(agg: pd.DataFrame, labels_: list[str]) -> pd.DataFrame:
         agg[f"{lab}_tests"] = 0
         agg[f"{lab}_same"] = True
     for run in agg["run"].unique() if "run" in agg.columns else []:
+        for lab in labels_:
+            if f"{lab}_ratio_p" in agg.columns:
+                for q in ("ratio", "tokens_per_s"):
+                    _pool(agg, agg.index[agg["run"] == run], lab, q)
         m = max(1, family_size(agg, labels_, run))
         for lab in labels_:
             if f"{lab}_ratio_p" not in agg.columns:
@@ -232,10 +283,12 @@ def adjust(agg: pd.DataFrame, labels_: list[str]) -> pd.DataFrame:
                 agg.loc[i, f"{lab}_tests"] = m
                 p = r[f"{lab}_ratio_p"]
                 t_iv = _interval(math.log(r[f"{lab}_tokens_per_s_ratio"]) if r[f"{lab}_tokens_per_s_ratio"] > 0
-                                 else math.nan, r[f"{lab}_tokens_per_s_log_sd"], r[f"{lab}_tokens_per_s_n"], m)
+                                 else math.nan, r[f"{lab}_tokens_per_s_log_sd"], r[f"{lab}_tokens_per_s_n"], m,
+                                 r[f"{lab}_tokens_per_s_df"])
                 if t_iv:
                     agg.loc[i, [f"{lab}_tokens_per_s_ratio_ci_low", f"{lab}_tokens_per_s_ratio_ci_high"]] = list(t_iv)
-                iv = _interval(r[f"{lab}_ratio_log_mean"], r[f"{lab}_ratio_log_sd"], r[f"{lab}_ratio_n"], m)
+                iv = _interval(r[f"{lab}_ratio_log_mean"], r[f"{lab}_ratio_log_sd"], r[f"{lab}_ratio_n"], m,
+                               r[f"{lab}_ratio_df"])
                 if iv is None:
                     continue
                 lo, hi = iv
@@ -244,8 +297,8 @@ def adjust(agg: pd.DataFrame, labels_: list[str]) -> pd.DataFrame:
                              f"{lab}_kwh_per_1k_tokens_ci_high"]] = [lo, hi, ref * lo, ref * hi]
                 agg.loc[i, f"{lab}_ratio_p_adj"] = math.nan if _nan(p) else min(1.0, m * p)
                 agg.loc[i, f"{lab}_same"] = bool(lo <= 1 <= hi)  # the decision IS the printed interval
-                n, sd = int(r[f"{lab}_ratio_n"]), r[f"{lab}_ratio_log_sd"]
-                agg.loc[i, f"{lab}_detectable"] = stats.detectable_ratio(sd, n, m, POWER) or math.nan
+                n, sd, df = int(r[f"{lab}_ratio_n"]), r[f"{lab}_ratio_log_sd"], int(r[f"{lab}_ratio_df"])
+                agg.loc[i, f"{lab}_detectable"] = stats.detectable_ratio(sd, n, m, POWER, df=df) or math.nan
     return agg
 
 
@@ -312,8 +365,10 @@ def notes(agg: pd.DataFrame) -> list[str]:
     if not labs:
         return []
     tests = sorted({int(t) for lab in labs for t in agg[f"{lab}_tests"].dropna()})
-    out = ["×dense: pruned / dense of the same seed from paired windows (A/B/A/B): each seed's mean log ratio, then "
-           f"the interval across seeds (unit here: {unit_words(agg)}; with one seed, across that seed's pairs); "
+    out = ["×dense: pruned / dense of the same seed from paired windows (ABBA): each seed's mean log ratio, then "
+           f"the interval across seeds (unit here: {unit_words(agg)}; with one seed, across that seed's pairs), the "
+           "seed means' variance pooled over the run's rows that run the same kernels (dense-shaped, smaller dense, "
+           "each sparse backend); "
            f"one family per run of every (row, workload) test ({', '.join(map(str, tests))} tests): intervals are "
            "Bonferroni-simultaneous 95%, and '≈' (no difference beyond noise) means exactly that the interval "
            "contains 1; dense against itself shows the noise",
@@ -326,6 +381,13 @@ def notes(agg: pd.DataFrame) -> list[str]:
                    + "; ".join(f"{lab.replace('_b', ' b')} < {_r(v)}x" if v >= 0.01 else
                                f"{lab.replace('_b', ' b')}: none (not even a 100x saving)" for lab, v in det.items())
                    + "; a '≈' is 'not detectable', not 'no saving'")
+    dense = agg[agg["method"] == "dense"] if "method" in agg.columns else agg.iloc[0:0]
+    biased = [f"{lab.replace('_b', ' b')} {ratio_text(r, lab)}" for lab in labs for _, r in dense.iterrows()
+              if not r.get(f"{lab}_same", True)]
+    if biased:
+        out.append("dense against itself separated (" + "; ".join(biased) + "): the protocol is biased on this "
+                   "machine for that workload, so its pruned ratios are not findings; re-measure (quiet machine, "
+                   "more repeats)")
     busy_refs = [lab.replace("_b", " b") for lab in labs
                  if f"{lab}_ref_quiet" in agg.columns and not agg[f"{lab}_ref_quiet"].fillna(True).all()]
     if busy_refs:

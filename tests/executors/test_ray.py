@@ -18,12 +18,12 @@ from tests.conftest import ROOT, SUITES
 from tests.reliability.conftest import (
     TINY_CELLS,
     cell_lines,
-    ecobench,
     kill_when,
     line_count,
     outcome,
     run_inprocess,
     tiny_args,
+    tiny_reference,
 )
 
 from .ray_hooks import KILL_REQUEST
@@ -89,9 +89,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def tiny_local(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("tiny-local") / "run"
-    assert ecobench(tiny_args(out)) == 0
-    return out
+    return tiny_reference(tmp_path_factory)  # the reliability tests' reference run: the same suite, made once
 
 
 def _losses(folder: Path) -> dict[str, float]:

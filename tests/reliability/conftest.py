@@ -14,16 +14,17 @@ import pytest
 import torch
 
 from ecobench.cli import main
-from tests.conftest import SUITES
+from tests.conftest import SUITES, shared_run
 
 SMOKE = SUITES / "smoke.yaml"
 
-# smoke.yaml shrunk to a few seconds: 1 seed, 8 cells (dense + its dense+recover control + 3 methods x 2 ratios), one thread so that runs are
-# deterministic and polite to the other processes on a 2-core machine
+# smoke.yaml shrunk to a few seconds: 1 seed, 8 cells (dense + its dense+recover control + 3 methods x 2 ratios), one
+# thread so that runs are deterministic and polite to the other processes on a 2-core machine; windows as short as
+# the meters allow (these runs test what is written and resumed, not what a saving is)
 TINY_SETS = [
     "data.max_chars=30000", "data.context=32", "model.n_embd=32", "train.steps=40", "train.batch_size=8",
     "train.threads=1", "prune.ratios=[0, 0.5, 0.8]", "prune.scope=layer", "prune.recover_steps=3",
-    "eval.batches=2", "eval.batch_size=16", "eval.inference_tokens=0",
+    "eval.batches=2", "eval.batch_size=16", "eval.inference_tokens=0", "footprint.min_window_s=0",
 ]
 TINY_CELLS = 8
 
@@ -100,12 +101,18 @@ def _one_torch_thread():
     torch.set_num_threads(threads)
 
 
+def tiny_reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny suite run once, uninterrupted, in-process (`shared_run`): the reference the crash and Ray tests
+    compare with."""
+    def make(out: Path) -> None:
+        assert ecobench(tiny_args(out)) == 0
+
+    return shared_run(tmp_path_factory, "ref", make)
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny suite run once, uninterrupted, in-process: the reference the crash tests compare with."""
-    out = tmp_path_factory.mktemp("tiny") / "ref"
-    assert ecobench(tiny_args(out)) == 0
-    return out
+    return tiny_reference(tmp_path_factory)
 
 
 def copy_folder(src: Path, dst: Path) -> Path:
@@ -127,9 +134,10 @@ def one_line_error(err: str) -> str:
 @pytest.fixture(scope="session")
 def other_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Another suite (another name, fewer training steps) run once: its rows are not the tiny suite's."""
-    out = tmp_path_factory.mktemp("other") / "other"
-    assert ecobench(tiny_args(out, "name=other", "train.steps=30")) == 0
-    return out
+    def make(out: Path) -> None:
+        assert ecobench(tiny_args(out, "name=other", "train.steps=30")) == 0
+
+    return shared_run(tmp_path_factory, "other", make)
 
 
 def write_manifest(folder: Path, m: dict) -> None:

@@ -12,7 +12,7 @@ import pytest
 from ecobench.config.base import fingerprint_of
 from ecobench.integrity import seal_manifest
 from ecobench.record import seal_row
-from tests.conftest import RUN_TIMEOUT_S, SUITES, run_cli
+from tests.conftest import RUN_TIMEOUT_S, SUITES, run_cli, shared_run
 from tests.reliability.conftest import run_inprocess
 
 
@@ -20,12 +20,13 @@ from tests.reliability.conftest import run_inprocess
 def seeds_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The smoke suite under another name with seeds 1 and 2 and ratios 0 and 0.5: comparable with `smoke_run`
     (only name, seeds and ratios differ) and with two seeds per group for the mean/std checks (~30 s)."""
-    out = tmp_path_factory.mktemp("runs") / "seeds"
-    proc = run_cli("run", str(SUITES / "smoke.yaml"), "--out", str(out), "-q",
-                   "--set", "name=smoke-seeds", "--set", "seeds=[1, 2]", "--set", "prune.ratios=[0, 0.5]",
-                   timeout=RUN_TIMEOUT_S)
-    assert proc.returncode == 0, proc.stderr
-    return out
+    def make(out: Path) -> None:
+        proc = run_cli("run", str(SUITES / "smoke.yaml"), "--out", str(out), "-q",
+                       "--set", "name=smoke-seeds", "--set", "seeds=[1, 2]", "--set", "prune.ratios=[0, 0.5]",
+                       timeout=RUN_TIMEOUT_S)
+        assert proc.returncode == 0, proc.stderr
+
+    return shared_run(tmp_path_factory, "seeds", make)
 
 
 @pytest.fixture
@@ -119,13 +120,16 @@ def busy_run(smoke_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _cut_down(tmp_path_factory: pytest.TempPathFactory, suite: str, *sets: str) -> Path:
-    out = tmp_path_factory.mktemp("runs") / suite
+    # the layout test needs every label, structure and workload a real run writes, not windows that resolve savings
     common = ["train.record_every=10", "train.warmup_steps=5", "prune.ratios=[0.5, 0.9]", "footprint.idle_seconds=0",
-              "eval.batches=2"]
+              "eval.batches=2", "footprint.min_window_s=0"]
     args = [a for s in [*common, *sets] for a in ("--set", s)]
-    proc = run_cli("run", str(SUITES / f"{suite}.yaml"), "--out", str(out), "-q", *args, timeout=900)
-    assert proc.returncode == 0, proc.stderr
-    return out
+
+    def make(out: Path) -> None:
+        proc = run_cli("run", str(SUITES / f"{suite}.yaml"), "--out", str(out), "-q", *args, timeout=900)
+        assert proc.returncode == 0, proc.stderr
+
+    return shared_run(tmp_path_factory, suite, make)
 
 
 @pytest.fixture(scope="session")
