@@ -36,17 +36,20 @@ setup: $(READY)
 run: setup
 	$(BIN)/ecobench run suites/llm.yaml
 
-# pytest-xdist workers: 2 measured fastest on 2 cores (each Ray test starts its own 2-CPU cluster); TEST_WORKERS=0
-# runs in one process. ECOBENCH_TEST_RUNS: the runs the tests read are made once for both tiers.
+# pytest-xdist workers: 2 on 2 cores; TEST_WORKERS=0 runs in one process. A file's tests stay on one worker
+# (--dist loadfile), so a module's own fixture (a run) is made once. The slow tests marked `alone` (they measure the
+# machine, or start a Ray cluster that holds both CPUs) run last, one at a time. ECOBENCH_TEST_RUNS: the runs the
+# tests read are made once for both tiers (tests/conftest.py shared_run).
 TEST_WORKERS ?= 2
-PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS)
+PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test: lint
 	@runs=$$(mktemp -d); export ECOBENCH_TEST_RUNS=$$runs; \
 	t0=$$(date +%s); $(PYTEST) -m "not slow"; fast=$$?; t1=$$(date +%s); \
-	$(PYTEST) -m slow; slow=$$?; t2=$$(date +%s); rm -rf "$$runs"; \
+	$(PYTEST) -m "slow and not alone"; slow=$$?; $(BIN)/python -m pytest -q -m "slow and alone"; alone=$$?; \
+	t2=$$(date +%s); rm -rf "$$runs"; \
 	echo "test timing: fast tier (not slow) $$((t1 - t0)) s, slow tier $$((t2 - t1)) s, whole $$((t2 - t0)) s"; \
-	[ $$fast -eq 0 ] && [ $$slow -eq 0 ]
+	[ $$fast -eq 0 ] && [ $$slow -eq 0 ] && [ $$alone -eq 0 ]
 
 test-fast: lint
 	@t0=$$(date +%s); $(PYTEST) -m "not slow"; rc=$$?; \

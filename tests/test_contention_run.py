@@ -31,6 +31,7 @@ def _rows(cells: Path) -> list[dict]:
 
 
 @pytest.mark.slow
+@pytest.mark.alone  # the busy loop is the only other load it may see
 def test_a_busy_loop_after_the_first_cell_is_flagged_retried_and_leaves_unstructured_cells_equal(tmp_path: Path):
     out = tmp_path / "run"
     run = subprocess.Popen(

@@ -13,7 +13,7 @@ import pytest
 
 from .conftest import ROOT, SUITES
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.alone]  # it compares CPU times of cells
 
 
 def test_first_cell_costs_what_the_others_cost() -> None:

@@ -94,6 +94,7 @@ def test_a_quiet_probe_gives_a_range_at_most_3x_wide(probed, known: bool) -> Non
 
 
 @pytest.mark.slow
+@pytest.mark.alone
 def test_the_smoke_forecast_holds_on_a_quiet_machine(smoke_run: Path) -> None:
     """The smoke run's own forecast (made by its probe, before any cell) against the run's measured wall time. On a
     machine shared with other load the probe says so (its CPU share) and the range is not a claim about a quiet one:

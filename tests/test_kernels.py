@@ -79,6 +79,7 @@ def test_validate_says_what_the_device_can_run_without_measuring(tmp_path, monke
 
 
 @pytest.mark.slow
+@pytest.mark.alone
 def test_doctor_kernels_prints_its_table_then_validate_reads_it(tmp_path) -> None:
     env = {"ECOBENCH_CACHE": str(tmp_path / "cache")}
     proc = run_cli("doctor", "--kernels", str(SUITES / "smoke.yaml"), env=env, timeout=240)

@@ -9,8 +9,8 @@ Each measured phase row holds every repeat of the cell and of its seed's dense m
   ANOVA: sum of each row's squared deviations / sum of its seeds - 1), so llm.yaml's 2 seeds give df = rows, not 1;
   the assumption, written here and in the README: on one machine under one protocol, a workload's between-seed
   variance is the same for every row that runs the same kernels (`pool_group`: dense-shaped rows together, the
-  smaller models of structured pruning apart, each sparse backend apart). With one seed the unit falls back to that seed's pairs
-  (df = pairs - 1) and `<label>_ratio_unit` says so.
+  smaller models of structured pruning apart, each sparse backend apart). With one seed the unit falls back to that
+  seed's pairs (df = pairs - 1) and `<label>_ratio_unit` says so.
 - **One family per run.** Every (row, workload) ratio of a run's pruned rows is one test of one family of m tests;
   intervals are Bonferroni-adjusted (level 1 - 0.05/m, simultaneous over the family) and a ratio is `≈` (no
   difference beyond noise) exactly when its interval contains 1, so `≈` and the printed interval never disagree.

@@ -144,14 +144,12 @@ def test_mutated_shipped_suites(name: str, ops: list[tuple]) -> None:
 
 
 ENDINGS = {"as-is": [], "crlf": [("crlf",)], "bom": [("bom",)], "bom-crlf": [("bom",), ("crlf",)]}
-# the pretrained suite reads its GGUF checkpoint's tokenizer (seconds each time): as-is in the fast tier, its other
-# line endings in the slow one
+# the pretrained suite reads its GGUF checkpoint's tokenizer (7 s each time): every line ending in the slow tier
 SLOW_ENDINGS = {"pretrained-llm.yaml"}
 
 
 @pytest.mark.parametrize(("ops", "name"), [
-    pytest.param(ops, name, id=f"{label}-{name}",
-                 marks=[pytest.mark.slow] if name in SLOW_ENDINGS and label != "as-is" else [])
+    pytest.param(ops, name, id=f"{label}-{name}", marks=[pytest.mark.slow] if name in SLOW_ENDINGS else [])
     for label, ops in ENDINGS.items() for name in sorted(SHIPPED)])
 def test_shipped_suites_pass_in_any_line_ending(name: str, ops: list[tuple]) -> None:
     """The shipped suites, and the same with Windows line endings or a BOM, are valid (run reaches the sweep)."""

@@ -63,6 +63,7 @@ def test_an_unregistered_method_is_unknown() -> None:
         suite_from_text(SUITE, "s.yaml")
 
 
+@pytest.mark.slow  # a whole tiny sweep with the registered method (7 s)
 def test_validate_and_run_use_it(rowwise, tmp_path: Path, capsys) -> None:
     path = tmp_path / "s.yaml"
     path.write_text(SUITE)

@@ -104,6 +104,13 @@ def quiet_record(r: dict) -> None:
 
 
 @pytest.fixture(scope="session")
+def quiet_run(smoke_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The smoke run with every window marked quiet: what `busy_run` is judged against (the real run may itself
+    have been contended, which moves which dense windows its reference is the median of)."""
+    return copy_run(smoke_run, tmp_path_factory.mktemp("runs") / "quiet", cell_edit=quiet_record)
+
+
+@pytest.fixture(scope="session")
 def busy_run(smoke_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The smoke run with half its pruned cells measured as if another program had made the machine 10x slower."""
     keys = sorted({json.loads(line)["key"] for line in (smoke_run / "cells.jsonl").read_text().splitlines()

@@ -14,6 +14,8 @@ from ecobench.cli import main as ecobench
 
 from .conftest import copy_run
 
+pytestmark = pytest.mark.slow  # every test reads a second real run (two seeds, ~13 s to make): end to end
+
 CLAIMS = [
     {"name": "keeps-quality", "says": "moderate pruning keeps quality", "form": "not_worse", "metric": "loss",
      "cells": {"method": "trajectory", "ratio": 0.5}, "than": "dense+recover", "margin": 5.0},

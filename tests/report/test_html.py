@@ -73,6 +73,7 @@ def _script(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow  # a headless browser (6 s): end to end
 def test_chromium_renders_report(chromium, evil_run, tmp_path) -> None:
     html = tmp_path / "r.html"
     html.write_text(render_report(load_runs([evil_run])))
