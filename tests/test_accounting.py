@@ -95,18 +95,3 @@ def test_budget_stops_between_cells_then_the_run_resumes_and_sessions_add_up(tmp
     assert total["totals"]["wall_s"] == pytest.approx(s1["wall_s"] + s2["wall_s"], rel=1e-12)
     assert math.isclose(total["phases_kwh"] + total["rest_kwh"], total["totals"]["energy_kwh"], rel_tol=1e-12)
     assert 0 < total["phase_share"] < 1  # phases nest inside the run window: never more than the run
-
-
-def test_the_smoke_run_lands_inside_its_forecast_range(smoke_run: Path) -> None:
-    run = json.loads((smoke_run / "manifest.json").read_text())["run_footprint"]
-    fc = run["forecast"]
-    assert fc is not None
-    # load that arrived after the probe (the other test worker, a neighbour) is in the run's own windows: the
-    # forecast promised this machine as probed, so such a run says nothing about it (test_forecast_review too)
-    contended = sum(int(ph.get("contended_windows") or 0) for line in (smoke_run / "cells.jsonl").read_text().splitlines()
-                    if line.strip() for ph in json.loads(line).get("phases", []))
-    if contended:
-        pytest.skip(f"others used the machine in {contended} measured window(s) of the smoke run")
-    energy, wall = run["totals"]["energy_kwh"], run["totals"]["wall_s"]
-    assert fc["energy_kwh"]["low"] <= energy <= fc["energy_kwh"]["high"], (energy, fc)
-    assert fc["wall_s"]["low"] <= wall <= fc["wall_s"]["high"], (wall, fc)
