@@ -28,6 +28,9 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 ROOT = Path(__file__).resolve().parent.parent
 SUITES = ROOT / "suites"
 RUN_TIMEOUT_S = 1200  # a whole suite in a subprocess: ~20 s alone, minutes on a machine shared with other builds
+# the shared smoke run's windows: 10 ms, not the CPU floor's 50 ms (its 280 windows would cost the fast tier ~10 s of
+# its 90), still long enough for the anchored-value tests' medians; the measurement tests run the suite as shipped
+SMOKE_SETS = ["--set", "footprint.min_window_s=0.01"]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -75,7 +78,8 @@ def shared_run(tmp_path_factory: pytest.TempPathFactory | None, name: str, make:
 
 
 def _make_smoke(out: Path, env: dict | None = None) -> None:
-    proc = run_cli("run", str(SUITES / "smoke.yaml"), "--out", str(out), "-q", timeout=RUN_TIMEOUT_S, env=env)
+    proc = run_cli("run", str(SUITES / "smoke.yaml"), "--out", str(out), "-q", *SMOKE_SETS, timeout=RUN_TIMEOUT_S,
+                   env=env)
     assert proc.returncode == 0, proc.stderr
 
 
@@ -97,8 +101,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     held.wait(timeout=60)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Files whose tests read the smoke run go last (order otherwise kept): with the smoke run made in the
+    background (pytest_sessionstart), the workers run the other files first instead of waiting for it."""
+    reads = {item.nodeid.split("::")[0] for item in items if "smoke_run" in getattr(item, "fixturenames", ())}
+    items.sort(key=lambda item: item.nodeid.split("::")[0] in reads)
+
+
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A results folder written by the real runner from suites/smoke.yaml as shipped (its windows as long as a
-    user's: the anchored-value tests need their spread; about 30 s, once: `shared_run`)."""
+    """A results folder written by the real runner from suites/smoke.yaml (10 ms windows: SMOKE_SETS; about 15 s,
+    once: `shared_run`)."""
     return shared_run(tmp_path_factory, "smoke", _make_smoke)
