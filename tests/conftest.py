@@ -28,9 +28,6 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 ROOT = Path(__file__).resolve().parent.parent
 SUITES = ROOT / "suites"
 RUN_TIMEOUT_S = 1200  # a whole suite in a subprocess: ~20 s alone, minutes on a machine shared with other builds
-# the shared smoke run's windows: 10 ms, not the CPU floor's 50 ms (its 280 windows would cost the fast tier ~10 s of
-# its 90), still long enough for the anchored-value tests' medians; the measurement tests run the suite as shipped
-SMOKE_SETS = ["--set", "footprint.min_window_s=0.01"]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -78,8 +75,7 @@ def shared_run(tmp_path_factory: pytest.TempPathFactory | None, name: str, make:
 
 
 def _make_smoke(out: Path, env: dict | None = None) -> None:
-    proc = run_cli("run", str(SUITES / "smoke.yaml"), "--out", str(out), "-q", *SMOKE_SETS, timeout=RUN_TIMEOUT_S,
-                   env=env)
+    proc = run_cli("run", str(SUITES / "smoke.yaml"), "--out", str(out), "-q", timeout=RUN_TIMEOUT_S, env=env)
     assert proc.returncode == 0, proc.stderr
 
 
@@ -110,6 +106,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A results folder written by the real runner from suites/smoke.yaml (10 ms windows: SMOKE_SETS; about 15 s,
-    once: `shared_run`)."""
+    """A results folder written by the real runner from suites/smoke.yaml as shipped (about 30 s, once:
+    `shared_run`)."""
     return shared_run(tmp_path_factory, "smoke", _make_smoke)

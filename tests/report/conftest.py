@@ -12,7 +12,7 @@ import pytest
 from ecobench.config.base import fingerprint_of
 from ecobench.integrity import seal_manifest
 from ecobench.record import seal_row
-from tests.conftest import RUN_TIMEOUT_S, SMOKE_SETS, SUITES, run_cli, shared_run
+from tests.conftest import RUN_TIMEOUT_S, SUITES, run_cli, shared_run
 from tests.reliability.conftest import run_inprocess
 
 
@@ -23,7 +23,7 @@ def seeds_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     def make(out: Path) -> None:
         proc = run_cli("run", str(SUITES / "smoke.yaml"), "--out", str(out), "-q",
                        "--set", "name=smoke-seeds", "--set", "seeds=[1, 2]", "--set", "prune.ratios=[0, 0.5]",
-                       *SMOKE_SETS, timeout=RUN_TIMEOUT_S)
+                       timeout=RUN_TIMEOUT_S)
         assert proc.returncode == 0, proc.stderr
 
     return shared_run(tmp_path_factory, "seeds", make)
