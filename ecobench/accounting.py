@@ -185,7 +185,7 @@ def run_total(manifest: dict, records: list[CellRecord]) -> RunTotal:
     if out.complete:
         from ecobench.run_parts import split
 
-        out.parts = split(out.rest_kwh, manifest, records, "estimated" if _estimated(out.sources) else "measured")
+        out.parts = split(out.rest_kwh, manifest, records, "estimated" if windows_estimated(out.sources) else "measured")
     return out
 
 
@@ -202,14 +202,16 @@ def share_line(t: RunTotal) -> str:
         why = "part of the run is unaccounted" if not t.complete else "energy unknown"
         return f"{head}; phases' share unknown ({why})"
     parts = "; ".join(f"{p.name} {with_unit(p.energy_kwh, 'energy_kwh')} ({p.kind})" for p in t.parts)
-    return (f"{head} ({_kind(t)}); phases: {100 * t.phase_share:.0f}% of the run's energy; the rest "
+    return (f"{head} ({'estimated' if estimated(t) else 'measured'}); phases: {100 * t.phase_share:.0f}% of the run's energy; the rest "
             f"({with_unit(t.rest_kwh, 'energy_kwh')}): {parts or 'start-up, data, models, checkpoints'}")
 
 
-def _estimated(sources: dict[str, str]) -> bool:
+def windows_estimated(sources: dict[str, str]) -> bool:
+    """Whether the meters' own windows are estimated: a power model for any component."""
     return any("estimated" in str(s) for s in sources.values())
 
 
-def _kind(t: RunTotal) -> str:
-    """'estimated' when any component's energy is estimated (a CPU power model; the start-up always is)."""
-    return "estimated" if _estimated(t.sources) or t.startup_kwh else "measured"
+def estimated(t: RunTotal) -> bool:
+    """Whether the run total holds estimated energy: a power model for any component, or the start-up (always
+    extrapolated)."""
+    return windows_estimated(t.sources) or bool(t.startup_kwh)

@@ -122,6 +122,19 @@ def split(rest_kwh: float | None, manifest: dict, records: list, windows: str = 
     ]
 
 
+def phase_contended(p: dict[str, Any]) -> int:
+    """Windows of one phase row measured while other processes used the machine: its `contended_windows` count
+    (paired rows), else its own window's `contended` flag (a one-time phase), else its repeats' flags; 0 where the
+    run did not record contention."""
+    n = _f(p.get("contended_windows"))
+    if n is not None:
+        return int(n)
+    if p.get("contended") is True:
+        return 1
+    return sum(bool(x) for k in ("contended_repeats", "dense_contended_repeats")
+               for x in (p.get(k) if isinstance(p.get(k), (list, tuple)) else []))
+
+
 def contended(records: list) -> tuple[int, int]:
     """(windows measured while other processes used the machine, measured windows in all: every paired window, one
     per other phase); 0 contended where the run did not record contention."""
@@ -130,11 +143,5 @@ def contended(records: list) -> tuple[int, int]:
         for p in map(_row, rec.phases):
             a, b = p.get("energy_kwh_repeats"), p.get("dense_energy_kwh_repeats")
             total += len(a) + len(b) if isinstance(a, list) and isinstance(b, list) else 1
-            if isinstance(p.get("contended_windows"), int) and not isinstance(p.get("contended_windows"), bool):
-                busy += p["contended_windows"]
-            elif p.get("contended") is True:  # a one-time phase's own window
-                busy += 1
-            else:
-                busy += sum(bool(x) for k in ("contended_repeats", "dense_contended_repeats")
-                            for x in (p.get(k) if isinstance(p.get(k), list) else []))
+            busy += phase_contended(p)
     return busy, total

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ecobench.report import paired
 from ecobench.report.units import fmt, pick_unit
+from ecobench.report.values import basis_tag
 
 ONE_TIME = ("score", "prune", "recover")  # the phases a pruned model pays once
 
@@ -97,8 +98,7 @@ def lifecycle_columns(frame: pd.DataFrame) -> list:
     e_unit, e_f = pick_unit(frame["one_time_kwh"], "energy_kwh")
     s_unit, s_f = pick_unit(frame.get("saving_kwh_per_1k_tokens", pd.Series(dtype=float)).abs(), "energy_kwh")
     lab = frame["decode_label"].iloc[0] if len(frame) else None
-    above = "energy_basis" in frame.columns and len(frame) and frame["energy_basis"].iloc[0] == "above-idle"
-    tag = ", above idle" if above else ""  # one basis for the one-time cost and the saving
+    tag = basis_tag(frame)  # one basis for the one-time cost and the saving
 
     def ident(header: str, key: str) -> Column:
         return Column(header, lambda r: math.nan, lambda r, k=key: str(r[k]), numeric=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ecobench.accounting import STARTUP_SOURCE, run_total
+from ecobench.accounting import STARTUP_SOURCE, estimated, run_total, windows_estimated
 from ecobench.errors import ResultsError
 from ecobench.footprint.meters.base import NONE
 from ecobench.report import ranges
@@ -45,11 +45,6 @@ def _component(c: str, fp: dict) -> str:
     elif c == "ram" and kind == "estimated":
         detail = f", {meter.get('power_w', '?')} W for {meter.get('memory_gb', 0):.0f} GB"
     return f"{name} {kind} ({how}{detail})"
-
-
-def _estimated(t: Any) -> bool:
-    """Whether the total holds estimated energy: a power model for any component, or the start-up extrapolation."""
-    return any("estimated" in str(v) for v in t.sources.values()) or bool(t.startup_kwh)
 
 
 def facts(run: str | Path) -> dict[str, Any]:
@@ -106,7 +101,7 @@ def sentences(f: dict[str, Any]) -> list[str]:
         f"The experiments (suite {m.get('suite_name')}, {f['cells']} of {f['planned']} cells, {sessions}) ran on "
         f"{hw.get('cpu', 'an unrecorded CPU')} ({hw.get('cpu_count', '?')} logical CPUs; "
         + (f"GPUs: {', '.join(gpus)}" if gpus else "no GPU") + f") for {tt['wall_s'] / 3600:.3g} hours.",
-        f"They used {'an estimated ' if _estimated(t) else ''}{with_unit(t.energy_kwh, 'energy_kwh')} of IT energy: "
+        f"They used {'an estimated ' if estimated(t) else ''}{with_unit(t.energy_kwh, 'energy_kwh')} of IT energy: "
         + "; ".join(_component(c, fp) for c in ("gpu", "cpu", "ram"))
         + f". Of this, {with_unit(t.startup_kwh, 'energy_kwh')} was spent before the meters started "
           f"(interpreter start-up and imports, {t.startup_wall_s:.1f} s) and is extrapolated from the run's "
@@ -124,8 +119,8 @@ def sentences(f: dict[str, Any]) -> list[str]:
     ]
     out += _embodied(f)
     if t.phase_share is not None:
-        est = any("estimated" in str(v) for v in t.sources.values())
-        kind = "estimated from a power model in their measurement windows" if est else "measured in their windows"
+        kind = ("estimated from a power model in their measurement windows" if windows_estimated(t.sources)
+                else "measured in their windows")
         rest = "; ".join(f"{p.name}, {with_unit(p.energy_kwh, 'energy_kwh')} "
                          f"({'estimated' if p.kind == 'estimated' else 'the remainder' if p.kind == 'remainder' else p.kind})"
                          for p in t.parts)

@@ -18,6 +18,7 @@ import pandas as pd
 
 from ecobench.record import PHASES
 from ecobench.report import paired, ranges
+from ecobench.run_parts import phase_contended
 from ecobench.sweep import CONTROL
 
 CELL_PHASES = PHASES[1:]  # the phases a cell pays for itself
@@ -104,19 +105,11 @@ def with_structure(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def contended_windows(g: pd.DataFrame) -> int:
-    """Windows of a cell measured while other processes used the machine (measure.py records it per window:
-    `contended_windows` per phase row, or the per-repeat flags, or a window's own `contended`); 0 when not recorded."""
-    if "contended_windows" in g.columns:
-        counted = pd.to_numeric(g["contended_windows"], errors="coerce")
-        own = g["contended"][counted.isna()] if "contended" in g.columns else pd.Series(dtype=object)
-        return int(counted.fillna(0).sum()) + int(sum(v is True for v in own))  # + one-time phases' own windows
-    n = 0
-    for col in ("contended_repeats", "dense_contended_repeats"):
-        if col in g.columns:
-            n += sum(sum(bool(x) for x in v) for v in g[col] if isinstance(v, (list, tuple)))
-    if "contended" in g.columns:
-        n += int(sum(v is True for v in g["contended"]))
-    return n
+    """Windows of a cell measured while other processes used the machine, counted per phase row as the run total
+    counts them (run_parts.phase_contended); 0 when not recorded."""
+    cols = [c for c in ("contended_windows", "contended", "contended_repeats", "dense_contended_repeats")
+            if c in g.columns]
+    return sum(phase_contended(p) for p in g[cols].to_dict("records")) if cols else 0
 
 
 def cell_table(rows: pd.DataFrame, energy: str = "gross") -> pd.DataFrame:
