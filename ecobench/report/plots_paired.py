@@ -37,11 +37,6 @@ NO_PAIRED = ("these results have no paired measurement windows (written before e
              "eval.inference_tokens: 0): the figure is drawn from ratios to dense")
 
 
-def _group_label(method: str, structure: str, scope: str) -> str:
-    """'magnitude 2:4 (layer)'; the dense model and the dense+recover control have no scope."""
-    return mpl_text(method) if scope in ("-", "") or method == "dense" else line_label(method, scope, structure)
-
-
 def _scatter(ax: plt.Axes, data: PlotData, rows: pd.DataFrame, x: pd.Series, lo: pd.Series | None = None,
              hi: pd.Series | None = None) -> None:
     """One marker per row (colour: method; shape: structure and scope; hollow: contended windows), with x interval
@@ -55,7 +50,7 @@ def _scatter(ax: plt.Axes, data: PlotData, rows: pd.DataFrame, x: pd.Series, lo:
                 continue
             ax.scatter(x.loc[sel.index], sel["loss_mean"], marker=mk, s=14, zorder=3, linewidths=0.8,
                        facecolors="none" if hollow else c, edgecolors=c,
-                       label=_group_label(method, structure, scope) if not hollow else None)
+                       label=line_label(method, scope, structure) if not hollow else None)
     if lo is not None and hi is not None:
         ok = lo.notna() & hi.notna()
         xv = x[ok].to_numpy(float)
@@ -217,7 +212,7 @@ def fig_footprint_by_phase(data: PlotData, width: str, ratio: float | None = Non
     r = pick_ratio(agg, ratio)
     rows = pd.concat([agg[agg["method"] == "dense"],
                       agg[(agg["method"] != "dense") & (agg["ratio"] - r).abs().lt(1e-9)]])
-    names = [_group_label(m, st, s) for m, st, s in zip(rows["method"], rows["structure"], rows["scope"], strict=True)]
+    names = [line_label(m, s, st) for m, st, s in zip(rows["method"], rows["structure"], rows["scope"], strict=True)]
     y = np.arange(len(rows))[::-1]  # the first row on top
     w = style.WIDTHS_IN[width]
     per_panel = 0.45 + 0.13 * len(rows)
