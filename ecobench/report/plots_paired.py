@@ -76,8 +76,14 @@ def _log_limits(ax: plt.Axes, values: list[pd.Series]) -> None:
     ax.set_xlim(lo, hi)
     plain = FuncFormatter(lambda v, _: f"{v:g}")  # '0.5', '2', '4000': not '5 x 10^-1'
     ax.xaxis.set_major_formatter(plain)
-    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if hi / lo < 30 and
-                                               f"{v:.0e}"[0] in ("25" if hi / lo > 6 else "23456789") else ""))
+    def minor(v: float, _: object) -> str:
+        # every digit on a narrow axis, but only 2 and 5 where the decade is wide or the labels are long: '9000'
+        # beside '10000' overprinted at one column's width
+        text = f"{v:g}"
+        digits = "25" if hi / lo > 6 or len(text) > 3 else "23456789"
+        return text if hi / lo < 30 and f"{v:.0e}"[0] in digits else ""
+
+    ax.xaxis.set_minor_formatter(FuncFormatter(minor))
     ax.tick_params(axis="x", which="minor", labelsize=5)
 
 

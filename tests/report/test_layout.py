@@ -8,6 +8,7 @@ import pytest
 from ecobench.errors import UserError
 from ecobench.report import plots, style
 from ecobench.report.runs import load_runs
+from ecobench.report.style import plt
 
 from .layout import layout_problems
 
@@ -44,3 +45,21 @@ def test_the_checker_sees_overlap_and_clipping() -> None:
     problems = layout_problems(fig)
     plots.plt.close(fig)
     assert any(p.startswith("overlap") for p in problems) and any(p.startswith("off canvas") for p in problems)
+
+
+def test_log_axis_tick_labels_never_overprint() -> None:
+    """Throughput axes of 6,000-36,000 tokens/s at one column's width: the minor label '9000' overprinted the major
+    '10000' (a cut-down multimodal run's figure 5, in CI); long minor labels are now only 2 and 5."""
+    import pandas as pd
+
+    from ecobench.report.figure_base import figure
+    from ecobench.report.plots_paired import _log_limits
+
+    style.apply_style()
+    for lo in (6000, 7000, 8000, 9000):
+        for span in (1.5, 2, 3, 4):
+            fig, axes = figure("one", 1, 1.5, 1.5)
+            axes[0].plot([lo, lo * span], [1, 2])
+            _log_limits(axes[0], [pd.Series([lo, lo * span])])
+            assert layout_problems(fig) == [], (lo, span)
+            plt.close(fig)
