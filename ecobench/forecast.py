@@ -2,7 +2,7 @@
 
 A calibration probe (seconds) runs the suite's own model on the suite's own data here, inside one footprint window:
 loading the data, building the model, a few training steps, an evaluation batch, a few generated tokens and a mask
-pass. The suite's step counts (runner.describe_grid, sweep.expand) then scale those unit costs:
+pass. The suite's step counts (grid.describe_grid, sweep.expand) then scale those unit costs:
 
   dense, per seed still to train:  build + train.steps x step (+ its periodic evaluations)
   per cell to run:                 data + build + score/prune (pruned) + recover_steps x step (pruned)

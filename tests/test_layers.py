@@ -20,7 +20,7 @@ atomic signals record integrity device footprint sweep report.units
 data
 train families models domains
 prune
-store results dense measure cell accounting run_parts forecast provenance executors runner gpucheck suites claims kernels limits
+store results dense measure cell accounting run_parts forecast provenance executors runner grid gpucheck suites claims kernels limits
 report
 cli __main__
 """

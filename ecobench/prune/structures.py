@@ -103,7 +103,7 @@ def nm_mask(score: torch.Tensor, n: int, m: int, module: nn.Module, name: str = 
 def structured_parts(structured, model_type: str | None) -> tuple[bool, bool]:
     """(mlp, heads) that `structured` removes from this model (`structured` a StructuredConfig). `heads` left at its
     default means "where the family can": a GPT-2 cannot be loaded with fewer heads, so there it removes MLP neurons
-    only (runner.describe_grid says so); set `heads: true` explicitly and a GPT-2 is refused."""
+    only (grid.describe_grid says so); set `heads: true` explicitly and a GPT-2 is refused."""
     heads = structured.heads
     if model_type == "gpt2" and "heads" not in structured.model_fields_set:
         heads = False
