@@ -25,7 +25,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from ecobench.suites import load_suite
 
     sf = load_suite(args.suite, args.set)  # before importing torch: a malformed suite is refused at once
-    from ecobench.runner import check_suite, describe_grid
+    from ecobench.grid import describe_grid
+    from ecobench.runner import check_suite
 
     data = check_suite(sf, fetch=False)  # validate never downloads: an uncached URL is described, not fetched
     print(describe_grid(sf, data))
@@ -206,6 +207,14 @@ def _lenient_streams() -> None:
             pass  # not a text stream we may reconfigure (a test's capture): nothing to do
 
 
+def _quiet_stdout() -> None:
+    """stdout onto /dev/null, so that the interpreter's last flush of a closed pipe does not raise again."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (AttributeError, ValueError, OSError):
+        pass  # not a file descriptor (a test's capture): nothing will flush into a closed pipe
+
+
 def main(argv: list[str] | None = None) -> int:
     _lenient_streams()
     args = build_parser().parse_args(argv)
@@ -220,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
         for line in err.problems:
             print(f"error: {line}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `ecobench compare RUN | head`: the reader is gone, which is not an error of ours
+        _quiet_stdout()
+        return 141  # as a command ended by SIGPIPE (128 + 13)
     except OSError as err:
         if err.errno not in ENVIRONMENT_ERRNOS:
             raise

@@ -10,11 +10,13 @@ import hashlib
 import json
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 
 from .conftest import TINY_CELLS, cell_lines, copy_folder, ecobench, run_inprocess, tiny_args, write_manifest
 from .hostile import Case, both, run_case, suite
@@ -211,6 +213,17 @@ def test_non_utf8_terminal(command: str, tiny_run: Path, tmp_path: Path) -> None
                                                  "PYTHONIOENCODING": ""})
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
     assert proc.stdout
+
+
+def test_a_reader_that_closes_the_pipe_early_ends_the_command_quietly() -> None:
+    """`ecobench doctor | head -1`: the reader gone before the first line, the command ends as one killed by SIGPIPE
+    would (141), without a traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "ecobench", "doctor"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=ROOT)
+    proc.stdout.close()  # before the command has written anything
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
 
 
 @pytest.mark.slow
