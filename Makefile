@@ -37,8 +37,8 @@ run: setup
 	$(BIN)/ecobench run suites/llm.yaml
 
 # pytest-xdist workers: 2 on 2 cores; TEST_WORKERS=0 runs in one process. A file's tests stay on one worker
-# (--dist loadfile), so a module's own fixture (a run) is made once. The slow tests marked `alone` (they measure the
-# machine, or start a Ray cluster that holds both CPUs) run last, one at a time. ECOBENCH_TEST_RUNS: the runs the
+# (--dist loadfile), so a module's own fixture (a run) is made once. The slow tests marked `alone` (their verdict is
+# the machine's own timing: forecast, contention, first cell) run last, one at a time. ECOBENCH_TEST_RUNS: the runs the
 # tests read are made once for both tiers (tests/conftest.py shared_run).
 TEST_WORKERS ?= 2
 PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile

@@ -180,7 +180,8 @@ PHASES_SUITE = {
         "recover_steps": 2,
     },
     "eval": {"batches": 1, "batch_size": 4, "inference_tokens": 2, "inference_batch_sizes": [2], "prefill_batches": 1},
-    "footprint": {"idle_seconds": 0, "repeats": 2, "noise_windows": 2, "gpu": "none", "cpu": "none", "ram": "none"},
+    "footprint": {"idle_seconds": 0, "repeats": 2, "noise_windows": 2, "gpu": "none", "cpu": "none", "ram": "none",
+                  "min_window_s": 0},  # where tensors live, not how long windows last
     "run": {"device": "cpu"},
 }
 

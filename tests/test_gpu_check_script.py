@@ -19,7 +19,7 @@ SECTIONS = ("machine", "environment", "smoke suite on cpu", "NVML energy counter
 
 
 @pytest.mark.slow
-@pytest.mark.alone
+@pytest.mark.early  # ~28 s
 def test_gpu_check_runs_every_section_on_the_cpu(tmp_path) -> None:
     env = {**os.environ, "DEV": "cpu", "PY": sys.executable, "OUT": str(tmp_path / "out"),
            "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}

@@ -6,7 +6,8 @@ import pytest
 
 from ecobench.config.schema import Suite
 from ecobench.kernels import Row, layer_shapes, measure, paired_times, validate_line, verdicts, workloads
-from tests.conftest import SUITES, run_cli
+from tests.conftest import SUITES
+from tests.reliability.conftest import run_inprocess
 
 SPEC = {
     "name": "kernels",
@@ -79,18 +80,16 @@ def test_validate_says_what_the_device_can_run_without_measuring(tmp_path, monke
 
 
 @pytest.mark.slow
-@pytest.mark.alone
-def test_doctor_kernels_prints_its_table_then_validate_reads_it(tmp_path) -> None:
-    env = {"ECOBENCH_CACHE": str(tmp_path / "cache")}
-    proc = run_cli("doctor", "--kernels", str(SUITES / "smoke.yaml"), env=env, timeout=240)
-    assert proc.returncode == 0, proc.stderr
-    out = proc.stdout
+def test_doctor_kernels_prints_its_table_then_validate_reads_it(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("ECOBENCH_CACHE", str(tmp_path / "cache"))
+    rc, out, err = run_inprocess(["doctor", "--kernels", str(SUITES / "smoke.yaml")], capsys)
+    assert rc == 0, err
     assert "layer (out x in)" in out and "ratio [95% CI]" in out and "\nunstructured: " in out
     assert "cached for `ecobench validate`" in out
-    val = run_cli("validate", str(SUITES / "smoke.yaml"), env=env, timeout=240)
-    assert val.returncode == 0 and "kernels (doctor --kernels, " in val.stdout and "unstructured: " in val.stdout
-    bad = run_cli("doctor", "--kernels", env=env)
-    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].endswith("suites/llm.yaml")
+    rc, out, err = run_inprocess(["validate", str(SUITES / "smoke.yaml")], capsys)
+    assert rc == 0 and "kernels (doctor --kernels, " in out and "unstructured: " in out, err
+    rc, _, err = run_inprocess(["doctor", "--kernels"], capsys)
+    assert rc == 2 and err.strip().splitlines()[-1].endswith("suites/llm.yaml")
 
 
 def test_doctor_kernels_refuses_in_one_line(capsys) -> None:

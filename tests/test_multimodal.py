@@ -17,7 +17,6 @@ from ecobench.families.vision_language import END, IGNORE, IMAGE, PAD, batch_los
 from ecobench.models.build import build_model
 from ecobench.prune.targets import select_targets
 
-from .conftest import run_cli
 from .reliability.conftest import run_inprocess
 
 TINY = ModelConfig(family="llava", n_layer=1, n_head=2, n_embd=16, vision_layers=1, image_size=8, patch_size=4)
@@ -178,7 +177,7 @@ model: {{{model}}}
 train: {{steps: 2, batch_size: 8, warmup_steps: 1, threads: 1}}
 prune: {{methods: [{{name: magnitude}}], ratios: [0.5], recover_steps: 1}}
 eval: {{batches: 1, batch_size: 16, metric: {metric}, inference_tokens: 1, inference_batch_sizes: [2], prefill_batches: 1}}
-footprint: {{idle_seconds: 0, noise_windows: 2}}
+footprint: {{idle_seconds: 0, noise_windows: 2, min_window_s: 0}}
 """)
     return suite
 
@@ -260,14 +259,14 @@ def _tiny_vlm(folder: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_local_image_text_checkpoint_runs_a_cell(tmp_path: Path) -> None:
+def test_a_local_image_text_checkpoint_runs_a_cell(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     ckpt = tmp_path / "tiny-vlm"
     _tiny_vlm(ckpt)
     assert family_name(ModelConfig(pretrained=str(ckpt))) == VISION_LANGUAGE
     suite = _suite(tmp_path, "corpus: digits-vqa", f'pretrained: "{ckpt}"', tokenizer="pretrained")
     out = tmp_path / "out"
-    proc = run_cli("run", str(suite), "--out", str(out), "-q")
-    assert proc.returncode == 0, proc.stderr
+    rc, _, err = run_inprocess(["run", str(suite), "--out", str(out), "-q"], capsys)
+    assert rc == 0, err
     from ecobench.results import load_cells
 
     cells = load_cells(out).set_index("method")
@@ -279,9 +278,9 @@ def test_a_local_image_text_checkpoint_runs_a_cell(tmp_path: Path) -> None:
     assert set(cells.loc["magnitude", "layer_sparsity"]) >= {
         "model.vision_tower.encoder.layers.0.mlp.fc1.weight", "model.language_model.layers.0.mlp.up_proj.weight"}
     # compare shows the answer metrics by default; figure 1 plots the suite's eval.metric
-    proc = run_cli("compare", str(out), "--format", "csv")
-    assert proc.returncode == 0, proc.stderr
-    header = next(line for line in proc.stdout.splitlines() if line.startswith("run,"))
+    rc, stdout, err = run_inprocess(["compare", str(out), "--format", "csv"], capsys)
+    assert rc == 0, err
+    header = next(line for line in stdout.splitlines() if line.startswith("run,"))
     assert {"accuracy_mean", "mae_mean", "loss_mean"} <= set(header.split(","))
     from ecobench.report.figure_base import prepare
     from ecobench.results import load

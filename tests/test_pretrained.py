@@ -8,12 +8,12 @@ import pytest
 
 from ecobench.results import load_cells
 
-from .conftest import run_cli
+from .reliability.conftest import run_inprocess
 
 pytestmark = pytest.mark.slow
 
 
-def test_local_pretrained_checkpoint_is_pruned_post_training(tmp_path: Path) -> None:
+def test_local_pretrained_checkpoint_is_pruned_post_training(tmp_path: Path, capsys) -> None:
     from transformers import GPT2Config, GPT2LMHeadModel
 
     ckpt = tmp_path / "tiny-gpt2"
@@ -33,10 +33,10 @@ prune:
   ratios: [0, 0.5]
   calibration: {{batches: 2, batch_size: 4}}
 eval: {{batches: 2, batch_size: 8}}
-footprint: {{idle_seconds: 0}}
+footprint: {{idle_seconds: 0, min_window_s: 0}}
 """)
-    proc = run_cli("run", str(suite), "--out", str(tmp_path / "out"), "-q")
-    assert proc.returncode == 0, proc.stderr
+    rc, _, err = run_inprocess(["run", str(suite), "--out", str(tmp_path / "out"), "-q"], capsys)
+    assert rc == 0, err
     cells = load_cells(tmp_path / "out")
     assert set(cells["method"]) == {"dense", "wanda", "magnitude", "sparsegpt"}
     assert (cells["status"] == "ok").all()

@@ -13,7 +13,8 @@ from ecobench.record import SCHEMA_VERSION
 from ecobench.results import load, load_cells, load_manifest
 from ecobench.sweep import expand
 
-from .conftest import SUITES, run_cli
+from .conftest import SUITES
+from .reliability.conftest import run_inprocess
 
 pytestmark = pytest.mark.slow
 
@@ -52,12 +53,12 @@ def test_paired_repeats_are_stored(smoke_run: Path) -> None:
     assert floor["windows"] == 2 and floor["energy_kwh_cv"] is not None
 
 
-def test_compare_shows_delta_against_the_control(smoke_run: Path) -> None:
-    proc = run_cli("compare", str(smoke_run), "--format", "csv")
-    assert proc.returncode == 0, proc.stderr
-    assert "loss_delta_control_mean" in proc.stdout.splitlines()[0]
-    proc = run_cli("compare", str(smoke_run), "--view", "lifecycle")
-    assert proc.returncode == 0 and "break-even" in proc.stdout, proc.stderr
+def test_compare_shows_delta_against_the_control(smoke_run: Path, capsys) -> None:
+    rc, out, err = run_inprocess(["compare", str(smoke_run), "--format", "csv"], capsys)
+    assert rc == 0, err
+    assert "loss_delta_control_mean" in out.splitlines()[0]
+    rc, out, err = run_inprocess(["compare", str(smoke_run), "--view", "lifecycle"], capsys)
+    assert rc == 0 and "break-even" in out, err
 
 
 def test_sparsity_reached_and_params(smoke_run: Path) -> None:
@@ -90,43 +91,45 @@ def test_manifest_describes_the_run(smoke_run: Path) -> None:
     assert info["trajectory_checkpoints"] == 6  # 60 steps, record_every 10
 
 
-def test_rerun_resumes_without_duplicates(smoke_run: Path, tmp_path: Path) -> None:
+def test_rerun_resumes_without_duplicates(smoke_run: Path, tmp_path: Path, capsys) -> None:
     import shutil
 
     copy = tmp_path / "run"
     shutil.copytree(smoke_run, copy)
     lines = (copy / "cells.jsonl").read_text().splitlines(keepends=True)
-    (copy / "cells.jsonl").write_text("".join(lines[:5]) + lines[5][: len(lines[5]) // 2])  # 5 cells + a torn line
-    proc = run_cli("run", str(SUITES / "smoke.yaml"), "--out", str(copy), "-q")
-    assert proc.returncode == 0, proc.stderr
-    assert "5 already finished" in proc.stderr
+    kept = len(lines) - 3  # all but 3 cells, and a torn line (each cell run again costs ~1.5 s of 50 ms windows)
+    (copy / "cells.jsonl").write_text("".join(lines[:kept]) + lines[kept][: len(lines[kept]) // 2])
+    rc, _, err = run_inprocess(["run", str(SUITES / "smoke.yaml"), "--out", str(copy), "-q"], capsys)
+    assert rc == 0, err
+    assert f"{kept} already finished, 3 to run" in err
     after = load_cells(copy)
     assert len(after) == len(lines) and not after["key"].duplicated().any()
     before = load_cells(smoke_run).set_index("key")["loss"]
     assert (after.set_index("key")["loss"].round(4) == before.round(4).loc[after["key"]].values).all()
 
 
-def test_validate_prints_the_grid() -> None:
-    proc = run_cli("validate", str(SUITES / "llm.yaml"))
-    assert proc.returncode == 0, proc.stderr
-    assert "cells: 80 = 2 dense references + 78 pruned" in proc.stdout
-    assert "pruned: 16 tensors" in proc.stdout
+def test_validate_prints_the_grid(capsys) -> None:
+    rc, out, err = run_inprocess(["validate", str(SUITES / "llm.yaml")], capsys)
+    assert rc == 0, err
+    assert "cells: 80 = 2 dense references + 78 pruned" in out
+    assert "pruned: 16 tensors" in out
 
 
-def test_paper_suite_validates_at_the_papers_size() -> None:
+def test_paper_suite_validates_at_the_papers_size(capsys) -> None:
     """The paper's 10.7M-parameter shape and its grid, counted by `validate` on the meta device (nothing trained)."""
-    proc = run_cli("validate", str(SUITES / "paper-llm.yaml"), "--set", "data.corpus=shakespeare",
-                   "--set", "data.max_chars=2000000")
-    assert proc.returncode == 0, proc.stderr
-    params = int(re.search(r"model: gpt2-L6-H6-D384, ([\d,]+) parameters", proc.stdout).group(1).replace(",", ""))
+    rc, out, err = run_inprocess(["validate", str(SUITES / "paper-llm.yaml"), "--set", "data.corpus=shakespeare",
+                                  "--set", "data.max_chars=2000000"], capsys)
+    assert rc == 0, err
+    params = int(re.search(r"model: gpt2-L6-H6-D384, ([\d,]+) parameters", out).group(1).replace(",", ""))
     assert 10.5e6 < params < 11e6
-    assert "trajectory-std (" in proc.stdout and "magnitude (" in proc.stdout and "random (" in proc.stdout
+    assert "trajectory-std (" in out and "magnitude (" in out and "random (" in out
     # 3 seeds x (dense + dense+recover control + 8 std multipliers + 3 methods x 2 scopes x 9 ratios)
-    assert "cells: 192 = 3 dense references + 3 dense+recover controls + 186 pruned" in proc.stdout
+    assert "cells: 192 = 3 dense references + 3 dense+recover controls + 186 pruned" in out
+
 
 def test_std_threshold_cells_run_end_to_end(tmp_path: Path, capsys) -> None:
     """The paper's per-tensor std rule (no ratio, no scope) through a real tiny run: sparsity reached is recorded."""
-    from tests.reliability.conftest import run_inprocess, tiny_args
+    from tests.reliability.conftest import tiny_args
 
     out = tmp_path / "std"
     rc, _, err = run_inprocess(tiny_args(out, "prune.methods=[{name: trajectory, label: traj-std, criterion: final, "

@@ -1,4 +1,4 @@
-"""The Ray executor against a real local Ray cluster (one per module, 2 CPUs): same losses as the local executor,
+"""The Ray executor against a real local Ray cluster (one per module, 1 CPU): same losses as the local executor,
 a worker killed mid-cell retried without a duplicate row, a driver killed mid-sweep resumed; and its pure parts
 (resources per task, the session's footprint) without one."""
 
@@ -27,8 +27,6 @@ from tests.reliability.conftest import (
 )
 
 from .ray_hooks import KILL_REQUEST
-
-pytestmark = pytest.mark.alone  # the cluster tests hold both CPUs (make test runs them without a second worker)
 
 
 def _suite(device: str, threads: int | None = None) -> SimpleNamespace:
@@ -75,14 +73,15 @@ def test_without_ray_is_one_line_and_exit_2(tmp_path: Path, capsys, monkeypatch)
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory):
-    """One local Ray cluster for the module: 2 CPUs, no CPU meter registered (tasks then hold both CPUs), every
-    worker set up by ray_hooks. Yields the kill request file and the cluster's address."""
+    """One local Ray cluster for the module: 1 CPU and one torch thread per worker (another test worker has the
+    other core), no CPU meter registered (tasks then hold the node's CPU), every worker set up by ray_hooks. Yields
+    the kill request file and the cluster's address."""
     # CI installs the ray extra (make test): there a missing Ray fails rather than skips
     ray = __import__("ray") if os.environ.get("CI") == "true" else pytest.importorskip("ray")
     request = tmp_path_factory.mktemp("ray") / "kill.request"
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=100 * 1024 * 1024,
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, object_store_memory=100 * 1024 * 1024,
              runtime_env={"worker_process_setup_hook": "tests.executors.ray_hooks.install",
-                          "env_vars": {KILL_REQUEST: str(request), "PYTHONPATH": str(ROOT)}})
+                          "env_vars": {KILL_REQUEST: str(request), "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}})
     try:
         yield SimpleNamespace(request=request, address=ray.get_runtime_context().gcs_address)
     finally:
@@ -99,17 +98,19 @@ def _losses(folder: Path) -> dict[str, float]:
 
 
 @pytest.mark.slow
-def test_smoke_through_ray_same_losses_one_row_per_cell(cluster, smoke_run: Path, tmp_path: Path, capsys) -> None:
+def test_a_sweep_through_ray_has_the_local_losses_one_row_per_cell(cluster, tiny_local: Path, tmp_path: Path,
+                                                                   capsys) -> None:
     out = tmp_path / "ray"
-    rc, _, err = run_inprocess(["run", str(SUITES / "smoke.yaml"), "--out", str(out), "-q", "--executor", "ray",
-                                "--set", "footprint.min_window_s=0"], capsys)  # losses and rows: any window length
+    # the tiny suite with decode windows too (they leave the losses as they are)
+    rc, _, err = run_inprocess([*tiny_args(out, "eval.inference_tokens=2"), "--executor", "ray"], capsys)
     assert rc == 0, err
-    local, remote = _losses(smoke_run), _losses(out)
-    assert len(cell_lines(out)) == len(remote) == len(local)
+    local, remote = _losses(tiny_local), _losses(out)
+    assert len(cell_lines(out)) == len(remote) == len(local) == TINY_CELLS
     assert max(abs(local[k] - remote[k]) for k in local) <= 1e-6
+    assert any(ph["phase"] == "decode" for r in cell_lines(out) for ph in r["phases"])
     session = json.loads((out / "manifest.json").read_text())["sessions"][-1]
     assert session["executor"]["name"] == "ray" and session["executor"]["checkpoints"] == "object-store"
-    assert session["executor"]["task_resources"] == {"num_cpus": 2.0}  # no meter registered: the whole node
+    assert session["executor"]["task_resources"] == {"num_cpus": 1.0}  # no meter registered: the whole node
     assert session["footprint"]["tasks"]["count"] == len(local) + 1  # every cell and the dense model
     assert (out / "dense" / "seed-0" / "train.json").is_file()  # written by the driver from the task's bytes
 
@@ -133,6 +134,7 @@ def test_worker_killed_mid_cell_is_retried_without_duplicates(cluster, tiny_loca
 
 
 @pytest.mark.slow
+@pytest.mark.early  # the module: ~75 s
 @pytest.mark.parametrize(("start_with", "resume_with"), [("ray", "ray"), ("ray", "local"), ("local", "ray")])
 def test_driver_killed_mid_sweep_resumes(cluster, tiny_local: Path, tmp_path: Path, capsys, start_with,
                                          resume_with) -> None:

@@ -47,9 +47,10 @@ def test_site_ewif_with_source_and_convention():
     assert "derived:codecarbon-mix:NOR" in text and "mix:hydro-included" in text
 
 
-def test_cli_doctor_with_a_suite_prints_its_site():
-    from tests.conftest import SUITES, run_cli
+def test_cli_doctor_with_a_suite_prints_its_site(capsys):
+    from tests.conftest import SUITES
+    from tests.reliability.conftest import run_inprocess
 
-    proc = run_cli("doctor", str(SUITES / "smoke.yaml"), "--set", "footprint.site.country=FRA")
-    assert proc.returncode == 0, proc.stderr
-    assert "EWIF 1.62 L/kWh (derived:codecarbon-mix:FRA; convention mix:hydro-excluded)" in proc.stdout
+    rc, out, err = run_inprocess(["doctor", str(SUITES / "smoke.yaml"), "--set", "footprint.site.country=FRA"], capsys)
+    assert rc == 0, err
+    assert "EWIF 1.62 L/kWh (derived:codecarbon-mix:FRA; convention mix:hydro-excluded)" in out

@@ -166,6 +166,7 @@ def _reader(args: list[str], folder: Path, capsys, caplog) -> tuple[int, str, bo
     return rc, out, bool(caplog.records)
 
 
+@pytest.mark.early  # the module: ~21 s
 @_settings(300)
 @given(damages=st.lists(damage, min_size=1, max_size=2), data=st.data())
 def test_compare_under_damage(tiny_run, other_run, reference, capsys, caplog, damages, data) -> None:

@@ -82,6 +82,8 @@ FOLDER_DAMAGE = {
     "checkpoint marker is /dev/zero": ("dense/seed-0/train.json", _dev_zero),
 }
 COMMANDS = ["run", "compare", "statement", "plot", "report"]
+RENDERS = ("plot", "report")  # ~2 s each: one render per kind of damage to the files they never read (below)
+READ_BY_ALL = ("cells.jsonl", "manifest.json")
 
 
 def _args(command: str, r: Path, out: Path) -> list[str]:
@@ -90,22 +92,36 @@ def _args(command: str, r: Path, out: Path) -> list[str]:
             "report": ["report", str(r), "--out", str(out / "r.html")]}[command]
 
 
-@pytest.mark.parametrize("command", COMMANDS)
-@pytest.mark.parametrize("damage", list(FOLDER_DAMAGE))
+@pytest.mark.parametrize(("damage", "command"), [(d, c) for d in FOLDER_DAMAGE for c in COMMANDS
+                                                 if c not in RENDERS or FOLDER_DAMAGE[d][0] in READ_BY_ALL])
 def test_a_results_folder_with_a_fifo_or_device(damage: str, command: str, tiny_run: Path, tmp_path: Path,
                                                 capsys) -> None:
+    _damaged_folder_command(tiny_run, tmp_path, [FOLDER_DAMAGE[damage]], command, capsys)
+
+
+@pytest.mark.parametrize("command", RENDERS)
+@pytest.mark.parametrize("how", [_fifo, _dev_zero], ids=["FIFOs", "/dev/zero"])
+def test_plot_and_report_never_open_the_lock_or_a_checkpoint(how, command: str, tiny_run: Path, tmp_path: Path,
+                                                             capsys) -> None:
+    """The lock, the checkpoint and its marker made FIFOs (or /dev/zero) at once: plot and report do not read them."""
+    damage = [(name, how) for name, _ in FOLDER_DAMAGE.values() if name not in READ_BY_ALL]
+    _damaged_folder_command(tiny_run, tmp_path, list(dict.fromkeys(damage)), command, capsys)
+
+
+def _damaged_folder_command(tiny_run: Path, tmp_path: Path, damage: list, command: str, capsys) -> None:
     r = copy_folder(tiny_run, tmp_path / "R")
-    name, how = FOLDER_DAMAGE[damage]
-    how(r / name)
+    for name, how in damage:
+        how(r / name)
     out = tmp_path / "out"
     out.mkdir()
     before = _state(tmp_path)
     with deadline(60):
         rc, _, err = run_inprocess(_args(command, r, out), capsys)
     line = _refused_or_fine(rc, err)
-    reads = {"run": True}.get(command, name in ("cells.jsonl", "manifest.json"))
+    name = damage[0][0]
+    reads = {"run": True}.get(command, name in READ_BY_ALL)
     if reads:  # a command that reads (or, for run, writes beside) the damaged file refuses it, naming it
-        assert line is not None and name in line and "not a regular file" in line, err
+        assert len(damage) == 1 and line is not None and name in line and "not a regular file" in line, err
     if rc == 2 or command in ("run", "compare", "statement"):
         assert _state(tmp_path) == before
 

@@ -18,11 +18,11 @@ from tests.reliability.conftest import run_inprocess
 
 @pytest.fixture(scope="session")
 def seeds_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The smoke suite under another name with seeds 1 and 2 and ratios 0 and 0.5: comparable with `smoke_run`
-    (only name, seeds and ratios differ) and with two seeds per group for the mean/std checks (~30 s)."""
+    """The smoke suite under another name with seeds 1 and 2, ratio 0.5 and the shortest windows: two seeds per
+    group for the mean/std and claims checks (~13 s; 33 s with the shipped 50 ms windows)."""
     def make(out: Path) -> None:
-        proc = run_cli("run", str(SUITES / "smoke.yaml"), "--out", str(out), "-q",
-                       "--set", "name=smoke-seeds", "--set", "seeds=[1, 2]", "--set", "prune.ratios=[0, 0.5]",
+        proc = run_cli("run", str(SUITES / "smoke.yaml"), "--out", str(out), "-q", "--set", "name=smoke-seeds",
+                       "--set", "seeds=[1, 2]", "--set", "prune.ratios=[0.5]", "--set", "footprint.min_window_s=0",
                        timeout=RUN_TIMEOUT_S)
         assert proc.returncode == 0, proc.stderr
 
@@ -142,12 +142,15 @@ def _cut_down(tmp_path_factory: pytest.TempPathFactory, suite: str, *sets: str) 
 @pytest.fixture(scope="session")
 def llm_cut_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """suites/llm.yaml cut down (2 layers, 40 steps, ratios 0.5 and 0.9): every structure, two seeds."""
-    return _cut_down(tmp_path_factory, "llm", "train.steps=40", "model.n_layer=2", "model.n_embd=64")
+    # context 64 and batches of 8 (not 128 and 64): the run's cost is its eval and decode windows (37 s -> 13 s)
+    return _cut_down(tmp_path_factory, "llm", "train.steps=40", "model.n_layer=2", "model.n_embd=64", "data.context=64",
+                     "train.batch_size=8", "eval.batch_size=8", "eval.inference_tokens=4", "eval.prefill_batches=1")
 
 
 @pytest.fixture(scope="session")
 def multimodal_cut_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """suites/multimodal.yaml cut down (30 steps, ratios 0.5 and 0.9, 5 recovery steps): MAE, two seeds."""
-    # its claims name ratio 0.3; 5 recovery steps still make the dense+recover rows; eval batches of 64 (not 256)
+    # its claims name ratio 0.3; 5 recovery steps still make the dense+recover rows; batches of 16 and 32, one
+    # prefill batch (not 64, 256 and 4): 24 s -> 16 s
     return _cut_down(tmp_path_factory, "multimodal", "train.steps=30", "claims=[]", "prune.recover_steps=5",
-                     "eval.batch_size=64")
+                     "train.batch_size=16", "eval.batch_size=32", "eval.prefill_batches=1")

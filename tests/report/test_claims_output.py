@@ -1,5 +1,5 @@
 """`ecobench claims` and the claims in compare, report and statement, on a folder the real runner wrote (the smoke
-suite, seeds 1 and 2, ratios 0 and 0.5) with claims added to its manifest's suite (claims are not part of the
+suite, seeds 1 and 2, ratio 0.5, shortest windows) with claims added to its manifest's suite (claims are not part of the
 fingerprint, so the folder stays whole)."""
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ from ecobench.report.style import plt
 
 from .layout import layout_problems
 
-RUNS = ["smoke_run", "busy_run", pytest.param("llm_cut_run", marks=pytest.mark.slow),
-        pytest.param("multimodal_cut_run", marks=pytest.mark.slow)]
+RUNS = ["smoke_run", "busy_run", pytest.param("llm_cut_run", marks=[pytest.mark.slow, pytest.mark.early]),
+        pytest.param("multimodal_cut_run", marks=[pytest.mark.slow, pytest.mark.early])]  # each makes its run
 
 
 @pytest.mark.parametrize("run", RUNS)

@@ -10,12 +10,18 @@ from ecobench.report.tables import compare_frame
 from tests.report.conftest import copy_run
 
 
-@pytest.mark.slow  # a second real run (two seeds) besides the smoke run
-def test_comparable_runs_keep_a_run_column(smoke_run, seeds_run) -> None:
-    runs = load_runs([smoke_run, seeds_run])
+@pytest.mark.slow  # a real two-seed run
+def test_comparable_runs_keep_a_run_column(seeds_run, tmp_path) -> None:
+    def edit(m: dict) -> None:  # the fields comparable suites may differ in
+        m["suite"].update(name="smoke-more", seeds=[1, 2, 3])
+        m["suite"]["prune"]["ratios"] = [0, 0.5, 0.9]
+
+    other = copy_run(seeds_run, tmp_path / "smoke-more", suite_edit=edit)
+    runs = load_runs([seeds_run, other])
     agg = compare_frame(runs.rows, runs.names)
-    assert list(dict.fromkeys(agg["run"])) == [smoke_run.name, seeds_run.name]
-    assert set(agg.loc[agg["run"] == seeds_run.name, "n_seeds"]) == {2}
+    assert list(dict.fromkeys(agg["run"])) == [seeds_run.name, other.name]
+    assert len(agg) == 2 * len(compare_frame(load_runs([seeds_run]).rows))
+    assert set(agg.loc[agg["run"] == other.name, "n_seeds"]) == {2}
 
 
 def test_differing_suites_are_refused_with_the_fields(smoke_run, tmp_path, cli) -> None:
