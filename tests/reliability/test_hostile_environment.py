@@ -215,6 +215,7 @@ def test_non_utf8_terminal(command: str, tiny_run: Path, tmp_path: Path) -> None
     assert proc.stdout
 
 
+@pytest.mark.slow  # a fresh interpreter (~2.5 s)
 def test_a_reader_that_closes_the_pipe_early_ends_the_command_quietly() -> None:
     """`ecobench doctor | head -1`: the reader gone before the first line, the command ends as one killed by SIGPIPE
     would (141), without a traceback."""

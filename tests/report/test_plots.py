@@ -17,6 +17,7 @@ def rows(smoke_run):
     return load(smoke_run)
 
 
+@pytest.mark.slow  # every figure in three formats, then twice more (~9 s); the fast tier renders them as PNG below
 def test_all_figures_all_formats_deterministic(rows, tmp_path) -> None:
     a, skipped = render_all(rows, tmp_path / "a", width="two")
     assert skipped == {}
