@@ -103,16 +103,9 @@ def quiet_record(r: dict) -> None:
             ph["contended_windows"] = 0
 
 
-@pytest.fixture(scope="session")
-def quiet_run(smoke_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The smoke run with every window marked quiet: what `busy_run` is judged against (the real run may itself
-    have been contended, which moves which dense windows its reference is the median of)."""
-    return copy_run(smoke_run, tmp_path_factory.mktemp("runs") / "quiet", cell_edit=quiet_record)
-
-
-@pytest.fixture(scope="session")
-def busy_run(smoke_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The smoke run with half its pruned cells measured as if another program had made the machine 10x slower."""
+def _busy_copy(smoke_run: Path, dst: Path, factor: float) -> Path:
+    """The smoke run with half its pruned cells (every other cell group) flagged contended and slowed `factor`x,
+    the other windows marked quiet (the real run may itself have been contended: the tests set which are)."""
     keys = sorted({json.loads(line)["key"] for line in (smoke_run / "cells.jsonl").read_text().splitlines()
                    if line.strip() and '"method": "dense"' not in line.split('"phases"')[0]})
     groups = sorted({k.partition("/")[2] for k in keys})  # every seed of a cell alike
@@ -121,9 +114,24 @@ def busy_run(smoke_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     def edit(r: dict) -> None:
         quiet_record(r)
         if r["key"] in busy:
-            busy_record(r, 10.0)
+            busy_record(r, factor)
 
-    return copy_run(smoke_run, tmp_path_factory.mktemp("runs") / "busy", cell_edit=edit)
+    return copy_run(smoke_run, dst, cell_edit=edit)
+
+
+@pytest.fixture(scope="session")
+def busy_run(smoke_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The smoke run with half its pruned cells measured as if another program had made the machine 10x slower."""
+    return _busy_copy(smoke_run, tmp_path_factory.mktemp("runs") / "busy", 10.0)
+
+
+@pytest.fixture(scope="session")
+def flagged_run(smoke_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`busy_run` without the slowing: the same cells flagged contended, their numbers as measured. What busy_run
+    is judged against: both leave the same dense windows out of the reference, so only the 10x can move a value
+    (against an all-quiet copy, a real run made beside busy test workers moved every anchored value 1.5x: its dense
+    windows differ from cell to cell, and the reference is the median of another set of them)."""
+    return _busy_copy(smoke_run, tmp_path_factory.mktemp("runs") / "flagged", 1.0)
 
 
 def _cut_down(tmp_path_factory: pytest.TempPathFactory, suite: str, *sets: str) -> Path:

@@ -21,8 +21,8 @@ def _agg(run: Path) -> pd.DataFrame:
     return compare_frame(runs.rows, runs.names).set_index(["method", "structure", "scope", "target"])
 
 
-def test_busy_cells_keep_their_anchored_values_and_raw_means_move(quiet_run: Path, busy_run: Path) -> None:
-    quiet, busy = _agg(quiet_run), _agg(busy_run)
+def test_busy_cells_keep_their_anchored_values_and_raw_means_move(flagged_run: Path, busy_run: Path) -> None:
+    quiet, busy = _agg(flagged_run), _agg(busy_run)
     hit = busy.index[paired.contended(busy.reset_index()).to_numpy() > 0]
     assert 0 < len(hit) < len(busy)
     lab = paired.headline(quiet.reset_index())
@@ -37,9 +37,9 @@ def test_busy_cells_keep_their_anchored_values_and_raw_means_move(quiet_run: Pat
         assert b[f"{lab}_kwh_per_1k_tokens_ci_low"] <= q[f"{lab}_kwh_per_1k_tokens"] <= b[f"{lab}_kwh_per_1k_tokens_ci_high"]
 
 
-def test_nothing_is_ranked_on_a_raw_window_mean(quiet_run: Path, busy_run: Path) -> None:
+def test_nothing_is_ranked_on_a_raw_window_mean(flagged_run: Path, busy_run: Path) -> None:
     """Every column that can be bolded reads a value that the busy machine did not move 10x."""
-    quiet, busy = _agg(quiet_run), _agg(busy_run)
+    quiet, busy = _agg(flagged_run), _agg(busy_run)
     for view in ("default", "full", "inference"):
         cols = [c for c in build_columns(busy.reset_index(), view=view) if c.best and c.group == "footprint"]
         for c in cols:
@@ -60,9 +60,9 @@ def _offsets(fig, panel: int) -> np.ndarray:
     return np.concatenate(pts) if pts else np.zeros((0, 2))
 
 
-def test_figures_show_identical_work_at_identical_places(quiet_run: Path, busy_run: Path) -> None:
+def test_figures_show_identical_work_at_identical_places(flagged_run: Path, busy_run: Path) -> None:
     style.apply_style()
-    dq, db = plots.prepare(load_runs([str(quiet_run)]).rows), plots.prepare(load_runs([str(busy_run)]).rows)
+    dq, db = plots.prepare(load_runs([str(flagged_run)]).rows), plots.prepare(load_runs([str(busy_run)]).rows)
     for stem, panel in (("fig2_loss_vs_footprint", 0), ("fig5_loss_vs_inference", 0)):
         fq, fb = plots.FIGURES[stem](dq, "two", {}), plots.FIGURES[stem](db, "two", {})
         q, b = _offsets(fq, panel), _offsets(fb, panel)
