@@ -69,6 +69,7 @@ def test_a_component_missing_in_one_session_is_unknown_and_an_unaccounted_sessio
     assert "1 of 2 sessions accounted" in share_line(killed)
 
 
+@pytest.mark.slow  # two real sweeps (~2.6 s)
 def test_budget_stops_between_cells_then_the_run_resumes_and_sessions_add_up(tmp_path: Path, monkeypatch) -> None:
     """A measured total past the budget stops cleanly (exit 3, resumable); raising the budget resumes the same
     folder (the budget is not part of the suite's identity), and the run total is the sum of both sessions."""

@@ -230,6 +230,7 @@ def test_every_tensor_of_every_phase_lives_on_the_run_device(tmp_path: Path, spe
     assert len(seen.where["cpu"]) > 50  # the mode saw the work (matmuls, optimizer, masks), not an empty run
 
 
+@pytest.mark.slow  # a fresh interpreter with no GPU visible (~2.4 s)
 def test_run_on_a_gpu_the_machine_lacks_is_one_line_before_anything_is_written(tmp_path: Path) -> None:
     from tests.conftest import SUITES, run_cli
 

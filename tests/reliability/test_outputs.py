@@ -77,6 +77,7 @@ def test_read_only_folder_is_refused_before_any_work(run_copy: Path, tmp_path: P
         ro.chmod(0o755)
 
 
+@pytest.mark.slow  # every output of a real run: figures, report, statement (~2.3 s)
 def test_good_outputs_are_written(run_copy: Path, tmp_path: Path, capsys) -> None:
     before = _digest(run_copy)
     rc, _, err = run_inprocess(["plot", str(run_copy), "--out", str(tmp_path / "figs"), "--ratio", "0.5",
