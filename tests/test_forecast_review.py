@@ -96,7 +96,7 @@ def test_a_quiet_probe_gives_a_range_at_most_3x_wide(probed, known: bool) -> Non
 
 @pytest.fixture(scope="module")
 def alone_smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The smoke suite (one scope: 8 cells, ~15 s) run afresh for the forecast checks: `make test` runs them alone,
+    """The smoke suite (one scope: 8 cells, ~19 s) run afresh for the forecast checks: `make test` runs them alone,
     after the parallel tests, so this run has the machine to itself (the shared smoke_run is made while the other
     worker is busy, and a forecast judged on it would always be skipped)."""
     out = tmp_path_factory.mktemp("alone") / "smoke"
