@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from ecobench import run_parts
 from ecobench.accounting import StartUp
 from ecobench.config.load import suite_from_text
 from ecobench.data.dataset import load_data
 from ecobench.footprint import Monitor
 from ecobench.forecast import calibrate, make_forecast
+from ecobench.store import read_cells
 from ecobench.sweep import expand
 from tests.conftest import RUN_TIMEOUT_S, SUITES, run_cli
 
@@ -122,8 +124,7 @@ def test_the_smoke_run_lands_inside_its_forecast_range(alone_smoke_run: Path) ->
 def _skip_if_contended(run: Path, wall: dict, actual: float) -> None:
     """Load that arrives after the probe (a neighbour, another build) is in the run's own windows: then the forecast,
     a promise about the machine as probed, is not being judged."""
-    contended = sum(int(ph.get("contended_windows") or 0) for line in (run / "cells.jsonl").read_text().splitlines()
-                    if line.strip() for ph in json.loads(line).get("phases", []))
+    contended = run_parts.contended(read_cells(run / "cells.jsonl"))[0]  # counted as the run total counts them
     if contended:
         pytest.skip(f"others used the machine in {contended} measured window(s) of the run: forecast "
                     f"{wall['low']:.0f}-{wall['high']:.0f} s, actual {actual:.0f} s")
