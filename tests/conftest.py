@@ -101,9 +101,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Files whose tests read the smoke run go last (order otherwise kept): with the smoke run made in the
     background (pytest_sessionstart), the workers run the other files first instead of waiting for it. Within each
     part, files with a test marked `early` (long ones) go first: the last file a worker takes is then a short one."""
-    reads = {item.nodeid.split("::")[0] for item in items if "smoke_run" in getattr(item, "fixturenames", ())}
-    early = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("early")}
-    items.sort(key=lambda item: (item.nodeid.split("::")[0] in reads, item.nodeid.split("::")[0] not in early))
+    def file(item: pytest.Item) -> str:
+        return item.nodeid.split("::")[0]
+
+    reads = {file(item) for item in items if "smoke_run" in getattr(item, "fixturenames", ())}
+    early = {file(item) for item in items if item.get_closest_marker("early")}
+    items.sort(key=lambda item: (file(item) in reads, file(item) not in early))
 
 
 @pytest.fixture(scope="session")
